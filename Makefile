@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# pfd: one Makefile, no recursion, every output under build/.
+#   make            the daemon, the BPF objects, the test programs
+#   make test       tests/run (unit, datapath, integration, VM)
+#   make bench      the benchmark (root; minutes)
+#   make install    DESTDIR, PREFIX (/usr/local); tc objects to $(BPFDIR)
+#   make lint       clang-format check and man page rendering
+#   make SANITIZE=1 V=1
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+V ?= 0
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-9s %s\n' $(1) $(2);
+endif
+
+BUILD	?= build
+CC	?= gcc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+BPFDIR	?= /usr/lib/bpf/pfd
+DOCDIR	?= $(PREFIX)/share/doc/pfd
+UNITDIR	?= /etc/systemd/system
+
+PKGS		:= libbpf libmnl libnftnl libnetfilter_conntrack
+PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS)) -lelf -lz
+ARCH_INC	:= /usr/include/$(shell $(CC) -dumpmachine)
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 \
+	   -fstack-protector-strong -Iinclude -I. -I$(BUILD)/skel $(PKG_CFLAGS) -MMD -MP
+LDLIBS	+= $(PKG_LIBS) -lm
+ifeq ($(SANITIZE),1)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+# -mcpu=v3: clang 14 defaults to v1; name it so a toolchain change does not
+# change codegen. -idirafter: Debian keeps asm/ under the multiarch directory.
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Werror \
+	      -Iinclude -I. -idirafter $(ARCH_INC) -MMD -MP
+
+# BPF objects: the product's (xdp-bpf/, tc-bpf/) and the tests' own. A
+# skeleton is generated for each, named after the file (pfd_xdp.bpf.c ->
+# build/skel/pfd_xdp.skel.h, struct pfd_xdp).
+BPF_PRODUCT	:= $(wildcard xdp-bpf/*.bpf.c tc-bpf/*.bpf.c)
+BPF_SRCS	:= $(BPF_PRODUCT) $(wildcard tests/bpf/*.bpf.c tests/bench/*.bpf.c)
+BPF_OBJS	:= $(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS		:= $(foreach s,$(BPF_SRCS),$(BUILD)/skel/$(notdir $(s:.bpf.c=.skel.h)))
+
+# Userspace: everything but main.o goes into libpfd.a, which the test
+# programs link too (a test that #includes a .c to reach its statics gets
+# that module from itself; the archive supplies the rest).
+LIB_SRCS	:= $(filter-out pfd/main.c,$(wildcard pfd/*.c nft-backend/*.c))
+LIB_OBJS	:= $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+PFD_MAIN	:= $(if $(wildcard pfd/main.c),$(BUILD)/pfd/main.o)
+
+# Test and bench programs: every tests/<dir>/test_*.c and tests/bench/*.c
+# with a main() is one program; other files there are #included by them.
+TEST_SRCS	:= $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
+BENCH_SRCS	:= $(filter-out %.bpf.c,$(wildcard tests/bench/pfd_*.c))
+TEST_BINS	:= $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS) $(BENCH_SRCS))
+
+all: $(BUILD)/pfd $(BPF_OBJS) $(TEST_BINS)
+
+$(BUILD)/%.bpf.o: %.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+define skel_rule
+$(BUILD)/skel/$(notdir $(1:.bpf.c=.skel.h)): $(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(1))
+	$$(call msg,SKEL,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(BPFTOOL) gen skeleton $$< name $(notdir $(1:.bpf.c=)) > $$@
+endef
+$(foreach s,$(BPF_SRCS),$(eval $(call skel_rule,$(s))))
+
+$(BUILD)/%.o: %.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpfd.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/pfd: $(PFD_MAIN) $(BUILD)/libpfd.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libpfd.a | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpfd.a $(LDFLAGS) $(LDLIBS)
+
+test check: all
+	$(Q)tests/run
+
+bench: all
+	$(Q)tests/bench/run
+
+demo: all
+	$(Q)examples/demo/run
+
+install: all
+	install -D -m 0755 $(BUILD)/pfd $(DESTDIR)$(SBINDIR)/pfd
+	install -d $(DESTDIR)$(BPFDIR)
+	install -m 0644 $(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(wildcard tc-bpf/*.bpf.c)) \
+		$(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(wildcard xdp-bpf/*.bpf.c)) $(DESTDIR)$(BPFDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
+	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	cp -r examples/. $(DESTDIR)$(DOCDIR)/examples/
+	[ ! -e examples/pfd.service ] || install -D -m 0644 examples/pfd.service $(DESTDIR)$(UNITDIR)/pfd.service
+
+lint:
+	$(Q)clang-format --dry-run --Werror $(wildcard include/pfd/*.h xdp-bpf/*.[ch] tc-bpf/*.[ch] nft-backend/*.[ch] pfd/*.[ch])
+	$(Q)for m in man/*.[58]; do out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -ww -z -Tutf8 $$m 2>&1); \
+		[ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; done
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all test check bench demo install lint clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Conntrack over netlink (libnetfilter_conntrack + libmnl): events, dumps and
+ * the few updates pfd makes (timeout, TCP flags, mark). Used by pfd/flows.c.
+ * Everything that arrives from the kernel is parsed into struct pfd_ct_entry
+ * here, validated, and never trusted further.
+ */
+#ifndef PFD_CT_H
+#define PFD_CT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+struct nlmsghdr;
+
+/* One direction of a conntrack entry, as conntrack reports it. */
+struct pfd_ct_tuple {
+	__u8	family;		/* AF_INET or AF_INET6 */
+	__u8	l4proto;	/* IPPROTO_TCP, IPPROTO_UDP, or other */
+	__u16	pad;
+	__be32	src[4];		/* IPv4 uses [0] */
+	__be32	dst[4];
+	__be16	sport;		/* 0 for protocols without ports */
+	__be16	dport;
+};
+
+struct pfd_ct_entry {
+	__u32	id;		/* CTA_ID */
+	__u16	zone;		/* CTA_ZONE, 0 if absent */
+	__u8	tcp_state;	/* TCP_CONNTRACK_*; 0 (NONE) if absent */
+	__u8	has_tcp_state;
+	struct pfd_ct_tuple orig;
+	struct pfd_ct_tuple reply;
+	__u32	status;		/* IPS_* bits */
+	__u32	mark;
+	__u32	timeout;	/* seconds; 0 if absent (offloaded dumps omit it) */
+	bool	has_timeout;
+	bool	has_helper;	/* CTA_HELP present: a helper is attached */
+	bool	has_master;	/* CTA_TUPLE_MASTER: expected connection of a helper */
+	bool	has_seqadj;	/* CTA_SEQ_ADJ_* present */
+	__u8	tcp_flags_orig;	/* CTA_PROTOINFO_TCP_FLAGS_ORIGINAL .flags */
+	__u8	tcp_flags_reply;
+	__u64	orig_packets, orig_bytes;	/* CTA_COUNTERS_*, if accounting is on */
+	__u64	reply_packets, reply_bytes;
+};
+
+enum pfd_ct_event {
+	PFD_CT_EV_NEW = 0,	/* also: an entry from a dump */
+	PFD_CT_EV_UPDATE,
+	PFD_CT_EV_DESTROY,
+};
+
+typedef void (*pfd_ct_cb)(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry *e);
+
+struct pfd_ct_opts {
+	int		rcvbuf;		/* event socket receive buffer, bytes; 0 = default */
+	pfd_ct_cb	cb;
+	void		*arg;
+};
+
+struct pfd_ct_stats {
+	__u64	events;		/* messages parsed and delivered */
+	__u64	malformed;	/* messages that failed validation: skipped */
+	__u64	foreign;	/* not from the kernel (nl_pid != 0): skipped */
+	__u64	overruns;	/* ENOBUFS on the event socket */
+	__u64	dumps;		/* full dumps done */
+	__u64	update_errors;	/* failed timeout/flags/mark updates */
+};
+
+struct pfd_ct;
+
+/* Opens the event socket (NEW, UPDATE, DESTROY groups) and a request socket.
+ * Subscribe first, dump second: events racing the dump are delivered twice
+ * at worst, and pfd's installs and removals are idempotent. */
+int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts);
+void pfd_ct_close(struct pfd_ct *ct);
+
+int pfd_ct_events_fd(const struct pfd_ct *ct);
+/* Reads and delivers every pending event without blocking. Returns 0, or
+ * -ENOBUFS when events were lost (counted): the caller must resync with a
+ * full dump. */
+int pfd_ct_events_read(struct pfd_ct *ct);
+
+/* Full dump of both families; every entry goes to the callback as
+ * PFD_CT_EV_NEW. status_mask/status_value (0/0 = all) filter in the kernel
+ * where supported (CTA_STATUS + CTA_STATUS_MASK, kernel >= 5.19) and are
+ * re-checked here. */
+int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value);
+
+/* Updates identify the entry by its original tuple and zone. */
+int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds);
+/* TCP only: set and clear IP_CT_TCP_FLAG_* bits on both directions. */
+int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e,
+			 __u8 set, __u8 clear);
+/* New mark = (old & ~mask) | (value & mask), done by the kernel if it
+ * supports CTA_MARK_MASK. */
+int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask);
+
+const struct pfd_ct_stats *pfd_ct_get_stats(const struct pfd_ct *ct);
+
+/* Parses one IPCTNL_MSG_CT_NEW/DELETE message (event or dump part).
+ * Returns 0, -EINVAL for a malformed one, -EOPNOTSUPP for another type.
+ * Exposed for the unit tests, which feed it messages built in memory. */
+int pfd_ct_parse(const struct nlmsghdr *nlh, struct pfd_ct_entry *e, enum pfd_ct_event *ev);
+
+#endif /* PFD_CT_H */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nftables over netlink (libnftnl + libmnl): the ruleset generation, every
+ * flowtable with its devices, and change events (NFNLGRP_NFTABLES). Used by
+ * pfd/ for mark-mode revalidation and flowtable-mode discovery.
+ */
+#ifndef PFD_NFT_H
+#define PFD_NFT_H
+
+#include <stdint.h>
+#include <net/if.h>
+
+#define PFD_FT_MAX_DEVS		32
+#define PFD_NFT_NAME_MAX	256	/* NFT_NAME_MAXLEN */
+
+struct pfd_flowtable {
+	char		table[PFD_NFT_NAME_MAX];
+	char		name[PFD_NFT_NAME_MAX];
+	uint32_t	family;		/* NFPROTO_INET, _IPV4, _IPV6 */
+	uint32_t	hooknum;
+	int32_t		prio;
+	uint32_t	flags;		/* NF_FLOWTABLE_HW_OFFLOAD, _COUNTER */
+	uint32_t	ndevs;
+	char		devs[PFD_FT_MAX_DEVS][IFNAMSIZ];
+};
+
+struct pfd_ft_list {
+	uint32_t		genid;	/* generation the snapshot belongs to */
+	uint32_t		count;
+	struct pfd_flowtable	*items;	/* malloc'd; pfd_ft_list_clear frees */
+};
+
+/* A netdev-family chain: policy that XDP would skip on that device. */
+struct pfd_nft_netdev_chain {
+	char		table[PFD_NFT_NAME_MAX];
+	char		chain[PFD_NFT_NAME_MAX];
+	uint32_t	hooknum;	/* NF_NETDEV_INGRESS or NF_NETDEV_EGRESS */
+	char		dev[IFNAMSIZ];
+};
+
+struct pfd_nft;
+
+int pfd_nft_open(struct pfd_nft **out);
+void pfd_nft_close(struct pfd_nft *nft);
+
+/* NFT_MSG_GETGEN. */
+int pfd_nft_generation(struct pfd_nft *nft, uint32_t *genid);
+
+/* Every flowtable of every table, consistent: the generation is read before
+ * and after the dump and the dump is repeated if it changed. -EAGAIN after
+ * too many tries. An empty list where the kernel has no flowtable support. */
+int pfd_nft_read_flowtables(struct pfd_nft *nft, struct pfd_ft_list *out);
+void pfd_ft_list_clear(struct pfd_ft_list *l);
+
+/* Every netdev-family base chain (ingress/egress) with its device(s); one
+ * row per device. *out malloc'd, *count rows. */
+int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain **out,
+			       unsigned int *count);
+
+/* Subscribes to NFNLGRP_NFTABLES. The fd becomes readable on every ruleset
+ * change; pfd_nft_events_read drains it and returns 1 if a new generation
+ * (NFT_MSG_NEWGEN) was seen, 0 if not, -ENOBUFS if events were lost (treat
+ * as a change), or another negative errno. */
+int pfd_nft_events_open(struct pfd_nft *nft);
+int pfd_nft_events_fd(const struct pfd_nft *nft);
+int pfd_nft_events_read(struct pfd_nft *nft, uint32_t *genid);
+
+/* Whether the running kernel accepts flowtables (nf_flow_table present):
+ * 1 yes, 0 no, negative errno if it could not tell. Probes with a
+ * transaction that creates and deletes a flowtable in a private table. */
+int pfd_nft_probe_flowtables(struct pfd_nft *nft);
+
+#endif /* PFD_NFT_H */

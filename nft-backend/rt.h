@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * rtnetlink: what pfd needs from routing to keep the fast path honest.
+ * - events: any route, rule, neighbour, address or link change (the FIB
+ *   cache generation is bumped on each), link down (flush that device's flows);
+ * - route resolution for a flow (which device a tuple enters and leaves by);
+ * - policy XDP would skip: fwmark rules, xfrm policies, tc filters and
+ *   non-default qdiscs on a device;
+ * - neighbour refresh (fast-pathed packets do not confirm neighbours).
+ */
+#ifndef PFD_RT_H
+#define PFD_RT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+enum pfd_rt_event {
+	PFD_RT_EV_ROUTE = 0,	/* route or rule added/removed (v4 or v6) */
+	PFD_RT_EV_NEIGH,	/* neighbour entry changed */
+	PFD_RT_EV_ADDR,		/* address added/removed */
+	PFD_RT_EV_LINK,		/* link changed (ifindex; up tells the state) */
+	PFD_RT_EV_TC,		/* qdisc or filter changed on ifindex */
+};
+
+typedef void (*pfd_rt_cb)(void *arg, enum pfd_rt_event ev, int ifindex, bool up);
+
+struct pfd_rt;
+
+int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg);
+void pfd_rt_close(struct pfd_rt *rt);
+int pfd_rt_events_fd(const struct pfd_rt *rt);
+/* Drains pending events; -ENOBUFS when events were lost (treat as "all
+ * changed"). */
+int pfd_rt_events_read(struct pfd_rt *rt);
+
+/* RTM_GETROUTE for family/dst with src and iif (0 = none) and mark:
+ * the output device the kernel would pick. 0 or -errno (-ENETUNREACH ...). */
+int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src,
+		     int iif, __u32 mark, int *oif);
+
+/* Policy checks; each returns 1 (present), 0 (absent) or -errno. */
+int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family);
+/* An xfrm policy whose selector covers src->dst (either direction's
+ * policies, any of in/out/fwd). */
+int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const __be32 *dst);
+/* Egress policy XDP redirect would skip: a tc egress filter (other than
+ * pfd's own, recognised by the pfd_ name prefix) or a root qdisc other than
+ * the defaults (noqueue, mq, pfifo_fast, fq_codel as a default). */
+int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex);
+/* An ingress tc filter other than pfd's own. */
+int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
+
+/* Marks the neighbour of addr on ifindex for confirmation (NTF_USE), as
+ * traffic through the kernel would. */
+int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex);
+
+#endif /* PFD_RT_H */
