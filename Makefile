@@ -66,7 +66,7 @@ PFD_MAIN	:= $(if $(wildcard pfd/main.c),$(BUILD)/pfd/main.o)
 
 # Test and bench programs: every tests/<dir>/test_*.c and tests/bench/*.c
 # with a main() is one program; other files there are #included by them.
-TEST_SRCS	:= $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
+TEST_SRCS	:= $(wildcard tests/unit/test_*.c tests/bpf/test_*.c tests/kernel/test_*.c)
 BENCH_SRCS	:= $(filter-out %.bpf.c,$(wildcard tests/bench/pfd_*.c))
 TEST_BINS	:= $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS) $(BENCH_SRCS))
 
