@@ -74,6 +74,10 @@ PFD_ABI_CHECK(sizeof(struct pfd_flow_key) == 44);
 						 * TC ingress forwards (through the egress qdisc) */
 #define PFD_FLOW_F_FIB_MARK	(1U << 3)	/* look up the route with fib_mark
 						 * (BPF_FIB_LOOKUP_MARK, kernel >= 6.10) */
+#define PFD_FLOW_F_KEEPALIVE	(1U << 4)	/* flowtable mode: pass one packet per
+						 * pfd_ctl.keepalive_ms to the kernel, whose
+						 * software flowtable forwards it and so keeps
+						 * its own entry (and IPS_OFFLOAD) alive */
 
 /*
  * The value for one direction. pfd writes the first part at install and never
@@ -101,8 +105,9 @@ struct pfd_flow {
 	__u64	packets;
 	__u64	bytes;
 	__u64	last_seen_ns;	/* bpf_ktime_get_coarse_ns() of the last packet */
+	__u64	kernel_pass_ns;	/* PFD_FLOW_F_KEEPALIVE: last packet left to the kernel */
 };
-PFD_ABI_CHECK(sizeof(struct pfd_flow) == 96);
+PFD_ABI_CHECK(sizeof(struct pfd_flow) == 104);
 
 /* struct pfd_ctl.flags */
 #define PFD_CTL_F_DRY_RUN	(1U << 0)	/* check and count, then pass */
@@ -116,7 +121,7 @@ struct pfd_ctl {
 	__u64	heartbeat_ns;	/* CLOCK_MONOTONIC of pfd's last beat */
 	__u64	heartbeat_max_ns; /* older than this: pass everything */
 	__u32	fib_gen;	/* FIB cache generation; never 0 once pfd runs */
-	__u32	pad;		/* always 0 */
+	__u32	keepalive_ms;	/* PFD_FLOW_F_KEEPALIVE interval; 0 = off */
 };
 PFD_ABI_CHECK(sizeof(struct pfd_ctl) == 32);
 

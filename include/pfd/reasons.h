@@ -29,7 +29,8 @@
 	X(STALE,	15, "stale",		"daemon heartbeat stale")	\
 	X(ABI,		16, "abi",		"control block missing or ABI mismatch") \
 	X(REDIRECT,	17, "redirect_failed",	"redirect failed")		\
-	X(NO_DEV,	18, "no_dev",		"ingress device not registered")
+	X(NO_DEV,	18, "no_dev",		"ingress device not registered") \
+	X(KEEPALIVE,	19, "keepalive",	"flowtable keep-alive: left to the kernel")
 
 enum pfd_reason {
 #define PFD_REASON_ENUM(name, value, label, text)	PFD_R_##name = value,
