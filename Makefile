@@ -104,13 +104,21 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libpfd.a | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpfd.a $(LDFLAGS) $(LDLIBS)
 
-test check: all
+# test, demo and bench first install what a fresh machine lacks (the
+# variables above were computed before that, hence the second make).
+deps:
+	$(Q)tools/install-deps
+
+test check: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run
 
-bench: all
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run
 
-demo: all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)examples/demo/run
 
 install: all
@@ -133,6 +141,6 @@ lint:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test check bench demo install lint clean
+.PHONY: all deps test check bench demo install lint clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
