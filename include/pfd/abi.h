@@ -78,6 +78,9 @@ PFD_ABI_CHECK(sizeof(struct pfd_flow_key) == 44);
 						 * pfd_ctl.keepalive_ms to the kernel, whose
 						 * software flowtable forwards it and so keeps
 						 * its own entry (and IPS_OFFLOAD) alive */
+#define PFD_FLOW_F_REPLY	(1U << 5)	/* userspace bookkeeping: this entry is the
+						 * reply direction (pairs the two entries for
+						 * `pfd flows`); the fast path ignores it */
 
 /*
  * The value for one direction. pfd writes the first part at install and never

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * BPF objects: the daemon's loaded programs and maps, the pins under bpffs,
+ * attach/detach per device, and read-only access to the pinned maps for the
+ * CLI (status, flows, stats work while the daemon is down).
+ *
+ * Pin layout under the configured bpffs root:
+ *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats}   maps (LIBBPF_PIN_BY_NAME;
+ *                                   the directory iproute2's tc loader uses)
+ *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
+ *   pfd/tc-IFNAME                   TC ingress program on IFNAME's clsact
+ *   pfd/tcq-IFNAME                  same, and pfd created that clsact qdisc
+ * The links and programs outlive the daemon; a restart adopts them and swaps
+ * in the newly loaded program without a gap (bpf_link_update, tc replace).
+ */
+#ifndef PFD_BPF_H
+#define PFD_BPF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "pfd/abi.h"
+#include "pfd/config.h"
+
+/* Map fds; -1 when not open. */
+struct pfd_maps {
+	int	flows;
+	int	tx_ports;
+	int	ctl;
+	int	devs;
+	int	stats;
+};
+
+/* Opens the pinned maps under <bpffs>/tc/globals (read-only when rdonly).
+ * -ENOENT when pfd's maps are not pinned there (never run, or detached). */
+int pfd_maps_open(const char *bpffs, bool rdonly, struct pfd_maps *m);
+void pfd_maps_close(struct pfd_maps *m);
+
+/* Removes every program, link and pin pfd made under bpffs, and the clsact
+ * qdiscs it added. Idempotent; logs what it removed at info level. */
+int pfd_bpf_detach_all(const char *bpffs);
+
+enum pfd_attach_kind {
+	PFD_ATT_NONE = 0,
+	PFD_ATT_NATIVE,		/* XDP in the driver */
+	PFD_ATT_GENERIC,	/* XDP on the skb path */
+	PFD_ATT_TC,		/* TC ingress (clsact) */
+};
+/* "native", "generic", "tc", "none" */
+const char *pfd_attach_kind_name(enum pfd_attach_kind k);
+
+/* The daemon's side. */
+struct pfd_bpf;
+
+/* Loads the XDP and TC objects with pin_root_path <bpffs>/tc/globals,
+ * reusing existing pinned maps (a restart keeps the flows), sizing pfd_flows
+ * from flow-map-size when it is created. Pinned maps of another layout are
+ * replaced (logged). */
+int pfd_bpf_open(struct pfd_bpf **out, const struct pfd_config *cfg);
+/* Closes fds; pins, links and attached programs stay. */
+void pfd_bpf_close(struct pfd_bpf *b);
+const struct pfd_maps *pfd_bpf_maps(const struct pfd_bpf *b);
+/* Whether the kernel honours BPF_FIB_LOOKUP_MARK (probed at open). */
+bool pfd_bpf_fib_mark_ok(const struct pfd_bpf *b);
+
+/* Attaches (or adopts a pinned attachment of) the fast path on ifname.
+ * PFD_ATTACH_AUTO tries native XDP, then generic, then TC, logging why each
+ * was not used. *kind gets what was attached. 0 or -errno (logged). */
+int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode mode,
+		   enum pfd_attach_kind *kind);
+/* Adds the TC ingress program too (for flows that need PFD_FLOW_F_VIA_TC on
+ * an XDP device). */
+int pfd_bpf_attach_tc(struct pfd_bpf *b, const char *ifname);
+/* Removes pfd's programs from ifname and its pins. */
+int pfd_bpf_detach(struct pfd_bpf *b, const char *ifname);
+/* What is attached to ifname by pfd, from the pins (0 = nothing). */
+int pfd_bpf_attached(const char *bpffs, const char *ifname, enum pfd_attach_kind *xdp,
+		     bool *tc);
+
+#endif /* PFD_BPF_H */

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Reading the fast path's counters and flow map from userspace: per-CPU
+ * pfd_stats summed per (device slot, hook, reason), reason names, pfd_flows
+ * iteration with both directions of a conntrack entry paired. Used by the
+ * daemon (metrics, circuit breaker) and the CLI (status, stats, flows).
+ */
+#ifndef PFD_STATS_H
+#define PFD_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pfd/abi.h"
+#include "pfd/reasons.h"
+
+/* Sums over CPUs. ~64 KiB: allocate it, do not put it on the stack. */
+struct pfd_stats_sum {
+	struct pfd_counter	c[PFD_MAX_DEVS][PFD_HOOKS][PFD_REASON_SLOTS];
+};
+
+/* Reads every per-CPU slot of the pfd_stats map fd. 0 or -errno. */
+int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out);
+/* Sum of one reason over every slot and hook. */
+struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigned int reason);
+
+/* "forwarded", "no_flow", ... (metric/JSON label) and the human text; NULL
+ * for a value with no name (a reason newer than this binary). */
+const char *pfd_reason_label(unsigned int reason);
+const char *pfd_reason_text(unsigned int reason);
+const char *pfd_hook_name(unsigned int hook);	/* "xdp", "tc" */
+
+/* Iterates pfd_flows. cb returns 0 to go on, non-zero to stop (returned). */
+typedef int (*pfd_flow_cb)(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v);
+int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg);
+
+/* The key the other direction of the same conntrack entry was installed
+ * under, derived from this direction's key and NAT (pfd installs both). */
+void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,
+		       struct pfd_flow_key *peer);
+
+/* Both directions of one offloaded conntrack entry. orig is the original
+ * direction (PFD_FLOW_F_REPLY clear); has_reply false if its peer is missing
+ * (being installed or removed). */
+struct pfd_flow_pair {
+	struct pfd_flow_key	orig_key, reply_key;
+	struct pfd_flow		orig, reply;
+	bool			has_reply;
+};
+typedef int (*pfd_flow_pair_cb)(void *arg, const struct pfd_flow_pair *p);
+/* Iterates every original-direction entry with its reply. */
+int pfd_flow_pairs_foreach(int flows_fd, pfd_flow_pair_cb cb, void *arg);
+
+/* CLOCK_MONOTONIC in ns (the clock of heartbeat_ns and last_seen_ns). */
+uint64_t pfd_now_ns(void);
+
+#endif /* PFD_STATS_H */
