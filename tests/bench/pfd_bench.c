@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pfd_bench: the benchmark's BPF side, driven by tests/bench/run. It attaches
+ * the sink, pass and XDP-limit programs (tests/bench/bench_*.bpf.c) to the
+ * lab's veths, reads the sink's counters, and runs the generator: XDP live
+ * frames (BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES) redirected into
+ * the generator's veth, whose peer processes them inline on this core, so
+ * the wall time of the run divided by the packets the sink received is the
+ * per-packet cost of everything between generator and sink. Programs stay
+ * attached after pfd_bench exits (plain netlink attach, not a bpf_link), the
+ * sink's counter is pinned on the bench's private bpffs.
+ *
+ *   pfd_bench attach NETNS DEV sink PIN
+ *   pfd_bench attach NETNS DEV pass
+ *   pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC
+ *   pfd_bench detach NETNS DEV
+ *   pfd_bench count PIN
+ *   pfd_bench gen NETNS DEV --dmac M --smac M --src IP --dst IP [options]
+ *
+ * gen prints one JSON line: frames sent, frames the sinks counted, wall ns.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench_gen.skel.h"
+#include "bench_limit.skel.h"
+#include "bench_sink.skel.h"
+
+#define GEN_MAX_FRAME	9000
+#define GEN_CHUNK	32768	/* frames per syscall when unpaced */
+#define MAX_SINKS	4
+
+struct sink_count {		/* bench_sink.bpf.c's value */
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+static void die_usage(void)
+{
+	fprintf(stderr,
+		"usage: pfd_bench attach NETNS DEV sink PIN\n"
+		"       pfd_bench attach NETNS DEV pass\n"
+		"       pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC\n"
+		"       pfd_bench detach NETNS DEV\n"
+		"       pfd_bench count PIN\n"
+		"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
+		"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
+		"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
+		"                 [--sink PIN]... [--vary-dport]\n");
+	exit(2);
+}
+
+static int err_out(const char *fmt, const char *arg, int err)
+{
+	fprintf(stderr, "pfd_bench: error: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (%s)\n", strerror(err < 0 ? -err : err));
+	return 1;
+}
+
+/* Enter the named network namespace (ip netns add NAME). The mount namespace
+ * stays, so the bench's bpffs pins remain reachable. */
+static int enter_netns(const char *name)
+{
+	char path[256];
+	int fd, err = 0;
+
+	if (!strcmp(name, "-"))
+		return 0;
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_out("cannot open netns %s", name, errno);
+	if (setns(fd, CLONE_NEWNET))
+		err = err_out("cannot enter netns %s", name, errno);
+	close(fd);
+	return err;
+}
+
+static int dev_index(const char *dev, unsigned int *ifindex)
+{
+	*ifindex = if_nametoindex(dev);
+	if (!*ifindex)
+		return err_out("no device %s", dev, errno);
+	return 0;
+}
+
+static int parse_mac(const char *s, unsigned char mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6) {
+		fprintf(stderr, "pfd_bench: error: bad MAC address \"%s\"\n", s);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 0xff) {
+			fprintf(stderr, "pfd_bench: error: bad MAC address \"%s\"\n", s);
+			return -EINVAL;
+		}
+		mac[i] = b[i];
+	}
+	return 0;
+}
+
+static int xdp_attach(unsigned int ifindex, int prog_fd, const char *dev)
+{
+	int err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, NULL);
+
+	if (err)
+		return err_out("cannot attach XDP to %s", dev, err);
+	return 0;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	unsigned int ifindex, out;
+	int err;
+
+	if (argc < 3)
+		die_usage();
+	if (enter_netns(argv[0]) || dev_index(argv[1], &ifindex))
+		return 1;
+
+	if (!strcmp(argv[2], "sink") && argc == 4) {
+		struct bench_sink *s = bench_sink__open_and_load();
+
+		if (!s)
+			return err_out("cannot load %s", "bench_sink", errno);
+		unlink(argv[3]);
+		err = bpf_map__pin(s->maps.sink_cnt, argv[3]);
+		if (err) {
+			err_out("cannot pin the sink counter at %s", argv[3], err);
+			bench_sink__destroy(s);
+			return 1;
+		}
+		err = xdp_attach(ifindex, bpf_program__fd(s->progs.bench_sink), argv[1]);
+		bench_sink__destroy(s);
+		return err;
+	}
+	if (!strcmp(argv[2], "pass") && argc == 3) {
+		struct bench_limit *l = bench_limit__open_and_load();
+
+		if (!l)
+			return err_out("cannot load %s", "bench_limit", errno);
+		err = xdp_attach(ifindex, bpf_program__fd(l->progs.bench_pass), argv[1]);
+		bench_limit__destroy(l);
+		return err;
+	}
+	if (!strcmp(argv[2], "limit") && argc == 6) {
+		struct bench_limit *l = bench_limit__open();
+		__u32 key = 0;
+
+		if (!l)
+			return err_out("cannot open %s", "bench_limit", errno);
+		if (dev_index(argv[3], &out) ||
+		    parse_mac(argv[4], (unsigned char *)l->rodata->mac_dst) ||
+		    parse_mac(argv[5], (unsigned char *)l->rodata->mac_src)) {
+			bench_limit__destroy(l);
+			return 1;
+		}
+		err = bench_limit__load(l);
+		if (!err)
+			err = bpf_map_update_elem(bpf_map__fd(l->maps.limit_tx), &key, &out, 0);
+		if (err) {
+			err_out("cannot load %s", "bench_limit", err);
+			bench_limit__destroy(l);
+			return 1;
+		}
+		err = xdp_attach(ifindex, bpf_program__fd(l->progs.bench_limit), argv[1]);
+		bench_limit__destroy(l);
+		return err;
+	}
+	die_usage();
+	return 2;
+}
+
+static int cmd_detach(int argc, char **argv)
+{
+	unsigned int ifindex;
+	int err;
+
+	if (argc != 2)
+		die_usage();
+	if (enter_netns(argv[0]) || dev_index(argv[1], &ifindex))
+		return 1;
+	err = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		return err_out("cannot detach XDP from %s", argv[1], err);
+	return 0;
+}
+
+static int sink_read(int fd, uint64_t *packets)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sink_count *v;
+	__u32 key = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, v)) {
+		free(v);
+		return -errno;
+	}
+	*packets = 0;
+	for (int i = 0; i < ncpu; i++)
+		*packets += v[i].packets;
+	free(v);
+	return 0;
+}
+
+static int cmd_count(int argc, char **argv)
+{
+	uint64_t n;
+	int fd, err;
+
+	if (argc != 1)
+		die_usage();
+	fd = bpf_obj_get(argv[0]);
+	if (fd < 0)
+		return err_out("cannot open %s", argv[0], errno);
+	err = sink_read(fd, &n);
+	close(fd);
+	if (err)
+		return err_out("cannot read %s", argv[0], err);
+	printf("%" PRIu64 "\n", n);
+	return 0;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint32_t csum_add(uint32_t sum, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (p[i] << 8) | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	return sum;
+}
+
+struct gen_opts {
+	unsigned char dmac[6], smac[6];
+	int family;
+	unsigned char src[16], dst[16];
+	unsigned int sport, dport, flows, size, batch;
+	double duration, rate;
+	uint64_t count;
+	const char *sinks[MAX_SINKS];
+	int n_sinks;
+	int vary_dport;
+};
+
+/* The first frame: Ethernet, IP, UDP with a correct checksum (conntrack
+ * checks it at PREROUTING), zero payload. Returns the header length. */
+static unsigned int build_frame(const struct gen_opts *o, unsigned char *f)
+{
+	struct ethhdr *eth = (struct ethhdr *)f;
+	struct udphdr *udp;
+	unsigned int l3, ulen;
+	uint32_t sum;
+
+	memset(f, 0, o->size);
+	memcpy(eth->h_dest, o->dmac, 6);
+	memcpy(eth->h_source, o->smac, 6);
+	if (o->family == AF_INET) {
+		struct iphdr *ip = (struct iphdr *)(f + sizeof(*eth));
+
+		l3 = sizeof(*eth) + sizeof(*ip);
+		ulen = o->size - l3;
+		eth->h_proto = htons(ETH_P_IP);
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(o->size - sizeof(*eth));
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_UDP;
+		memcpy(&ip->saddr, o->src, 4);
+		memcpy(&ip->daddr, o->dst, 4);
+		ip->check = htons(~csum_fold(csum_add(0, ip, sizeof(*ip))));
+		sum = csum_add(0, &ip->saddr, 8);
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(f + sizeof(*eth));
+
+		l3 = sizeof(*eth) + sizeof(*ip6);
+		ulen = o->size - l3;
+		eth->h_proto = htons(ETH_P_IPV6);
+		ip6->version = 6;
+		ip6->payload_len = htons(ulen);
+		ip6->nexthdr = IPPROTO_UDP;
+		ip6->hop_limit = 64;
+		memcpy(&ip6->saddr, o->src, 16);
+		memcpy(&ip6->daddr, o->dst, 16);
+		sum = csum_add(0, &ip6->saddr, 32);
+	}
+	udp = (struct udphdr *)(f + l3);
+	udp->source = htons(o->sport);
+	udp->dest = htons(o->dport);
+	udp->len = htons(ulen);
+	sum += IPPROTO_UDP + ulen;
+	sum = csum_add(sum, udp, ulen);
+	udp->check = htons(~csum_fold(sum));
+	if (!udp->check)
+		udp->check = 0xffff;
+	return l3 + sizeof(*udp);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int parse_gen(int argc, char **argv, struct gen_opts *o)
+{
+	static const struct option lo[] = {
+		{ "dmac", required_argument, NULL, 'D' },
+		{ "smac", required_argument, NULL, 'S' },
+		{ "src", required_argument, NULL, 's' },
+		{ "dst", required_argument, NULL, 'd' },
+		{ "sport", required_argument, NULL, 'p' },
+		{ "dport", required_argument, NULL, 'P' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "duration", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "sink", required_argument, NULL, 'k' },
+		{ "vary-dport", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	int c, have = 0, fam_dst = 0;
+	char *end;
+
+	*o = (struct gen_opts){ .sport = 10000, .dport = 9, .flows = 1, .size = 64,
+				.batch = 64, .duration = 1.0 };
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		errno = 0;
+		end = NULL;
+		switch (c) {
+		case 'D': if (parse_mac(optarg, o->dmac)) return -EINVAL; have |= 1; break;
+		case 'S': if (parse_mac(optarg, o->smac)) return -EINVAL; have |= 2; break;
+		case 's':
+			o->family = strchr(optarg, ':') ? AF_INET6 : AF_INET;
+			if (inet_pton(o->family, optarg, o->src) != 1)
+				goto bad;
+			have |= 4;
+			break;
+		case 'd':
+			fam_dst = strchr(optarg, ':') ? AF_INET6 : AF_INET;
+			if (inet_pton(fam_dst, optarg, o->dst) != 1)
+				goto bad;
+			have |= 8;
+			break;
+		case 'p': o->sport = strtoul(optarg, &end, 0); break;
+		case 'P': o->dport = strtoul(optarg, &end, 0); break;
+		case 'f': o->flows = strtoul(optarg, &end, 0); break;
+		case 'z': o->size = strtoul(optarg, &end, 0); break;
+		case 't': o->duration = strtod(optarg, &end); break;
+		case 'n': o->count = strtoull(optarg, &end, 0); break;
+		case 'r': o->rate = strtod(optarg, &end); break;
+		case 'b': o->batch = strtoul(optarg, &end, 0); break;
+		case 'V': o->vary_dport = 1; break;
+		case 'k':
+			if (o->n_sinks == MAX_SINKS)
+				goto bad;
+			o->sinks[o->n_sinks++] = optarg;
+			break;
+		default: return -EINVAL;
+		}
+		if (end && (*end || errno))
+			goto bad;
+	}
+	if (have != 15 || fam_dst != o->family) {
+		fprintf(stderr, "pfd_bench: error: gen needs --dmac, --smac, --src and --dst "
+			"of one family\n");
+		return -EINVAL;
+	}
+	if (o->sport < 1 || o->dport < 1 || o->dport > 65535 || o->flows < 1 ||
+	    o->sport > 65535 || (o->vary_dport ? o->dport : o->sport) + o->flows - 1 > 65535) {
+		fprintf(stderr, "pfd_bench: error: ports: sport + flows - 1 and dport must be "
+			"1..65535\n");
+		return -EINVAL;
+	}
+	if (o->size < 64 || o->size > GEN_MAX_FRAME) {
+		fprintf(stderr, "pfd_bench: error: --size must be 64..%u\n", GEN_MAX_FRAME);
+		return -EINVAL;
+	}
+	if (o->batch < 1 || o->batch > 256 || o->duration <= 0 || o->duration > 600 ||
+	    o->rate < 0) {
+		fprintf(stderr, "pfd_bench: error: --batch 1..256, --duration 0..600 s, "
+			"--rate >= 0\n");
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "pfd_bench: error: bad value \"%s\"\n", optarg);
+	return -EINVAL;
+}
+
+static int sinks_sum(int *fds, int n, uint64_t *sum)
+{
+	uint64_t v;
+
+	*sum = 0;
+	for (int i = 0; i < n; i++) {
+		int err = sink_read(fds[i], &v);
+
+		if (err)
+			return err;
+		*sum += v;
+	}
+	return 0;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+	static unsigned char frame[GEN_MAX_FRAME];
+	int sink_fds[MAX_SINKS], n_fds = 0, err, ret = 1;
+	uint64_t sent = 0, t0, t1, deadline, before = 0, after = 0, chunk;
+	struct bench_gen *g = NULL;
+	struct gen_opts o;
+	unsigned int ifindex;
+	__u32 key = 0;
+
+	if (argc < 2)
+		die_usage();
+	if (parse_gen(argc - 1, argv + 1, &o))
+		return 2;
+	if (enter_netns(argv[0]) || dev_index(argv[1], &ifindex))
+		return 1;
+	for (int i = 0; i < o.n_sinks; i++) {
+		sink_fds[n_fds] = bpf_obj_get(o.sinks[i]);
+		if (sink_fds[n_fds] < 0) {
+			err_out("cannot open %s", o.sinks[i], errno);
+			goto out;
+		}
+		n_fds++;
+	}
+
+	g = bench_gen__open();
+	if (!g) {
+		err_out("cannot open %s", "bench_gen", errno);
+		goto out;
+	}
+	g->rodata->hdr_len = build_frame(&o, frame);
+	memcpy((void *)g->rodata->tmpl, frame, sizeof(g->rodata->tmpl));
+	g->rodata->nflows = o.flows;
+	g->rodata->base_port = o.vary_dport ? o.dport : o.sport;
+	g->rodata->vary_dport = o.vary_dport;
+	err = bench_gen__load(g);
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(g->maps.gen_tx), &key, &ifindex, 0);
+	if (err) {
+		err_out("cannot load %s", "bench_gen", err);
+		goto out;
+	}
+	g->bss->next_flow = 0;
+
+	if (sinks_sum(sink_fds, n_fds, &before)) {
+		err_out("cannot read %s", "the sink counters", errno);
+		goto out;
+	}
+	/* Paced: one batch per tick, busy-waiting for the tick (a sleep
+	 * would have the scheduler's granularity). Unpaced: big chunks. */
+	chunk = o.rate > 0 ? o.batch : GEN_CHUNK;
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)(o.duration * 1e9);
+	for (t1 = t0; t1 < deadline && (!o.count || sent < o.count); ) {
+		uint64_t n = chunk;
+
+		if (o.count && o.count - sent < n)
+			n = o.count - sent;
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = frame, .data_size_in = o.size,
+			.repeat = n, .batch_size = o.batch,
+			.flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+		err = bpf_prog_test_run_opts(bpf_program__fd(g->progs.bench_gen), &opts);
+		if (err) {
+			err_out("live-frames run failed on %s", argv[1], err);
+			goto out;
+		}
+		sent += n;
+		t1 = now_ns();
+		if (o.rate > 0) {
+			uint64_t due = t0 + (uint64_t)(sent * 1e9 / o.rate);
+
+			while ((t1 = now_ns()) < due && t1 < deadline)
+				;
+		}
+	}
+	/* Inline processing has finished when the syscall returns; a frame the
+	 * router handed to another CPU (split-core runs) may still be on its
+	 * way: give it a moment before reading the sinks. */
+	if (o.rate > 0)
+		usleep(50000);
+	if (sinks_sum(sink_fds, n_fds, &after)) {
+		err_out("cannot read %s", "the sink counters", errno);
+		goto out;
+	}
+	printf("{\"sent\": %" PRIu64 ", \"received\": %" PRIu64 ", \"ns\": %" PRIu64
+	       ", \"size\": %u, \"flows\": %u, \"rate\": %.0f}\n",
+	       sent, after - before, t1 - t0, o.size, o.flows, o.rate);
+	ret = 0;
+out:
+	bench_gen__destroy(g);
+	for (int i = 0; i < n_fds; i++)
+		close(sink_fds[i]);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		die_usage();
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	if (!strcmp(argv[1], "attach"))
+		return cmd_attach(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "detach"))
+		return cmd_detach(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "count"))
+		return cmd_count(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "gen"))
+		return cmd_gen(argc - 2, argv + 2);
+	die_usage();
+	return 2;
+}
