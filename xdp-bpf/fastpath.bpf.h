@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The per-packet core of pfd's fast path, written once and compiled for XDP
+ * (xdp-bpf/pfd_xdp.bpf.c) and TC ingress (tc-bpf/pfd_tc_fwd.bpf.c). It applies
+ * DESIGN.md's "Per-packet rules" in their order and returns an enum
+ * pfd_reason: PFD_R_FORWARDED when the packet was rewritten and its redirect
+ * armed, otherwise why it goes to the kernel untouched. Only the entries map
+ * reasons to actions.
+ *
+ * The including entry defines the context shim first:
+ *   pfd_ctx                       struct xdp_md or struct __sk_buff
+ *   PFD_HOOK                      PFD_HOOK_XDP or PFD_HOOK_TC (counter slot)
+ *   pfd_ctx_redirect(ctx, oif)    arm the redirect; true on success
+ *   pfd_ctx_mtu_len(ctx, pkt)     the length the egress MTU must hold
+ *   PFD_HOOK_XDP_ONLY             defined for XDP: VIA_TC flows and the
+ *                                 devmap check apply
+ */
+#ifndef PFD_FASTPATH_BPF_H
+#define PFD_FASTPATH_BPF_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <pfd/abi.h>
+#include <pfd/compat.h>
+#include <pfd/reasons.h>
+#include "helpers.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "nat.bpf.h"
+
+#if !defined(PFD_HOOK) || !defined(pfd_ctx)
+#error "define the context shim (PFD_HOOK, pfd_ctx, ...) before including fastpath.bpf.h"
+#endif
+
+#define PFD_TCP_FIN	0x01
+#define PFD_TCP_SYN	0x02
+#define PFD_TCP_RST	0x04
+#define PFD_IPV6_FLOWINFO_MASK	bpf_htonl(0x0fffffff)
+
+#define pfd_barrier()	asm volatile("" ::: "memory")
+
+/* Counted in the entry, once per packet, whatever the outcome. */
+static __always_inline void pfd_count(const struct pfd_pkt *pkt, enum pfd_reason why)
+{
+	__u32 idx = PFD_STATS_INDEX(pkt->slot, PFD_HOOK, why);
+	struct pfd_counter *c = bpf_map_lookup_elem(&pfd_stats, &idx);
+
+	if (c) {	/* per CPU: no atomics needed */
+		c->packets++;
+		c->bytes += pkt->frame_len;
+	}
+}
+
+static __always_inline void pfd_flow_key_fill(struct pfd_flow_key *key, const struct pfd_pkt *pkt)
+{
+	__be16 *ports = pkt->tcp ? (__be16 *)pkt->tcp : (__be16 *)pkt->udp;
+
+	key->ifindex = pkt->ifindex;
+	key->family = pkt->family;
+	key->l4proto = pkt->l4proto;
+	if (pkt->ip4) {
+		key->saddr[0] = pkt->ip4->saddr;
+		key->daddr[0] = pkt->ip4->daddr;
+	} else if (pkt->ip6) {
+		__builtin_memcpy(key->saddr, &pkt->ip6->saddr, sizeof(key->saddr));
+		__builtin_memcpy(key->daddr, &pkt->ip6->daddr, sizeof(key->daddr));
+	}
+	if (ports) {
+		key->sport = ports[0];
+		key->dport = ports[1];
+	}
+}
+
+/*
+ * The route as the kernel would choose it for this packet: after DNAT (so
+ * the post-DNAT destination and port), before SNAT (so the packet's own
+ * source and port), from the ingress device, with the IP length for the MTU
+ * check and the flow's mark when policy routing by fwmark applies.
+ */
+static __always_inline __u32 pfd_fib_params(struct bpf_fib_lookup *fib, const struct pfd_pkt *pkt,
+					    const struct pfd_flow *flow, __u16 tot_len)
+{
+	__be16 *ports = pkt->tcp ? (__be16 *)pkt->tcp : (__be16 *)pkt->udp;
+	bool dnat = flow->flags & PFD_FLOW_F_DNAT;
+	__u32 flags = 0;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = pkt->family;
+	fib->l4_protocol = pkt->l4proto;
+	if (ports) {
+		fib->sport = ports[0];
+		fib->dport = dnat ? flow->nat_dport : ports[1];
+	}
+	fib->tot_len = tot_len;
+	fib->ifindex = pkt->ifindex;
+	if (pkt->ip4) {
+		fib->tos = pkt->ip4->tos;
+		fib->ipv4_src = pkt->ip4->saddr;
+		fib->ipv4_dst = dnat ? flow->nat_daddr[0] : pkt->ip4->daddr;
+	} else if (pkt->ip6) {
+		fib->flowinfo = *(__be32 *)pkt->ip6 & PFD_IPV6_FLOWINFO_MASK;
+		__builtin_memcpy(fib->ipv6_src, &pkt->ip6->saddr, sizeof(fib->ipv6_src));
+		if (dnat)
+			__builtin_memcpy(fib->ipv6_dst, flow->nat_daddr, sizeof(fib->ipv6_dst));
+		else
+			__builtin_memcpy(fib->ipv6_dst, &pkt->ip6->daddr, sizeof(fib->ipv6_dst));
+	}
+	if (flow->flags & PFD_FLOW_F_FIB_MARK) {
+		/* The 6.10 `mark` input overlays smac[0..3]. */
+		__builtin_memcpy(fib->smac, &flow->fib_mark, sizeof(flow->fib_mark));
+		flags |= BPF_FIB_LOOKUP_MARK;
+	}
+	return flags;
+}
+
+static __always_inline enum pfd_reason pfd_fib_reason(long rc)
+{
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		return PFD_R_FORWARDED;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return PFD_R_FIB_NO_NEIGH;	/* the kernel resolves it */
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return PFD_R_FIB_FRAG;		/* the kernel fragments or sends the ICMP */
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return PFD_R_FIB_DENIED;	/* the kernel's policy and ICMP apply */
+	default:
+		return PFD_R_FIB_OTHER;
+	}
+}
+
+/* The egress must be a device pfd attached to: in pfd_devs, and for XDP in
+ * the devmap (an XDP redirect elsewhere would be dropped by the driver). */
+static __always_inline bool pfd_egress_ok(__u32 oif)
+{
+	if (!bpf_map_lookup_elem(&pfd_devs, &oif))
+		return false;
+#ifdef PFD_HOOK_XDP_ONLY
+	if (!bpf_map_lookup_elem(&pfd_tx_ports, &oif))
+		return false;
+#endif
+	return true;
+}
+
+/*
+ * Fill the flow's FIB cache. A successful lookup does not report the MTU it
+ * checked against, so ask again with the largest length: FRAG_NEEDED then
+ * carries the route MTU (ip_mtu_from_fib_result(), as the kernel forwards).
+ * Once per flow and FIB generation. The generation is cleared first and
+ * written last so that a reader never pairs a valid generation with half
+ * written MACs (readers re-check it after copying).
+ */
+static __always_inline void pfd_cache_fill(pfd_ctx *ctx, const struct pfd_pkt *pkt,
+					   struct pfd_flow *flow, __u32 gen,
+					   const __u8 *dmac, const __u8 *smac)
+{
+	struct bpf_fib_lookup fib;
+	__u32 flags = pfd_fib_params(&fib, pkt, flow, 0xffff);
+	long rc = pfd_fib_lookup(ctx, &fib, flags);
+	__u16 mtu;
+
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		mtu = fib.mtu_result;
+	else if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		mtu = 0xffff;
+	else
+		return;
+	flow->cache_gen = 0;
+	pfd_barrier();
+	flow->cache_mtu = mtu;
+	__builtin_memcpy(flow->cache_dmac, dmac, ETH_ALEN);
+	__builtin_memcpy(flow->cache_smac, smac, ETH_ALEN);
+	pfd_barrier();
+	flow->cache_gen = gen;
+}
+
+static __always_inline enum pfd_reason pfd_route(pfd_ctx *ctx, struct pfd_pkt *pkt,
+						 const struct pfd_ctl *ctl, struct pfd_flow *flow,
+						 __u8 *dmac, __u8 *smac)
+{
+	__u32 gen = ctl->fib_gen, mtu_len = pfd_ctx_mtu_len(ctx, pkt);
+	struct bpf_fib_lookup fib;
+	enum pfd_reason why;
+	__u32 flags;
+	__u16 mtu;
+
+	/* Cache hit: valid only while pfd has seen no route, rule,
+	 * neighbour or link change since it was filled (DESIGN.md rule 5). */
+	if (gen && flow->cache_gen == gen) {
+		mtu = flow->cache_mtu;
+		__builtin_memcpy(dmac, flow->cache_dmac, ETH_ALEN);
+		__builtin_memcpy(smac, flow->cache_smac, ETH_ALEN);
+		pfd_barrier();
+		if (flow->cache_gen == gen) {
+			if (mtu_len > mtu)
+				return PFD_R_FIB_FRAG;
+			pkt->oif = flow->oif;
+			return pfd_egress_ok(pkt->oif) ? PFD_R_FORWARDED : PFD_R_EGRESS;
+		}
+	}
+
+	flags = pfd_fib_params(&fib, pkt, flow, mtu_len > 0xffff ? 0xffff : mtu_len);
+	why = pfd_fib_reason(pfd_fib_lookup(ctx, &fib, flags));
+	if (why != PFD_R_FORWARDED)
+		return why;
+	if (fib.ifindex != flow->oif || !pfd_egress_ok(fib.ifindex))
+		return PFD_R_EGRESS;
+	pkt->oif = fib.ifindex;
+	__builtin_memcpy(dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(smac, fib.smac, ETH_ALEN);
+	if (gen)
+		pfd_cache_fill(ctx, pkt, flow, gen, dmac, smac);
+	return PFD_R_FORWARDED;
+}
+
+static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt *pkt)
+{
+	struct pfd_flow_key key = {};
+	__u8 dmac[ETH_ALEN], smac[ETH_ALEN];
+	struct pfd_flow *flow;
+	struct pfd_ctl *ctl;
+	struct pfd_dev *dev;
+	enum pfd_reason why;
+	__u32 zero = 0;
+	__u64 now;
+
+	dev = bpf_map_lookup_elem(&pfd_devs, &pkt->ifindex);
+	if (!dev)
+		return PFD_R_NO_DEV;	/* counted in slot 0 */
+	pkt->slot = dev->slot < PFD_MAX_DEVS ? dev->slot : 0;
+
+	/* Fail open: a control block from another build, or none. */
+	ctl = bpf_map_lookup_elem(&pfd_ctl, &zero);
+	if (!ctl || ctl->abi_version != PFD_ABI_VERSION)
+		return PFD_R_ABI;
+	/* A dead daemon must not leave forwarding conntrack cannot see. */
+	now = pfd_now_ns();
+	if (ctl->heartbeat_ns + ctl->heartbeat_max_ns < now)
+		return PFD_R_STALE;
+
+	why = pfd_parse(pkt);
+	if (why != PFD_R_FORWARDED)
+		return why;
+
+	pfd_flow_key_fill(&key, pkt);
+	flow = bpf_map_lookup_elem(&pfd_flows, &key);
+	if (!flow)
+		return PFD_R_NO_FLOW;
+
+	/* Conntrack must see every state change. */
+	if (pkt->tcp && (((__u8 *)pkt->tcp)[13] & (PFD_TCP_FIN | PFD_TCP_SYN | PFD_TCP_RST)))
+		return PFD_R_TCP_CONTROL;
+
+	/* The kernel sends the ICMP time exceeded. */
+	if ((pkt->ip4 && pkt->ip4->ttl <= 1) || (pkt->ip6 && pkt->ip6->hop_limit <= 1))
+		return PFD_R_TTL;
+
+#ifdef PFD_HOOK_XDP_ONLY
+	/* Egress policy (qdisc, tc filters) that XDP would skip: TC ingress
+	 * forwards this flow through the egress qdisc. Before the keep-alive,
+	 * which TC then applies once instead of both hooks in a row. */
+	if (flow->flags & PFD_FLOW_F_VIA_TC)
+		return PFD_R_VIA_TC;
+#endif
+
+	/* Flowtable mode: one packet per interval goes through the kernel,
+	 * whose software flowtable refreshes its own entry. A second CPU
+	 * racing here passes one extra packet: harmless. */
+	if ((flow->flags & PFD_FLOW_F_KEEPALIVE) && ctl->keepalive_ms &&
+	    now - flow->kernel_pass_ns >= (__u64)ctl->keepalive_ms * 1000000) {
+		flow->kernel_pass_ns = now;
+		return PFD_R_KEEPALIVE;
+	}
+
+	why = pfd_route(ctx, pkt, ctl, flow, dmac, smac);
+	if (why != PFD_R_FORWARDED)
+		return why;
+
+	if ((ctl->flags & PFD_CTL_F_DRY_RUN) || (dev->flags & PFD_DEV_F_DRY_RUN))
+		return PFD_R_DRY_RUN;
+
+	/* Armed before the rewrite, so a failure passes an untouched packet. */
+	if (!pfd_ctx_redirect(ctx, pkt->oif))
+		return PFD_R_REDIRECT;
+
+	pfd_rewrite(pkt, flow, dmac, smac);
+	__sync_fetch_and_add(&flow->packets, 1);
+	__sync_fetch_and_add(&flow->bytes, pkt->ip_len);	/* as conntrack counts */
+	flow->last_seen_ns = now;
+	return PFD_R_FORWARDED;
+}
+
+#endif /* PFD_FASTPATH_BPF_H */

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The fast path's maps, exactly as include/pfd/abi.h names them. All are
+ * BTF-typed (bpftool map dump shows field names) and pinned by name, so that
+ * pfd (which opens every object with pin_root_path = <bpffs>/tc/globals) and
+ * a tc filter loaded by hand share one set. Included by the XDP and TC
+ * entries through fastpath.bpf.h; an object only carries the maps its
+ * program references.
+ */
+#ifndef PFD_MAPS_BPF_H
+#define PFD_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <pfd/abi.h>
+
+/* One entry per direction of an offloaded conntrack entry. pfd sizes it with
+ * bpf_map__set_max_entries() from pfd.conf before loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct pfd_flow_key);
+	__type(value, struct pfd_flow);
+	__uint(max_entries, PFD_MAX_FLOWS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_flows SEC(".maps");
+
+/* Egress devices pfd attached to. Only those: a device without XDP transmit
+ * support silently drops what is redirected to it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, PFD_MAX_DEVS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_tx_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pfd_ctl);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct pfd_dev);
+	__uint(max_entries, PFD_MAX_DEVS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_devs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pfd_counter);
+	__uint(max_entries, PFD_STATS_ENTRIES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_stats SEC(".maps");
+
+#endif /* PFD_MAPS_BPF_H */

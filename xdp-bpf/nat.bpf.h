@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The packet rewrite of a forwarded packet: NAT of addresses and ports as
+ * the flow entry says (derived by pfd from the conntrack tuples, as the
+ * kernel's nf_flow_table does), MACs from the FIB result, TTL / hop limit
+ * minus one, with incremental IPv4 header and TCP/UDP checksum updates
+ * (pseudo-header included). Called only after every check that can still
+ * pass the packet: a passed packet must reach the kernel as it arrived.
+ * Included by fastpath.bpf.h.
+ */
+#ifndef PFD_NAT_BPF_H
+#define PFD_NAT_BPF_H
+
+#include <pfd/abi.h>
+#include "csum.bpf.h"
+#include "parse.bpf.h"
+
+/* Ports are the first two fields of both TCP and UDP headers. */
+static __always_inline __u64 pfd_nat_port(__be16 *port, __be16 to, __u64 l4)
+{
+	__be16 from = *port;
+
+	*port = to;
+	return pfd_csum_diff16(l4, from, to);
+}
+
+/* Adds to l4 the pseudo-header difference, fixes the L4 checksum. */
+static __always_inline void pfd_nat_l4_csum(struct pfd_pkt *pkt, __u64 l4)
+{
+	if (pkt->tcp) {
+		pkt->tcp->check = pfd_csum_apply(pkt->tcp->check, l4);
+	} else if (pkt->udp) {
+		__u16 c;
+
+		/* IPv4 UDP without a checksum stays without one
+		 * (RFC 768); a computed 0 is sent as all ones. */
+		if (!pkt->udp->check)
+			return;
+		c = pfd_csum_apply(pkt->udp->check, l4);
+		pkt->udp->check = c ? c : 0xffff;
+	}
+}
+
+static __always_inline void pfd_rewrite4(struct pfd_pkt *pkt, const struct pfd_flow *flow)
+{
+	struct iphdr *iph = pkt->ip4;
+	__be16 *ports = pkt->tcp ? (__be16 *)pkt->tcp : (__be16 *)pkt->udp;
+	__u64 l3 = 0, l4 = 0;
+	__u16 ttl_old, ttl_new;
+
+	if (!iph || !ports)
+		return;
+	if (flow->flags & PFD_FLOW_F_SNAT) {
+		l3 = pfd_csum_diff32(l3, iph->saddr, flow->nat_saddr[0]);
+		iph->saddr = flow->nat_saddr[0];
+		l4 = pfd_nat_port(&ports[0], flow->nat_sport, l4);
+	}
+	if (flow->flags & PFD_FLOW_F_DNAT) {
+		l3 = pfd_csum_diff32(l3, iph->daddr, flow->nat_daddr[0]);
+		iph->daddr = flow->nat_daddr[0];
+		l4 = pfd_nat_port(&ports[1], flow->nat_dport, l4);
+	}
+	/* The pseudo-header carries the addresses: same difference. */
+	if (flow->flags & (PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT))
+		pfd_nat_l4_csum(pkt, l4 + l3);
+
+	/* TTL shares a 16-bit checksum word with the protocol. */
+	ttl_old = *(__u16 *)&iph->ttl;
+	iph->ttl--;
+	ttl_new = *(__u16 *)&iph->ttl;
+	l3 = pfd_csum_diff16(l3, ttl_old, ttl_new);
+	iph->check = pfd_csum_apply(iph->check, l3);
+}
+
+static __always_inline __u64 pfd_nat_addr6(__be32 *addr, const __be32 *to, __u64 l4)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		l4 = pfd_csum_diff32(l4, addr[i], to[i]);
+		addr[i] = to[i];
+	}
+	return l4;
+}
+
+static __always_inline void pfd_rewrite6(struct pfd_pkt *pkt, const struct pfd_flow *flow)
+{
+	struct ipv6hdr *ip6 = pkt->ip6;
+	__be16 *ports = pkt->tcp ? (__be16 *)pkt->tcp : (__be16 *)pkt->udp;
+	__u64 l4 = 0;
+
+	if (!ip6 || !ports)
+		return;
+	if (flow->flags & PFD_FLOW_F_SNAT) {
+		l4 = pfd_nat_addr6(ip6->saddr.in6_u.u6_addr32, flow->nat_saddr, l4);
+		l4 = pfd_nat_port(&ports[0], flow->nat_sport, l4);
+	}
+	if (flow->flags & PFD_FLOW_F_DNAT) {
+		l4 = pfd_nat_addr6(ip6->daddr.in6_u.u6_addr32, flow->nat_daddr, l4);
+		l4 = pfd_nat_port(&ports[1], flow->nat_dport, l4);
+	}
+	if (flow->flags & (PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT))
+		pfd_nat_l4_csum(pkt, l4);
+	ip6->hop_limit--;	/* IPv6 has no header checksum */
+}
+
+static __always_inline void pfd_rewrite(struct pfd_pkt *pkt, const struct pfd_flow *flow,
+					const __u8 *dmac, const __u8 *smac)
+{
+	if (pkt->family == AF_INET)
+		pfd_rewrite4(pkt, flow);
+	else
+		pfd_rewrite6(pkt, flow);
+	__builtin_memcpy(pkt->eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(pkt->eth->h_source, smac, ETH_ALEN);
+}
+
+#endif /* PFD_NAT_BPF_H */
