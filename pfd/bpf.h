@@ -72,6 +72,12 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 /* Adds the TC ingress program too (for flows that need PFD_FLOW_F_VIA_TC on
  * an XDP device). */
 int pfd_bpf_attach_tc(struct pfd_bpf *b, const char *ifname);
+/* Rewrites pfd_tx_ports (the devices XDP may redirect to) for the devices
+ * pfd attached: XDP-native devices always; generic ones only when no device
+ * is native (a native-XDP ingress redirecting to a device without
+ * ndo_xdp_xmit would drop the frame); TC-only devices never. */
+int pfd_bpf_sync_tx_ports(struct pfd_bpf *b, const int *ifindex,
+			  const enum pfd_attach_kind *kind, unsigned int n);
 /* Removes pfd's programs from ifname and its pins. */
 int pfd_bpf_detach(struct pfd_bpf *b, const char *ifname);
 /* What is attached to ifname by pfd, from the pins (0 = nothing). */

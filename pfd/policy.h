@@ -34,8 +34,9 @@ struct pfd_policy_dev {
 	bool	attached;	/* pfd's fast path is attached (XDP or TC) */
 	bool	has_xdp;	/* ... as XDP */
 	bool	has_tc;		/* ... as TC ingress */
-	bool	netdev_chain;	/* an nft netdev-family chain hooks it */
-	bool	egress_policy;	/* tc egress filter or non-default root qdisc */
+	bool	netdev_chain;	/* an nft netdev-family ingress chain hooks it */
+	bool	egress_policy;	/* tc egress filter, non-default root qdisc or an
+				 * nft netdev egress chain */
 	bool	ingress_policy;	/* tc ingress filter other than pfd's */
 	int	flowtable;	/* flowtable mode: index of a flowtable it is in, -1 none */
 };
@@ -70,6 +71,7 @@ struct pfd_policy_decision {
 	bool		offload;
 	char		reason[PFD_POLICY_REASON_MAX];	/* why (not); "eligible" when offloaded */
 	uint32_t	flags;		/* PFD_FLOW_F_* common to both directions */
+	uint32_t	dir_flags[2];	/* PFD_FLOW_F_* per direction (VIA_TC) */
 	uint32_t	fib_mark;	/* with PFD_FLOW_F_FIB_MARK */
 };
 
@@ -93,6 +95,14 @@ struct pfd_ft_list;
 int pfd_policy_env_probe(struct pfd_rt *rt, struct pfd_nft *nft, const struct pfd_ft_list *ft,
 			 const struct pfd_policy_devs *devs, enum pfd_mode mode, bool fib_mark_ok,
 			 const struct pfd_ct_entry *e, struct pfd_policy_env *env);
+
+/* The pieces of pfd_policy_env_probe, for callers that cache:
+ * routes only (in/out/route_err), attached flags from a device set, and
+ * whether two devices share a flowtable. */
+int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e,
+		       struct pfd_policy_env *env);
+void pfd_policy_dev_attached(const struct pfd_policy_devs *devs, struct pfd_policy_dev *dev);
+bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b);
 
 /* Loads a device set from the pfd_devs map fd. */
 int pfd_policy_devs_load(int devs_fd, struct pfd_policy_devs *devs);

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Userspace readers of the fast path's maps (see stats.h): per-CPU counter
+ * sums, reason names from reasons.h, flow map iteration and pairing of the
+ * two directions of each offloaded conntrack entry. Used by the daemon
+ * (metrics, breaker) and the CLI.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "pfd/stats.h"
+
+static const char *const reason_label[PFD_R__COUNT] = {
+#define PFD_REASON_LABEL(name, value, label, text)	[PFD_R_##name] = label,
+	PFD_REASONS(PFD_REASON_LABEL)
+#undef PFD_REASON_LABEL
+};
+
+static const char *const reason_text[PFD_R__COUNT] = {
+#define PFD_REASON_TEXT(name, value, label, text)	[PFD_R_##name] = text,
+	PFD_REASONS(PFD_REASON_TEXT)
+#undef PFD_REASON_TEXT
+};
+
+_Static_assert(PFD_R__COUNT <= PFD_REASON_SLOTS, "more reasons than counter slots");
+
+const char *pfd_reason_label(unsigned int reason)
+{
+	return reason < PFD_R__COUNT ? reason_label[reason] : NULL;
+}
+
+const char *pfd_reason_text(unsigned int reason)
+{
+	return reason < PFD_R__COUNT ? reason_text[reason] : NULL;
+}
+
+const char *pfd_hook_name(unsigned int hook)
+{
+	return hook == PFD_HOOK_XDP ? "xdp" : hook == PFD_HOOK_TC ? "tc" : "?";
+}
+
+uint64_t pfd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
+{
+	struct pfd_counter *percpu;
+	int ncpu, err = 0;
+	__u32 i;
+
+	memset(out, 0, sizeof(*out));
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	percpu = calloc((size_t)ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	/* The per-CPU array is small (64 devices x 2 hooks x 32 reasons): one
+	 * lookup per index is simpler than a batch and fast enough for a CLI
+	 * and a 15 s metrics timer. */
+	for (i = 0; i < PFD_STATS_ENTRIES; i++) {
+		struct pfd_counter *dst;
+		int cpu;
+
+		if (bpf_map_lookup_elem(stats_fd, &i, percpu)) {
+			err = -errno;
+			break;
+		}
+		dst = &out->c[i / (PFD_HOOKS * PFD_REASON_SLOTS)]
+			     [(i / PFD_REASON_SLOTS) % PFD_HOOKS][i % PFD_REASON_SLOTS];
+		for (cpu = 0; cpu < ncpu; cpu++) {
+			dst->packets += percpu[cpu].packets;
+			dst->bytes += percpu[cpu].bytes;
+		}
+	}
+	free(percpu);
+	return err;
+}
+
+struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigned int reason)
+{
+	struct pfd_counter t = { 0, 0 };
+	unsigned int slot, hook;
+
+	if (reason >= PFD_REASON_SLOTS)
+		return t;
+	for (slot = 0; slot < PFD_MAX_DEVS; slot++)
+		for (hook = 0; hook < PFD_HOOKS; hook++) {
+			t.packets += s->c[slot][hook][reason].packets;
+			t.bytes += s->c[slot][hook][reason].bytes;
+		}
+	return t;
+}
+
+int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
+{
+	struct pfd_flow_key key, next;
+	struct pfd_flow val;
+	void *prev = NULL;
+	int ret;
+
+	while (!bpf_map_get_next_key(flows_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		/* deleted between the two calls: go on from it anyway */
+		if (bpf_map_lookup_elem(flows_fd, &key, &val))
+			continue;
+		ret = cb(arg, &key, &val);
+		if (ret)
+			return ret;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,
+		       struct pfd_flow_key *peer)
+{
+	/* The reply of a packet src:sport -> dst:dport that leaves rewritten
+	 * as nsrc:nsport -> ndst:ndport comes back as ndst -> nsrc, on the
+	 * device it left by. */
+	memset(peer, 0, sizeof(*peer));
+	peer->ifindex = v->oif;
+	peer->family = k->family;
+	peer->l4proto = k->l4proto;
+	if (v->flags & PFD_FLOW_F_DNAT) {
+		memcpy(peer->saddr, v->nat_daddr, sizeof(peer->saddr));
+		peer->sport = v->nat_dport;
+	} else {
+		memcpy(peer->saddr, k->daddr, sizeof(peer->saddr));
+		peer->sport = k->dport;
+	}
+	if (v->flags & PFD_FLOW_F_SNAT) {
+		memcpy(peer->daddr, v->nat_saddr, sizeof(peer->daddr));
+		peer->dport = v->nat_sport;
+	} else {
+		memcpy(peer->daddr, k->saddr, sizeof(peer->daddr));
+		peer->dport = k->sport;
+	}
+}
+
+struct pair_ctx {
+	int			fd;
+	pfd_flow_pair_cb	cb;
+	void			*arg;
+};
+
+static int pair_one(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)
+{
+	struct pair_ctx *ctx = arg;
+	struct pfd_flow_pair p;
+
+	if (v->flags & PFD_FLOW_F_REPLY)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.orig_key = *k;
+	p.orig = *v;
+	pfd_flow_peer_key(k, v, &p.reply_key);
+	p.has_reply = !bpf_map_lookup_elem(ctx->fd, &p.reply_key, &p.reply);
+	return ctx->cb(ctx->arg, &p);
+}
+
+int pfd_flow_pairs_foreach(int flows_fd, pfd_flow_pair_cb cb, void *arg)
+{
+	struct pair_ctx ctx = { .fd = flows_fd, .cb = cb, .arg = arg };
+
+	return pfd_flows_foreach(flows_fd, pair_one, &ctx);
+}
