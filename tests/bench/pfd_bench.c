@@ -15,6 +15,7 @@
  *   pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC
  *   pfd_bench detach NETNS DEV
  *   pfd_bench count PIN
+ *   pfd_bench mapmem ENTRIES       memory of a pfd_flows-shaped map
  *   pfd_bench gen NETNS DEV --dmac M --smac M --src IP --dst IP [options]
  *
  * gen prints one JSON line: frames sent, frames the sinks counted, wall ns.
@@ -39,6 +40,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "pfd/abi.h"
+
 #include "bench_gen.skel.h"
 #include "bench_limit.skel.h"
 #include "bench_sink.skel.h"
@@ -60,6 +63,7 @@ static void die_usage(void)
 		"       pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC\n"
 		"       pfd_bench detach NETNS DEV\n"
 		"       pfd_bench count PIN\n"
+		"       pfd_bench mapmem ENTRIES\n"
 		"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
 		"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
 		"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
@@ -540,6 +544,45 @@ out:
 	return ret;
 }
 
+/* The kernel's accounting of a map shaped like pfd_flows (include/pfd/abi.h
+ * and xdp-bpf/maps.bpf.h: a preallocated hash), from fdinfo's memlock. */
+static int cmd_mapmem(int argc, char **argv)
+{
+	unsigned long long memlock = 0;
+	char path[64], line[256];
+	unsigned long entries;
+	int fd, ret = 1;
+	char *end;
+	FILE *f;
+
+	if (argc != 1)
+		die_usage();
+	entries = strtoul(argv[0], &end, 0);
+	if (*end || !entries || entries > (1ul << 24)) {
+		fprintf(stderr, "pfd_bench: error: mapmem: entries must be 1..16777216\n");
+		return 2;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "pfd_flows", sizeof(struct pfd_flow_key),
+			    sizeof(struct pfd_flow), entries, NULL);
+	if (fd < 0)
+		return err_out("cannot create a %s-shaped map", "pfd_flows", errno);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f) {
+		err_out("cannot read %s", path, errno);
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &memlock) == 1)
+			break;
+	fclose(f);
+	printf("{\"entries\": %lu, \"memlock\": %llu}\n", entries, memlock);
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -551,6 +594,8 @@ int main(int argc, char **argv)
 		return cmd_detach(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "count"))
 		return cmd_count(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "mapmem"))
+		return cmd_mapmem(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 2, argv + 2);
 	die_usage();
