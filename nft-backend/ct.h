@@ -66,6 +66,7 @@ struct pfd_ct_stats {
 	__u64	overruns;	/* ENOBUFS on the event socket */
 	__u64	dumps;		/* full dumps done */
 	__u64	update_errors;	/* failed timeout/flags/mark updates */
+	__u64	unknown;	/* other message types or families: skipped */
 };
 
 struct pfd_ct;
@@ -77,6 +78,10 @@ int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts);
 void pfd_ct_close(struct pfd_ct *ct);
 
 int pfd_ct_events_fd(const struct pfd_ct *ct);
+/* The event socket's receive buffer as the kernel sized it (bytes): less
+ * than pfd_ct_opts.rcvbuf means neither SO_RCVBUFFORCE nor net.core.rmem_max
+ * allowed more. */
+int pfd_ct_events_rcvbuf(const struct pfd_ct *ct);
 /* Reads and delivers every pending event without blocking. Returns 0, or
  * -ENOBUFS when events were lost (counted): the caller must resync with a
  * full dump. */

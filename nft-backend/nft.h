@@ -70,4 +70,17 @@ int pfd_nft_events_read(struct pfd_nft *nft, uint32_t *genid);
  * transaction that creates and deletes a flowtable in a private table. */
 int pfd_nft_probe_flowtables(struct pfd_nft *nft);
 
+/* Parsers of single messages, exposed for the unit tests (which build the
+ * messages with libnftnl). Each returns 0 or -EINVAL for a malformed one. */
+struct nlmsghdr;
+/* NFT_MSG_NEWGEN (GETGEN reply or event): its NFTA_GEN_ID. */
+int pfd_nft_parse_gen(const struct nlmsghdr *nlh, uint32_t *genid);
+/* NFT_MSG_NEWFLOWTABLE. Devices past PFD_FT_MAX_DEVS are left out. */
+int pfd_nft_parse_flowtable(const struct nlmsghdr *nlh, struct pfd_flowtable *ft);
+/* NFT_MSG_NEWCHAIN: one row per device of a netdev-family base chain (or an
+ * inet-family ingress chain, reported as NF_NETDEV_INGRESS); *n = 0 for any
+ * other chain. -E2BIG if more than max rows would be needed. */
+int pfd_nft_parse_chain(const struct nlmsghdr *nlh, struct pfd_nft_netdev_chain *rows,
+			unsigned int max, unsigned int *n);
+
 #endif /* PFD_NFT_H */

@@ -55,4 +55,14 @@ int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
  * traffic through the kernel would. */
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex);
 
+/* Exposed for the unit tests. */
+struct nlmsghdr;
+struct xfrm_selector;
+/* One rtnetlink event message: 0 (ev, ifindex, up filled), -EINVAL if
+ * short, -EOPNOTSUPP for a type pfd does not watch. */
+int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *ifindex, bool *up);
+/* Whether an xfrm selector's addresses cover a->b (ports ignored). */
+bool pfd_rt_xfrm_selector_covers(const struct xfrm_selector *sel, int family, const __be32 *a,
+				 const __be32 *b);
+
 #endif /* PFD_RT_H */

@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Conntrack over ctnetlink (see ct.h): the event socket, dumps, and the three
+ * updates pfd makes (timeout, TCP flags, mark). Messages are walked attribute
+ * by attribute with bounds checks of our own rather than with
+ * libnetfilter_conntrack's parser, because that library exit()s on what it
+ * considers ABI breakage and hides truncation: here a bad message is counted
+ * and skipped, never fatal, and unknown attributes are ignored so that newer
+ * kernels keep working.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
+
+#include "nft-backend/ct.h"
+#include "nft-backend/nl.h"
+
+/* Datagrams read per pfd_ct_events_read call: a flood of events must not
+ * starve the rest of the daemon's loop; the fd stays readable and the loop
+ * comes back. */
+#define CT_READ_BUDGET	1024
+
+struct pfd_ct {
+	struct pfd_nl		ev;	/* NEW/UPDATE/DESTROY groups, non-blocking */
+	struct pfd_nl		dump;	/* dumps: the callback may issue updates */
+	struct pfd_nl		req;	/* updates */
+	struct pfd_ct_opts	opts;
+	struct pfd_ct_stats	stats;
+	bool			no_kernel_filter;	/* the kernel refused CTA_STATUS_MASK */
+};
+
+/* Attribute table of one nest or message payload: tb[type] for each type up
+ * to max (the last one wins, as in the kernel), unknown types skipped. A
+ * length field that points past the end is malformed. */
+static int attr_table(const void *data, size_t len, const struct nlattr **tb, unsigned int max)
+{
+	const struct nlattr *a = data;
+
+	memset(tb, 0, (max + 1) * sizeof(*tb));
+	while (len >= sizeof(*a)) {
+		size_t step;
+		unsigned int type = a->nla_type & NLA_TYPE_MASK;
+
+		if (a->nla_len < sizeof(*a) || a->nla_len > len)
+			return -EINVAL;
+		if (type <= max)
+			tb[type] = a;
+		step = MNL_ALIGN(a->nla_len);
+		if (step > len)
+			step = len;
+		len -= step;
+		a = (const struct nlattr *)((const char *)a + step);
+	}
+	return len ? -EINVAL : 0;
+}
+
+static int nest_table(const struct nlattr *nest, const struct nlattr **tb, unsigned int max)
+{
+	return attr_table(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb, max);
+}
+
+/* Fixed-size payloads: anything but the exact size is malformed. */
+static int attr_copy(const struct nlattr *a, void *dst, size_t size)
+{
+	if (mnl_attr_get_payload_len(a) != size)
+		return -EINVAL;
+	memcpy(dst, mnl_attr_get_payload(a), size);	/* 64-bit values may be unaligned */
+	return 0;
+}
+
+static int attr_be32(const struct nlattr *a, __u32 *v)
+{
+	__be32 be;
+	int err = attr_copy(a, &be, sizeof(be));
+
+	if (!err)
+		*v = ntohl(be);
+	return err;
+}
+
+static int attr_be64(const struct nlattr *a, __u64 *v)
+{
+	__u64 be;
+	int err = attr_copy(a, &be, sizeof(be));
+
+	if (!err)
+		*v = be64toh(be);
+	return err;
+}
+
+static int parse_ip(const struct nlattr *nest, struct pfd_ct_tuple *t)
+{
+	const struct nlattr *tb[CTA_IP_MAX + 1];
+	int err = nest_table(nest, tb, CTA_IP_MAX);
+
+	if (err)
+		return err;
+	if (t->family == AF_INET) {
+		if (!tb[CTA_IP_V4_SRC] || !tb[CTA_IP_V4_DST])
+			return -EINVAL;
+		err = attr_copy(tb[CTA_IP_V4_SRC], t->src, 4);
+		if (!err)
+			err = attr_copy(tb[CTA_IP_V4_DST], t->dst, 4);
+		return err;
+	}
+	if (!tb[CTA_IP_V6_SRC] || !tb[CTA_IP_V6_DST])
+		return -EINVAL;
+	err = attr_copy(tb[CTA_IP_V6_SRC], t->src, 16);
+	if (!err)
+		err = attr_copy(tb[CTA_IP_V6_DST], t->dst, 16);
+	return err;
+}
+
+static bool proto_has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
+}
+
+static int parse_proto(const struct nlattr *nest, struct pfd_ct_tuple *t)
+{
+	const struct nlattr *tb[CTA_PROTO_MAX + 1];
+	int err = nest_table(nest, tb, CTA_PROTO_MAX);
+
+	if (err)
+		return err;
+	if (!tb[CTA_PROTO_NUM])
+		return -EINVAL;
+	err = attr_copy(tb[CTA_PROTO_NUM], &t->l4proto, 1);
+	if (err)
+		return err;
+	if (!proto_has_ports(t->l4proto))
+		return 0;	/* ICMP id/type/code are not pfd's business */
+	/* The kernel always reports both ports for these protocols; an
+	 * entry without them cannot be matched against packets. */
+	if (!tb[CTA_PROTO_SRC_PORT] || !tb[CTA_PROTO_DST_PORT])
+		return -EINVAL;
+	err = attr_copy(tb[CTA_PROTO_SRC_PORT], &t->sport, 2);
+	if (!err)
+		err = attr_copy(tb[CTA_PROTO_DST_PORT], &t->dport, 2);
+	return err;
+}
+
+static int parse_tuple(const struct nlattr *nest, __u8 family, struct pfd_ct_tuple *t)
+{
+	const struct nlattr *tb[CTA_TUPLE_MAX + 1];
+	int err = nest_table(nest, tb, CTA_TUPLE_MAX);
+
+	if (err)
+		return err;
+	if (!tb[CTA_TUPLE_IP] || !tb[CTA_TUPLE_PROTO])
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	t->family = family;
+	err = parse_ip(tb[CTA_TUPLE_IP], t);
+	if (!err)
+		err = parse_proto(tb[CTA_TUPLE_PROTO], t);
+	return err;
+}
+
+static int parse_counters(const struct nlattr *nest, __u64 *packets, __u64 *bytes)
+{
+	const struct nlattr *tb[CTA_COUNTERS_MAX + 1];
+	__u32 v32;
+	int err = nest_table(nest, tb, CTA_COUNTERS_MAX);
+
+	if (err)
+		return err;
+	if (tb[CTA_COUNTERS_PACKETS])
+		err = attr_be64(tb[CTA_COUNTERS_PACKETS], packets);
+	else if (tb[CTA_COUNTERS32_PACKETS] && !(err = attr_be32(tb[CTA_COUNTERS32_PACKETS], &v32)))
+		*packets = v32;
+	if (err)
+		return err;
+	if (tb[CTA_COUNTERS_BYTES])
+		err = attr_be64(tb[CTA_COUNTERS_BYTES], bytes);
+	else if (tb[CTA_COUNTERS32_BYTES] && !(err = attr_be32(tb[CTA_COUNTERS32_BYTES], &v32)))
+		*bytes = v32;
+	return err;
+}
+
+static int parse_protoinfo(const struct nlattr *nest, struct pfd_ct_entry *e)
+{
+	const struct nlattr *tb[CTA_PROTOINFO_MAX + 1], *tcp[CTA_PROTOINFO_TCP_MAX + 1];
+	struct nf_ct_tcp_flags f;
+	int err = nest_table(nest, tb, CTA_PROTOINFO_MAX);
+
+	if (err)
+		return err;
+	if (!tb[CTA_PROTOINFO_TCP])
+		return 0;	/* SCTP, DCCP: not offloaded, nothing to read */
+	err = nest_table(tb[CTA_PROTOINFO_TCP], tcp, CTA_PROTOINFO_TCP_MAX);
+	if (err)
+		return err;
+	if (tcp[CTA_PROTOINFO_TCP_STATE]) {
+		err = attr_copy(tcp[CTA_PROTOINFO_TCP_STATE], &e->tcp_state, 1);
+		if (err)
+			return err;
+		e->has_tcp_state = 1;
+	}
+	if (tcp[CTA_PROTOINFO_TCP_FLAGS_ORIGINAL]) {
+		err = attr_copy(tcp[CTA_PROTOINFO_TCP_FLAGS_ORIGINAL], &f, sizeof(f));
+		if (err)
+			return err;
+		e->tcp_flags_orig = f.flags;
+	}
+	if (tcp[CTA_PROTOINFO_TCP_FLAGS_REPLY]) {
+		err = attr_copy(tcp[CTA_PROTOINFO_TCP_FLAGS_REPLY], &f, sizeof(f));
+		if (err)
+			return err;
+		e->tcp_flags_reply = f.flags;
+	}
+	return 0;
+}
+
+int pfd_ct_parse(const struct nlmsghdr *nlh, struct pfd_ct_entry *e, enum pfd_ct_event *ev)
+{
+	const struct nlattr *tb[CTA_MAX + 1];
+	const struct nfgenmsg *nfg;
+	__be16 zone;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*nfg)))
+		return -EINVAL;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK)
+		return -EOPNOTSUPP;
+	switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+	case IPCTNL_MSG_CT_DELETE:
+		*ev = PFD_CT_EV_DESTROY;
+		break;
+	case IPCTNL_MSG_CT_NEW:
+		/* Events for new entries carry CREATE; dump parts carry
+		 * MULTI; an event with neither is an update
+		 * (ctnetlink_conntrack_event). */
+		*ev = nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_MULTI) ? PFD_CT_EV_NEW :
+									 PFD_CT_EV_UPDATE;
+		break;
+	default:
+		return -EOPNOTSUPP;	/* expectations, stats, ... */
+	}
+	nfg = mnl_nlmsg_get_payload(nlh);
+	if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6)
+		return -EOPNOTSUPP;
+
+	err = attr_table(mnl_nlmsg_get_payload_offset(nlh, sizeof(*nfg)),
+			 nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*nfg)), tb, CTA_MAX);
+	if (err)
+		return err;
+	if (!tb[CTA_TUPLE_ORIG] || !tb[CTA_TUPLE_REPLY])
+		return -EINVAL;
+	err = parse_tuple(tb[CTA_TUPLE_ORIG], nfg->nfgen_family, &e->orig);
+	if (!err)
+		err = parse_tuple(tb[CTA_TUPLE_REPLY], nfg->nfgen_family, &e->reply);
+	if (err)
+		return err;
+	/* Both directions of one entry always have the same protocol. */
+	if (e->orig.l4proto != e->reply.l4proto)
+		return -EINVAL;
+
+	if (tb[CTA_ID] && (err = attr_be32(tb[CTA_ID], &e->id)))
+		return err;
+	if (tb[CTA_ZONE]) {
+		err = attr_copy(tb[CTA_ZONE], &zone, sizeof(zone));
+		if (err)
+			return err;
+		e->zone = ntohs(zone);
+	}
+	if (tb[CTA_STATUS] && (err = attr_be32(tb[CTA_STATUS], &e->status)))
+		return err;
+	if (tb[CTA_MARK] && (err = attr_be32(tb[CTA_MARK], &e->mark)))
+		return err;
+	if (tb[CTA_TIMEOUT]) {
+		err = attr_be32(tb[CTA_TIMEOUT], &e->timeout);
+		if (err)
+			return err;
+		e->has_timeout = true;
+	}
+	if (tb[CTA_PROTOINFO] && (err = parse_protoinfo(tb[CTA_PROTOINFO], e)))
+		return err;
+	if (tb[CTA_COUNTERS_ORIG] &&
+	    (err = parse_counters(tb[CTA_COUNTERS_ORIG], &e->orig_packets, &e->orig_bytes)))
+		return err;
+	if (tb[CTA_COUNTERS_REPLY] &&
+	    (err = parse_counters(tb[CTA_COUNTERS_REPLY], &e->reply_packets, &e->reply_bytes)))
+		return err;
+	/* Presence is what matters for these; their content is the helper's. */
+	e->has_helper = tb[CTA_HELP] != NULL;
+	e->has_master = tb[CTA_TUPLE_MASTER] != NULL;
+	e->has_seqadj = tb[CTA_SEQ_ADJ_ORIG] || tb[CTA_SEQ_ADJ_REPLY];
+	return 0;
+}
+
+/* Parses and delivers one message; counts what is skipped. */
+static void ct_deliver(struct pfd_ct *ct, const struct nlmsghdr *nlh, __u32 status_mask,
+		       __u32 status_value)
+{
+	struct pfd_ct_entry e;
+	enum pfd_ct_event ev;
+	int err;
+
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
+		return;		/* NOOP, ERROR, DONE, OVERRUN: not events */
+	err = pfd_ct_parse(nlh, &e, &ev);
+	if (err == -EOPNOTSUPP) {
+		ct->stats.unknown++;
+		return;
+	}
+	if (err) {
+		ct->stats.malformed++;
+		return;
+	}
+	/* Re-checked here: the kernel may not know the status filter. */
+	if ((e.status & status_mask) != status_value)
+		return;
+	ct->stats.events++;
+	if (ct->opts.cb)
+		ct->opts.cb(ct->opts.arg, ev, &e);
+}
+
+int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts)
+{
+	static const unsigned int groups[] = {
+		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE, NFNLGRP_CONNTRACK_DESTROY,
+	};
+	struct pfd_ct *ct;
+	unsigned int i;
+	int err;
+
+	ct = calloc(1, sizeof(*ct));
+	if (!ct)
+		return -ENOMEM;
+	if (opts)
+		ct->opts = *opts;
+	if (ct->opts.rcvbuf < 0) {
+		err = -EINVAL;
+		goto err_free;
+	}
+	err = pfd_nl_open(&ct->ev, NETLINK_NETFILTER, ct->opts.rcvbuf, true);
+	if (err)
+		goto err_free;
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		err = pfd_nl_join(&ct->ev, groups[i]);
+		if (err)
+			goto err_close_ev;
+	}
+	err = pfd_nl_open(&ct->dump, NETLINK_NETFILTER, 0, false);
+	if (err)
+		goto err_close_ev;
+	err = pfd_nl_open(&ct->req, NETLINK_NETFILTER, 0, false);
+	if (err)
+		goto err_close_dump;
+	*out = ct;
+	return 0;
+
+err_close_dump:
+	pfd_nl_close(&ct->dump);
+err_close_ev:
+	pfd_nl_close(&ct->ev);
+err_free:
+	free(ct);
+	return err;
+}
+
+void pfd_ct_close(struct pfd_ct *ct)
+{
+	if (!ct)
+		return;
+	pfd_nl_close(&ct->req);
+	pfd_nl_close(&ct->dump);
+	pfd_nl_close(&ct->ev);
+	free(ct);
+}
+
+int pfd_ct_events_fd(const struct pfd_ct *ct)
+{
+	return ct->ev.fd;
+}
+
+int pfd_ct_events_rcvbuf(const struct pfd_ct *ct)
+{
+	return ct->ev.rcvbuf;
+}
+
+const struct pfd_ct_stats *pfd_ct_get_stats(const struct pfd_ct *ct)
+{
+	return &ct->stats;
+}
+
+int pfd_ct_events_read(struct pfd_ct *ct)
+{
+	int ret = 0, i;
+
+	for (i = 0; i < CT_READ_BUDGET; i++) {
+		const struct nlmsghdr *nlh;
+		bool foreign;
+		ssize_t n = pfd_nl_recv(&ct->ev, ct->ev.buf, PFD_NL_BUF_SIZE, &foreign);
+		size_t left;
+
+		if (n == -EAGAIN)
+			break;
+		if (n == -ENOBUFS) {
+			/* Events were lost; the socket itself is fine. Keep
+			 * reading what is queued, the caller resyncs. */
+			ct->stats.overruns++;
+			ret = -ENOBUFS;
+			continue;
+		}
+		if (n == -EMSGSIZE) {
+			ct->stats.malformed++;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		if (foreign) {
+			ct->stats.foreign++;
+			continue;
+		}
+		for (nlh = (const struct nlmsghdr *)ct->ev.buf, left = (size_t)n;
+		     pfd_nl_msg_ok(nlh, left); nlh = pfd_nl_next(nlh, &left))
+			ct_deliver(ct, nlh, 0, 0);
+		if (left)
+			ct->stats.malformed++;	/* a truncated trailing message */
+	}
+	return ret;
+}
+
+struct ct_dump_arg {
+	struct pfd_ct	*ct;
+	__u32		mask, value;
+};
+
+static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct ct_dump_arg *d = arg;
+
+	ct_deliver(d->ct, nlh, d->mask, d->value);
+	return 0;
+}
+
+static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct ct_dump_arg d = { .ct = ct, .mask = mask, .value = value };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;	/* the kernel filters by l3 family */
+	nfg->version = NFNETLINK_V0;
+	if (filter && mask) {
+		/* ctnetlink_alloc_filter (5.19+): (status & mask) == value. */
+		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(value & mask));
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(mask));
+	}
+	return pfd_nl_request(&ct->dump, nlh, ct_dump_cb, &d);
+}
+
+int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
+{
+	static const __u8 families[] = { AF_INET, AF_INET6 };
+	unsigned int i;
+	int err;
+
+	/* A value bit outside the mask could never match. */
+	if (status_value & ~status_mask)
+		return -EINVAL;
+	for (i = 0; i < sizeof(families); i++) {
+		err = ct_dump_family(ct, families[i], status_mask, status_value,
+				     !ct->no_kernel_filter);
+		if ((err == -EINVAL || err == -EOPNOTSUPP) && status_mask && !ct->no_kernel_filter) {
+			/* An older kernel refuses the filter: filter here. */
+			ct->no_kernel_filter = true;
+			err = ct_dump_family(ct, families[i], status_mask, status_value, false);
+		}
+		if (err)
+			return err;
+	}
+	ct->stats.dumps++;
+	return 0;
+}
+
+/* An update request for e's original tuple and zone; the caller adds the
+ * attributes to change. Only TCP and UDP: pfd offloads nothing else, and
+ * other protocols' tuples need attributes (ICMP id/type/code) it does not
+ * keep. */
+static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct_entry *e)
+{
+	const struct pfd_ct_tuple *t = &e->orig;
+	struct nlattr *tuple, *ip, *proto;
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	size_t alen;
+
+	if ((t->family != AF_INET && t->family != AF_INET6) ||
+	    (t->l4proto != IPPROTO_TCP && t->l4proto != IPPROTO_UDP))
+		return -EOPNOTSUPP;
+	alen = t->family == AF_INET ? 4 : 16;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	/* CT_NEW without NLM_F_CREATE changes an existing entry, or fails
+	 * with ENOENT: it never creates one. */
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = t->family;
+	nfg->version = NFNETLINK_V0;
+
+	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	mnl_attr_put(nlh, t->family == AF_INET ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, alen, t->src);
+	mnl_attr_put(nlh, t->family == AF_INET ? CTA_IP_V4_DST : CTA_IP_V6_DST, alen, t->dst);
+	mnl_attr_nest_end(nlh, ip);
+	proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->l4proto);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, t->sport);
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, t->dport);
+	mnl_attr_nest_end(nlh, proto);
+	mnl_attr_nest_end(nlh, tuple);
+	/* The same tuple can exist in several zones. */
+	mnl_attr_put_u16(nlh, CTA_ZONE, htons(e->zone));
+	*out = nlh;
+	return 0;
+}
+
+int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int err = ct_update_start(&nlh, buf, e);
+
+	if (err)
+		return err;
+	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(seconds));
+	err = pfd_nl_request(&ct->req, nlh, NULL, NULL);
+	/* EPERM: IPS_FIXED_TIMEOUT, the entry's timeout is not ours to move;
+	 * an answer for the caller, not a failure. */
+	if (err && err != -EPERM)
+		ct->stats.update_errors++;
+	return err;
+}
+
+int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nf_ct_tcp_flags f = { .flags = set, .mask = set | clear };
+	struct nlattr *pinfo, *tcp;
+	struct nlmsghdr *nlh;
+	int err;
+
+	if (e->orig.l4proto != IPPROTO_TCP || (set & clear))
+		return -EINVAL;
+	err = ct_update_start(&nlh, buf, e);
+	if (err)
+		return err;
+	/* nlattr_to_tcp: seen[dir].flags = (flags & ~mask) | (f.flags & mask). */
+	pinfo = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
+	tcp = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
+	mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, sizeof(f), &f);
+	mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_REPLY, sizeof(f), &f);
+	mnl_attr_nest_end(nlh, tcp);
+	mnl_attr_nest_end(nlh, pinfo);
+	err = pfd_nl_request(&ct->req, nlh, NULL, NULL);
+	if (err)
+		ct->stats.update_errors++;
+	return err;
+}
+
+int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int err = ct_update_start(&nlh, buf, e);
+
+	if (err)
+		return err;
+	/* ctnetlink_change_mark: new = (old & ~mask) ^ value, so the value is
+	 * masked here to make that (old & ~mask) | (value & mask). */
+	mnl_attr_put_u32(nlh, CTA_MARK, htonl(value & mask));
+	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+	err = pfd_nl_request(&ct->req, nlh, NULL, NULL);
+	if (err)
+		ct->stats.update_errors++;
+	return err;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Netlink plumbing shared by ct.c, nft.c and rt.c (not part of pfd's API):
+ * socket setup and receive-buffer sizing, group subscription, the sender
+ * check (only the kernel, nl_pid 0, is believed), and a request/reply loop
+ * that matches sequence and port ids, detects interrupted dumps
+ * (NLM_F_DUMP_INTR) and never blocks forever (SO_RCVTIMEO). Messages are
+ * built and walked with libmnl; the sockets are plain sockets so that the
+ * sender address of every datagram can be checked.
+ */
+#ifndef PFD_NL_H
+#define PFD_NL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+struct nlmsghdr;
+
+/* Large enough for any datagram the kernel builds for a dump (it grows dump
+ * skbs up to 32 KiB when the receive buffer allows) or an event. */
+#define PFD_NL_BUF_SIZE		65536
+/* A request that gets no answer within this time fails with -ETIMEDOUT. */
+#define PFD_NL_TIMEOUT_MS	5000
+
+struct pfd_nl {
+	int	fd;
+	__u32	portid;
+	__u32	seq;
+	int	rcvbuf;		/* effective receive buffer (getsockopt), bytes */
+	char	*buf;		/* PFD_NL_BUF_SIZE bytes, for pfd_nl_request's replies */
+};
+
+/* Calls back once per message of a reply; a negative return is remembered
+ * (the reply is still drained, so the socket stays in step) and returned. */
+typedef int (*pfd_nl_msg_cb)(const struct nlmsghdr *nlh, void *arg);
+
+/* Opens a netlink socket of protocol proto. rcvbuf > 0 sizes the receive
+ * buffer (SO_RCVBUFFORCE, falling back to SO_RCVBUF without CAP_NET_ADMIN).
+ * nonblock: for event sockets; request sockets block with a timeout.
+ * Each socket has its own reply buffer, so a callback of one request may
+ * issue a request on another socket, never on the same one. */
+int pfd_nl_open(struct pfd_nl *nl, int proto, int rcvbuf, bool nonblock);
+void pfd_nl_close(struct pfd_nl *nl);
+int pfd_nl_join(struct pfd_nl *nl, unsigned int group);
+
+/* One datagram. Returns its length; 0 when it did not come from the kernel
+ * (*foreign set; the caller counts it); -EAGAIN when nothing is pending;
+ * -ENOBUFS when the kernel dropped messages for lack of buffer; -errno. */
+ssize_t pfd_nl_recv(struct pfd_nl *nl, void *buf, size_t len, bool *foreign);
+
+/* Sends one request (nlh: seq and portid are filled in here; NLM_F_ACK is
+ * added to non-dump requests) and processes the reply: every data message
+ * goes to cb (may be NULL), up to NLMSG_DONE or the ack. Returns 0, the
+ * kernel's -errno, cb's first negative return, -EINTR if the kernel flagged
+ * the dump as inconsistent (NLM_F_DUMP_INTR), or -ETIMEDOUT. */
+int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, void *arg);
+
+/* Validates a message's header against the datagram it came in. */
+bool pfd_nl_msg_ok(const struct nlmsghdr *nlh, size_t remaining);
+/* The next message of a datagram; *remaining shrinks accordingly. */
+const struct nlmsghdr *pfd_nl_next(const struct nlmsghdr *nlh, size_t *remaining);
+
+#endif /* PFD_NL_H */

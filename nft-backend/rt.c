@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rtnetlink and xfrm for pfd (see rt.h): change events that invalidate the
+ * fast path's view of routing, the kernel's own route choice for a flow, and
+ * detection of policy that an XDP redirect would skip (fwmark rules, xfrm
+ * policies, tc filters, tcx programs, non-default egress qdiscs). Answers come
+ * from the kernel each time they are asked; pfd caches them and drops its
+ * cache on the events delivered here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/neighbour.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <linux/xfrm.h>
+
+#include "nft-backend/nl.h"
+#include "nft-backend/rt.h"
+
+#define RT_EVENT_RCVBUF	(4 << 20)	/* a route flap or table load is bursty */
+#define RT_READ_BUDGET	1024
+
+/* enum bpf_attach_type values of Linux 6.6 (tcx, commit e420bed02507):
+ * enumerators, so they cannot be tested with #ifndef like compat.h does. */
+#define PFD_BPF_TCX_INGRESS	46
+#define PFD_BPF_TCX_EGRESS	47
+
+struct pfd_rt {
+	struct pfd_nl	ev;
+	struct pfd_nl	req;
+	pfd_rt_cb	cb;
+	void		*arg;
+};
+
+int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
+{
+	static const unsigned int groups[] = {
+		RTNLGRP_LINK,	     RTNLGRP_NEIGH,	  RTNLGRP_TC,
+		RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,  RTNLGRP_IPV4_RULE,
+		RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,
+	};
+	struct pfd_rt *rt = calloc(1, sizeof(*rt));
+	unsigned int i;
+	int err;
+
+	if (!rt)
+		return -ENOMEM;
+	rt->cb = cb;
+	rt->arg = arg;
+	err = pfd_nl_open(&rt->ev, NETLINK_ROUTE, RT_EVENT_RCVBUF, true);
+	if (err)
+		goto err_free;
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		err = pfd_nl_join(&rt->ev, groups[i]);
+		/* A kernel without IPv6 has no IPv6 groups to join. */
+		if (err && !(groups[i] == RTNLGRP_IPV6_IFADDR || groups[i] == RTNLGRP_IPV6_ROUTE ||
+			     groups[i] == RTNLGRP_IPV6_RULE))
+			goto err_close_ev;
+	}
+	err = pfd_nl_open(&rt->req, NETLINK_ROUTE, 0, false);
+	if (err)
+		goto err_close_ev;
+	*out = rt;
+	return 0;
+
+err_close_ev:
+	pfd_nl_close(&rt->ev);
+err_free:
+	free(rt);
+	return err;
+}
+
+void pfd_rt_close(struct pfd_rt *rt)
+{
+	if (!rt)
+		return;
+	pfd_nl_close(&rt->req);
+	pfd_nl_close(&rt->ev);
+	free(rt);
+}
+
+int pfd_rt_events_fd(const struct pfd_rt *rt)
+{
+	return rt->ev.fd;
+}
+
+/* The payload header of each event type, checked for length before use. */
+static bool has_hdr(const struct nlmsghdr *nlh, size_t size)
+{
+	return nlh->nlmsg_len >= NLMSG_LENGTH(size);
+}
+
+int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *ifindex, bool *up)
+{
+	*ifindex = 0;
+	*up = false;
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE: {
+		const struct rtmsg *r = NLMSG_DATA(nlh);
+		const struct nlattr *a;
+
+		if (!has_hdr(nlh, sizeof(*r)))
+			return -EINVAL;
+		mnl_attr_for_each(a, nlh, sizeof(*r))
+			if (mnl_attr_get_type(a) == RTA_OIF &&
+			    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				*ifindex = (int)mnl_attr_get_u32(a);
+		*ev = PFD_RT_EV_ROUTE;
+		return 0;
+	}
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+		if (!has_hdr(nlh, sizeof(struct fib_rule_hdr)))
+			return -EINVAL;
+		*ev = PFD_RT_EV_ROUTE;
+		return 0;
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH: {
+		const struct ndmsg *n = NLMSG_DATA(nlh);
+
+		if (!has_hdr(nlh, sizeof(*n)))
+			return -EINVAL;
+		*ifindex = n->ndm_ifindex;
+		*ev = PFD_RT_EV_NEIGH;
+		return 0;
+	}
+	case RTM_NEWADDR:
+	case RTM_DELADDR: {
+		const struct ifaddrmsg *a = NLMSG_DATA(nlh);
+
+		if (!has_hdr(nlh, sizeof(*a)))
+			return -EINVAL;
+		*ifindex = (int)a->ifa_index;
+		*ev = PFD_RT_EV_ADDR;
+		return 0;
+	}
+	case RTM_NEWLINK:
+	case RTM_DELLINK: {
+		const struct ifinfomsg *i = NLMSG_DATA(nlh);
+
+		if (!has_hdr(nlh, sizeof(*i)))
+			return -EINVAL;
+		*ifindex = i->ifi_index;
+		/* Administratively up and with carrier: otherwise nothing
+		 * can leave through it and its flows must go. */
+		*up = nlh->nlmsg_type == RTM_NEWLINK && (i->ifi_flags & IFF_UP) &&
+		      (i->ifi_flags & IFF_RUNNING);
+		*ev = PFD_RT_EV_LINK;
+		return 0;
+	}
+	case RTM_NEWQDISC:
+	case RTM_DELQDISC:
+	case RTM_NEWTFILTER:
+	case RTM_DELTFILTER:
+	case RTM_NEWCHAIN:
+	case RTM_DELCHAIN: {
+		const struct tcmsg *t = NLMSG_DATA(nlh);
+
+		if (!has_hdr(nlh, sizeof(*t)))
+			return -EINVAL;
+		*ifindex = t->tcm_ifindex;
+		*ev = PFD_RT_EV_TC;
+		return 0;
+	}
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+int pfd_rt_events_read(struct pfd_rt *rt)
+{
+	int ret = 0, i;
+
+	for (i = 0; i < RT_READ_BUDGET; i++) {
+		const struct nlmsghdr *nlh;
+		bool foreign;
+		ssize_t n = pfd_nl_recv(&rt->ev, rt->ev.buf, PFD_NL_BUF_SIZE, &foreign);
+		size_t left;
+
+		if (n == -EAGAIN)
+			break;
+		if (n == -ENOBUFS) {
+			ret = -ENOBUFS;	/* lost: the caller treats it as "all changed" */
+			continue;
+		}
+		if (n == -EMSGSIZE || foreign)
+			continue;
+		if (n < 0)
+			return (int)n;
+		for (nlh = (const struct nlmsghdr *)rt->ev.buf, left = (size_t)n;
+		     pfd_nl_msg_ok(nlh, left); nlh = pfd_nl_next(nlh, &left)) {
+			enum pfd_rt_event ev;
+			int ifindex;
+			bool up;
+
+			if (pfd_rt_parse_event(nlh, &ev, &ifindex, &up))
+				continue;
+			if (rt->cb)
+				rt->cb(rt->arg, ev, ifindex, up);
+		}
+	}
+	return ret;
+}
+
+static int addr_len(int family)
+{
+	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : -EAFNOSUPPORT;
+}
+
+static bool addr_is_zero(const __be32 *a, int len)
+{
+	int i;
+
+	for (i = 0; i < len / 4; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
+struct route_reply {
+	int	oif;
+	__u8	type;
+	bool	seen;
+};
+
+static int route_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct route_reply *r = arg;
+	const struct rtmsg *rtm = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || !has_hdr(nlh, sizeof(*rtm)))
+		return -EBADMSG;
+	r->seen = true;
+	r->type = rtm->rtm_type;
+	mnl_attr_for_each(a, nlh, sizeof(*rtm))
+		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			r->oif = (int)mnl_attr_get_u32(a);
+	return 0;
+}
+
+int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		     __u32 mark, int *oif)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct route_reply r = { 0 };
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int alen = addr_len(family), err;
+
+	if (alen < 0)
+		return alen;
+	if (!dst || iif < 0)
+		return -EINVAL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family;
+	rtm->rtm_dst_len = alen * 8;
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	if (src && !addr_is_zero(src, alen)) {
+		rtm->rtm_src_len = alen * 8;
+		mnl_attr_put(nlh, RTA_SRC, alen, src);
+	}
+	/* With an input interface the kernel resolves the route as for a
+	 * packet received there (ip_route_input, rp_filter included). */
+	if (iif)
+		mnl_attr_put_u32(nlh, RTA_IIF, (__u32)iif);
+	if (mark)
+		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	err = pfd_nl_request(&rt->req, nlh, route_cb, &r);
+	if (err)
+		return err;
+	if (!r.seen)
+		return -ENODATA;
+	if (r.type == RTN_LOCAL)
+		return -EADDRNOTAVAIL;	/* delivered to this host, not forwarded */
+	if (r.type != RTN_UNICAST)
+		return -ENETUNREACH;	/* blackhole, prohibit, broadcast, ... */
+	if (r.oif <= 0)
+		return -ENODATA;
+	*oif = r.oif;
+	return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	int *found = arg;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWRULE || !has_hdr(nlh, sizeof(struct fib_rule_hdr)))
+		return 0;
+	/* The kernel reports FRA_FWMARK only when the rule matches a mark
+	 * (fib_nl_fill_rule): presence is the answer. */
+	mnl_attr_for_each(a, nlh, sizeof(struct fib_rule_hdr))
+		if (mnl_attr_get_type(a) == FRA_FWMARK || mnl_attr_get_type(a) == FRA_FWMASK)
+			*found = 1;
+	return 0;
+}
+
+int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+	int found = 0, err;
+
+	if (family != AF_UNSPEC && addr_len(family) < 0)
+		return -EAFNOSUPPORT;
+	nlh->nlmsg_type = RTM_GETRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = family;	/* AF_UNSPEC: every family */
+	err = pfd_nl_request(&rt->req, nlh, rule_cb, &found);
+	/* A kernel without IPv6 policy routing has no IPv6 rules. */
+	if (err == -EAFNOSUPPORT && family == AF_INET6)
+		return 0;
+	return err ? err : found;
+}
+
+static bool prefix_match(const __be32 *addr, const xfrm_address_t *sel, unsigned int plen, int alen)
+{
+	const __u8 *a = (const __u8 *)addr, *s = (const __u8 *)sel;
+	unsigned int bytes = plen / 8, bits = plen % 8;
+
+	if (plen > (unsigned int)alen * 8)
+		return false;
+	if (memcmp(a, s, bytes))
+		return false;
+	if (bits) {
+		__u8 m = (__u8)(0xff << (8 - bits));
+
+		if ((a[bytes] & m) != (s[bytes] & m))
+			return false;
+	}
+	return true;
+}
+
+/* Whether a policy's selector covers a->b. Ports and protocol are left out
+ * on purpose: pfd's answer may be "covered" too often, never too rarely. */
+bool pfd_rt_xfrm_selector_covers(const struct xfrm_selector *sel, int family, const __be32 *a,
+				 const __be32 *b)
+{
+	int alen = addr_len(family);
+
+	if (alen < 0)
+		return false;
+	if (sel->family != AF_UNSPEC && sel->family != family)
+		return false;
+	if (sel->family == AF_UNSPEC && (sel->prefixlen_s || sel->prefixlen_d))
+		return false;	/* addresses without a family cannot match */
+	return prefix_match(a, &sel->saddr, sel->prefixlen_s, alen) &&
+	       prefix_match(b, &sel->daddr, sel->prefixlen_d, alen);
+}
+
+struct xfrm_arg {
+	int		family;
+	const __be32	*src, *dst;
+	int		covered;
+};
+
+static int xfrm_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct xfrm_arg *x = arg;
+	const struct xfrm_userpolicy_info *p = NLMSG_DATA(nlh);
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY || !has_hdr(nlh, sizeof(*p)))
+		return 0;
+	/* in, out and fwd policies, in both orientations: the reply
+	 * direction of the flow is covered by the reverse selector. */
+	if (pfd_rt_xfrm_selector_covers(&p->sel, x->family, x->src, x->dst) ||
+	    pfd_rt_xfrm_selector_covers(&p->sel, x->family, x->dst, x->src))
+		x->covered = 1;
+	return 0;
+}
+
+int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const __be32 *dst)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct xfrm_arg x = { .family = family, .src = src, .dst = dst };
+	struct pfd_nl nl;
+	struct nlmsghdr *nlh;
+	int err;
+
+	(void)rt;
+	if (addr_len(family) < 0)
+		return -EAFNOSUPPORT;
+	if (!src || !dst)
+		return -EINVAL;
+	/* A kernel without CONFIG_XFRM_USER has no policies to apply. */
+	err = pfd_nl_open(&nl, NETLINK_XFRM, 0, false);
+	if (err == -EPROTONOSUPPORT)
+		return 0;
+	if (err)
+		return err;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = XFRM_MSG_GETPOLICY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct xfrm_userpolicy_info));
+	err = pfd_nl_request(&nl, nlh, xfrm_cb, &x);
+	pfd_nl_close(&nl);
+	return err ? err : x.covered;
+}
+
+/* pfd's own programs are named pfd_*: by tc ("pfd_tc_fwd.bpf.o:[tc]") or by
+ * libbpf ("pfd_tc_fwd:[42]"), and the kernel's name of the program too. */
+static bool prog_id_is_pfd(__u32 id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id), err;
+
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	return !err && !strncmp(info.name, "pfd_", 4);
+}
+
+static bool bpf_filter_is_pfd(const struct nlattr *opts)
+{
+	const struct nlattr *a;
+	const char *name = NULL;
+	__u32 id = 0;
+
+	mnl_attr_for_each_nested(a, opts) {
+		if (mnl_attr_get_type(a) == TCA_BPF_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			name = mnl_attr_get_str(a);
+		else if (mnl_attr_get_type(a) == TCA_BPF_ID &&
+			 mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			id = mnl_attr_get_u32(a);
+	}
+	if (name && !strncmp(name, "pfd_", 4))
+		return true;
+	return id && prog_id_is_pfd(id);
+}
+
+struct tc_arg {
+	int		ifindex;
+	int		found;
+	char		default_qdisc[32];
+};
+
+static int filter_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct tc_arg *t = arg;
+	const struct tcmsg *tcm = NLMSG_DATA(nlh);
+	const struct nlattr *a, *opts = NULL;
+	const char *kind = NULL;
+
+	if (nlh->nlmsg_type != RTM_NEWTFILTER || !has_hdr(nlh, sizeof(*tcm)) ||
+	    tcm->tcm_ifindex != t->ifindex)
+		return 0;
+	mnl_attr_for_each(a, nlh, sizeof(*tcm)) {
+		if (mnl_attr_get_type(a) == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			kind = mnl_attr_get_str(a);
+		else if (mnl_attr_get_type(a) == TCA_OPTIONS)
+			opts = a;
+	}
+	if (kind && !strcmp(kind, "bpf")) {
+		/* The dump lists each classifier head (no options) before
+		 * its filters; only the filters say whose they are. */
+		if (!opts || bpf_filter_is_pfd(opts))
+			return 0;
+	}
+	t->found = 1;
+	return 0;
+}
+
+static int dump_filters(struct pfd_rt *rt, int ifindex, __u32 parent, struct tc_arg *t)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *tcm;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	err = pfd_nl_request(&rt->req, nlh, filter_cb, t);
+	/* No clsact/ingress qdisc on the device: no filters there. */
+	if (err == -EINVAL || err == -ENOENT)
+		err = 0;
+	return err;
+}
+
+/* tcx programs (6.6+) are not tc filters and do not show in the dump. */
+static int query_tcx(int ifindex, int attach_type, struct tc_arg *t)
+{
+	__u32 ids[64], i;
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 64);
+	int err = bpf_prog_query_opts(ifindex, attach_type, &q);
+
+	if (err) {
+		err = -errno;
+		/* Older kernels do not know the attach type; no BPF
+		 * permission means no tcx to see either way. */
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -EPERM || err == -ENODEV)
+			return 0;
+		return err;
+	}
+	for (i = 0; i < q.prog_cnt && i < 64; i++)
+		if (!prog_id_is_pfd(ids[i]))
+			t->found = 1;
+	return 0;
+}
+
+static int qdisc_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct tc_arg *t = arg;
+	const struct tcmsg *tcm = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+	const char *kind = NULL;
+
+	if (nlh->nlmsg_type != RTM_NEWQDISC || !has_hdr(nlh, sizeof(*tcm)) ||
+	    tcm->tcm_ifindex != t->ifindex)
+		return 0;
+	/* ingress and clsact carry filters, checked on their own. */
+	if (tcm->tcm_parent == TC_H_INGRESS)
+		return 0;
+	mnl_attr_for_each(a, nlh, sizeof(*tcm))
+		if (mnl_attr_get_type(a) == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			kind = mnl_attr_get_str(a);
+	if (!kind)
+		return 0;
+	if (!strcmp(kind, "noqueue") || !strcmp(kind, "pfifo_fast") ||
+	    !strcmp(kind, t->default_qdisc) || (tcm->tcm_parent == TC_H_ROOT && !strcmp(kind, "mq")))
+		return 0;
+	t->found = 1;
+	return 0;
+}
+
+static void read_default_qdisc(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/sys/net/core/default_qdisc", "re");
+
+	snprintf(buf, size, "pfifo_fast");
+	if (!f)
+		return;
+	if (fgets(buf, (int)size, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct tc_arg t = { .ifindex = ifindex };
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	/* fq_codel (or whatever default_qdisc names) is what the kernel
+	 * attached by itself, not a policy the operator chose. */
+	read_default_qdisc(t.default_qdisc, sizeof(t.default_qdisc));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETQDISC;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	err = pfd_nl_request(&rt->req, nlh, qdisc_cb, &t);
+	if (!err)
+		err = dump_filters(rt, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &t);
+	if (!err)
+		err = query_tcx(ifindex, PFD_BPF_TCX_EGRESS, &t);
+	return err ? err : t.found;
+}
+
+int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
+{
+	struct tc_arg t = { .ifindex = ifindex };
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	err = dump_filters(rt, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &t);
+	if (!err)
+		err = query_tcx(ifindex, PFD_BPF_TCX_INGRESS, &t);
+	return err ? err : t.found;
+}
+
+int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ndmsg *ndm;
+	int alen = addr_len(family);
+
+	if (alen < 0)
+		return alen;
+	if (!addr || ifindex <= 0)
+		return -EINVAL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	/* No NLM_F_CREATE: refresh an existing entry (-ENOENT if there is
+	 * none); a missing one is resolved by the kernel when the fast path
+	 * passes the next packet for lack of a neighbour. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_REPLACE;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = family;
+	ndm->ndm_ifindex = ifindex;
+	/* neigh_add: NTF_USE calls neigh_event_send() as a transmitted
+	 * packet would: a STALE entry moves to DELAY and gets confirmed. */
+	ndm->ndm_flags = NTF_USE;
+	mnl_attr_put(nlh, NDA_DST, alen, addr);
+	return pfd_nl_request(&rt->req, nlh, NULL, NULL);
+}
