@@ -18,6 +18,31 @@
 static int log_level = LOG_INFO;
 static bool log_systemd;
 static bool libbpf_verbose;
+static char *capture_buf;
+static size_t capture_len;
+
+void pfd_log_capture_begin(char *buf, size_t len)
+{
+	capture_buf = len ? buf : NULL;
+	capture_len = len;
+	if (capture_buf)
+		capture_buf[0] = '\0';
+}
+
+void pfd_log_capture_end(void)
+{
+	capture_buf = NULL;
+	capture_len = 0;
+}
+
+static void capture(const char *msg)
+{
+	size_t used = strlen(capture_buf);
+
+	if (used + 3 >= capture_len)
+		return;
+	snprintf(capture_buf + used, capture_len - used, "%s%s", used ? "; " : "", msg);
+}
 
 void pfd_log_init(int level, bool systemd)
 {
@@ -60,13 +85,17 @@ static void pfd_vlog(int prio, const char *fmt, va_list ap)
 	char buf[2048];
 	size_t len;
 
-	if (prio > log_level)
+	if (prio > log_level && !(capture_buf && prio <= LOG_ERR))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	/* one message, one line: drop a trailing newline (libbpf adds them) */
 	len = strlen(buf);
 	while (len && buf[len - 1] == '\n')
 		buf[--len] = '\0';
+	if (capture_buf && prio <= LOG_ERR)
+		capture(buf);
+	if (prio > log_level)
+		return;
 	if (log_systemd)
 		fprintf(stderr, "<%d>%s\n", prio, buf);
 	else

@@ -12,6 +12,7 @@
 #define PFD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /* level: LOG_ERR .. LOG_DEBUG (messages above it are dropped). systemd: emit
@@ -29,6 +30,12 @@ void pfd_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * load) keep their level; otherwise every libbpf line is demoted one level. */
 void pfd_log_libbpf(void);
 void pfd_log_libbpf_verbose(bool on);
+
+/* Collects every error-level message into buf ("; "-separated, truncated)
+ * until pfd_log_capture_end(): the daemon keeps why a reload was refused
+ * for `pfd reload` to print. One capture at a time. */
+void pfd_log_capture_begin(char *buf, size_t len);
+void pfd_log_capture_end(void);
 
 #define pr_err(fmt, ...)	pfd_log(LOG_ERR, fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...)	pfd_log(LOG_WARNING, fmt, ##__VA_ARGS__)

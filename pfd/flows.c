@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The daemon's flow table (see flows.h). One record per offloaded conntrack
+ * entry, indexed by conntrack identity (zone + original tuple) and by both
+ * map keys, so events, reconcile and map sweeps are O(1) per entry. The map
+ * is written only here. Installs and removals are idempotent: events racing
+ * a dump arrive twice at worst. Used by pfd/daemon.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
+
+#include "nft-backend/nft.h"
+#include "nft-backend/rt.h"
+#include "pfd/flows.h"
+#include "pfd/log.h"
+#include "pfd/stats.h"
+
+/* The part of struct pfd_flow pfd writes at install (NAT, oif, flags); the
+ * rest is the fast path's (FIB cache, counters). */
+#define FLOW_TMPL_LEN	offsetof(struct pfd_flow, cache_gen)
+
+struct rec {
+	struct rec		*next_id;
+	struct rec		*next_key[2];
+	struct pfd_ct_entry	e;
+	struct pfd_flow_key	key[2];
+	unsigned char		tmpl[2][FLOW_TMPL_LEN];
+	uint64_t		refreshed_seen;	/* max last_seen_ns at the last refresh */
+	uint32_t		seen_gen;
+	bool			fixed_timeout;	/* IPS_FIXED_TIMEOUT: EPERM on refresh */
+};
+
+/* Cached route resolution (RTM_GETROUTE costs a round trip; a burst of
+ * flows between the same hosts asks the same questions). Direct-mapped,
+ * cleared on every route, rule, address and link event. */
+#define RT_CACHE_SIZE	4096
+struct rt_cache_ent {
+	bool		valid;
+	uint8_t		family;
+	int		iif;
+	__be32		dst[4], src[4];
+	int		err, oif;
+};
+
+/* Per-device policy probes (tc filters, qdiscs, netdev chains), cached until
+ * a TC event on the device or a ruleset change. */
+struct dev_probe {
+	int	ifindex;
+	bool	valid;
+	bool	egress, ingress, netdev_chain;
+};
+
+struct pfd_flows {
+	struct pfd_flows_ctx	ctx;
+	struct pfd_flows_stats	st;
+	struct rec		**by_id;
+	struct rec		**by_key;
+	size_t			nbuckets;	/* power of two, both tables */
+	uint32_t		gen;		/* reconcile generation */
+	bool			reconciling;
+	bool			full_logged;
+	struct rt_cache_ent	*rtc;
+	struct dev_probe	probes[PFD_MAX_DEVS];
+	int			fwmark[2];	/* [v4, v6]: -1 unknown, 0/1 */
+	struct pfd_flow_key	*sweep;		/* reconcile: map keys to delete */
+	size_t			nsweep;
+};
+
+/* FNV-1a: the inputs are small fixed-size tuples. */
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
+static size_t id_hash(const struct pfd_flows *f, const struct pfd_ct_entry *e)
+{
+	uint64_t h = hash_bytes(&e->zone, sizeof(e->zone), 0xcbf29ce484222325ULL);
+
+	h = hash_bytes(&e->orig, sizeof(e->orig), h);
+	return (size_t)h & (f->nbuckets - 1);
+}
+
+static size_t key_hash(const struct pfd_flows *f, const struct pfd_flow_key *k)
+{
+	return (size_t)hash_bytes(k, sizeof(*k), 0xcbf29ce484222325ULL) & (f->nbuckets - 1);
+}
+
+static bool same_id(const struct pfd_ct_entry *a, const struct pfd_ct_entry *b)
+{
+	return a->zone == b->zone && !memcmp(&a->orig, &b->orig, sizeof(a->orig));
+}
+
+static struct rec *find_id(struct pfd_flows *f, const struct pfd_ct_entry *e)
+{
+	struct rec *r;
+
+	for (r = f->by_id[id_hash(f, e)]; r; r = r->next_id)
+		if (same_id(&r->e, e))
+			return r;
+	return NULL;
+}
+
+static struct rec *find_key(struct pfd_flows *f, const struct pfd_flow_key *k)
+{
+	struct rec *r;
+	size_t h = key_hash(f, k);
+
+	for (r = f->by_key[h]; r;) {
+		int d = !memcmp(&r->key[0], k, sizeof(*k)) ? 0 :
+			!memcmp(&r->key[1], k, sizeof(*k)) ? 1 : -1;
+
+		if (d >= 0)
+			return r;
+		/* follow the chain this key hashed into */
+		r = key_hash(f, &r->key[0]) == h ? r->next_key[0] : r->next_key[1];
+	}
+	return NULL;
+}
+
+static void link_keys(struct pfd_flows *f, struct rec *r)
+{
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		size_t h = key_hash(f, &r->key[d]);
+
+		r->next_key[d] = f->by_key[h];
+		f->by_key[h] = r;
+	}
+}
+
+static void unlink_keys(struct pfd_flows *f, struct rec *r)
+{
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		size_t h = key_hash(f, &r->key[d]);
+		struct rec **pp = &f->by_key[h];
+
+		while (*pp) {
+			struct rec *c = *pp;
+			int cd = c == r ? d : (key_hash(f, &c->key[0]) == h ? 0 : 1);
+
+			if (c == r) {
+				*pp = c->next_key[cd];
+				break;
+			}
+			pp = &c->next_key[cd];
+		}
+	}
+}
+
+static void unlink_id(struct pfd_flows *f, struct rec *r)
+{
+	struct rec **pp = &f->by_id[id_hash(f, &r->e)];
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next_id;
+	if (*pp)
+		*pp = r->next_id;
+}
+
+int pfd_flows_new(struct pfd_flows **out, const struct pfd_flows_ctx *ctx)
+{
+	struct pfd_flows *f = calloc(1, sizeof(*f));
+	size_t n = 1024;
+
+	if (!f)
+		return -ENOMEM;
+	while (n < ctx->cfg->flow_map_size && n < (1U << 22))
+		n <<= 1;
+	f->nbuckets = n;
+	f->by_id = calloc(n, sizeof(*f->by_id));
+	f->by_key = calloc(n, sizeof(*f->by_key));
+	f->rtc = calloc(RT_CACHE_SIZE, sizeof(*f->rtc));
+	if (!f->by_id || !f->by_key || !f->rtc) {
+		pfd_flows_free(f);
+		return -ENOMEM;
+	}
+	f->ctx = *ctx;
+	f->fwmark[0] = f->fwmark[1] = -1;
+	*out = f;
+	return 0;
+}
+
+void pfd_flows_free(struct pfd_flows *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; f->by_id && i < f->nbuckets; i++) {
+		struct rec *r = f->by_id[i], *n;
+
+		for (; r; r = n) {
+			n = r->next_id;
+			free(r);
+		}
+	}
+	free(f->by_id);
+	free(f->by_key);
+	free(f->rtc);
+	free(f);
+}
+
+void pfd_flows_set_ctx(struct pfd_flows *f, const struct pfd_flows_ctx *ctx)
+{
+	f->ctx = *ctx;
+}
+
+const struct pfd_flows_stats *pfd_flows_get_stats(const struct pfd_flows *f)
+{
+	return &f->st;
+}
+
+/* -------------------------------------------------------------------- */
+/* Environment: routes and device probes, cached                        */
+
+static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const __be32 *src,
+		     int iif, int *oif)
+{
+	__be32 zero[4] = { 0 };
+	struct rt_cache_ent *c;
+	uint64_t h;
+
+	if (!src)
+		src = zero;
+	h = hash_bytes(&family, sizeof(family), 0xcbf29ce484222325ULL);
+	h = hash_bytes(dst, 16, h);
+	h = hash_bytes(src, 16, h);
+	h = hash_bytes(&iif, sizeof(iif), h);
+	c = &f->rtc[h % RT_CACHE_SIZE];
+	if (c->valid && c->family == family && c->iif == iif && !memcmp(c->dst, dst, 16) &&
+	    !memcmp(c->src, src, 16)) {
+		*oif = c->oif;
+		return c->err;
+	}
+	c->err = pfd_rt_route_oif(f->ctx.rt, family, dst, src == zero ? NULL : src, iif, 0,
+				  &c->oif);
+	c->valid = true;
+	c->family = (uint8_t)family;
+	c->iif = iif;
+	memcpy(c->dst, dst, 16);
+	memcpy(c->src, src, 16);
+	*oif = c->oif;
+	return c->err;
+}
+
+static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
+{
+	const struct pfd_ct_tuple *o = &e->orig, *r = &e->reply;
+	int fam = o->family, oif = 0, err;
+
+	/* see pfd_policy_resolve(): the same four questions, cached */
+	err = route_oif(f, fam, o->src, NULL, 0, &oif);
+	if (!err) {
+		env->in[0].ifindex = oif;
+		err = route_oif(f, fam, r->src, o->src, oif, &oif);
+		if (!err)
+			env->out[0].ifindex = oif;
+	}
+	env->route_err[0] = err;
+	err = route_oif(f, fam, r->src, NULL, 0, &oif);
+	if (!err) {
+		env->in[1].ifindex = oif;
+		err = route_oif(f, fam, o->src, r->src, oif, &oif);
+		if (!err)
+			env->out[1].ifindex = oif;
+	}
+	env->route_err[1] = err;
+}
+
+static struct dev_probe *dev_probe(struct pfd_flows *f, int ifindex)
+{
+	struct dev_probe *p = NULL, *free_slot = NULL;
+	struct pfd_nft_netdev_chain *chains = NULL;
+	unsigned int i, n = 0;
+	char name[IF_NAMESIZE];
+
+	for (i = 0; i < PFD_MAX_DEVS; i++) {
+		if (f->probes[i].ifindex == ifindex) {
+			p = &f->probes[i];
+			break;
+		}
+		if (!free_slot && (!f->probes[i].ifindex || !f->probes[i].valid))
+			free_slot = &f->probes[i];
+	}
+	if (p && p->valid)
+		return p;
+	if (!p)
+		p = free_slot ? free_slot : &f->probes[ifindex % PFD_MAX_DEVS];
+	memset(p, 0, sizeof(*p));
+	p->ifindex = ifindex;
+	/* a failed probe counts as policy present: when in doubt, the kernel */
+	p->egress = pfd_rt_dev_has_egress_policy(f->ctx.rt, ifindex) != 0;
+	p->ingress = pfd_rt_dev_has_ingress_policy(f->ctx.rt, ifindex) != 0;
+	if (f->ctx.nft && if_indextoname((unsigned int)ifindex, name)) {
+		if (pfd_nft_read_netdev_chains(f->ctx.nft, &chains, &n)) {
+			p->netdev_chain = true;
+			n = 0;
+		}
+		for (i = 0; i < n; i++) {
+			if (strncmp(chains[i].dev, name, IFNAMSIZ))
+				continue;
+			if (chains[i].hooknum == 1 /* NF_NETDEV_EGRESS */)
+				p->egress = true;
+			else
+				p->netdev_chain = true;
+		}
+		free(chains);
+	}
+	p->valid = true;
+	return p;
+}
+
+static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
+{
+	int d, k, fi = e->orig.family == AF_INET6;
+
+	memset(env, 0, sizeof(*env));
+	env->mode = f->ctx.mode;
+	env->fib_mark_ok = f->ctx.fib_mark_ok;
+	resolve(f, e, env);
+	for (d = 0; d < 2; d++) {
+		struct pfd_policy_dev *devp[2] = { &env->in[d], &env->out[d] };
+
+		for (k = 0; k < 2; k++) {
+			struct dev_probe *p;
+
+			if (devp[k]->ifindex <= 0)
+				continue;
+			pfd_policy_dev_attached(f->ctx.devs, devp[k]);
+			p = dev_probe(f, devp[k]->ifindex);
+			devp[k]->egress_policy = p->egress;
+			devp[k]->ingress_policy = p->ingress;
+			devp[k]->netdev_chain = p->netdev_chain;
+		}
+	}
+	if (env->mode == PFD_MODE_FLOWTABLE)
+		env->same_flowtable = pfd_policy_same_flowtable(f->ctx.ft, env->in[0].ifindex,
+								 env->out[0].ifindex);
+	if (f->fwmark[fi] < 0)
+		f->fwmark[fi] = pfd_rt_has_fwmark_rules(f->ctx.rt, e->orig.family) != 0;
+	env->fwmark_rules = f->fwmark[fi];
+	/* xfrm has no change events here: asked per flow, an error counts
+	 * as covered (the kernel keeps the flow) */
+	k = pfd_rt_xfrm_covers(f->ctx.rt, e->orig.family, e->orig.src, e->orig.dst);
+	if (!k)
+		k = pfd_rt_xfrm_covers(f->ctx.rt, e->orig.family, e->reply.src, e->reply.dst);
+	env->xfrm = k != 0;
+}
+
+void pfd_flows_invalidate(struct pfd_flows *f, int ifindex)
+{
+	unsigned int i;
+
+	memset(f->rtc, 0, RT_CACHE_SIZE * sizeof(*f->rtc));
+	f->fwmark[0] = f->fwmark[1] = -1;
+	for (i = 0; i < PFD_MAX_DEVS; i++)
+		if (ifindex < 0 || f->probes[i].ifindex == ifindex)
+			f->probes[i].valid = false;
+}
+
+/* -------------------------------------------------------------------- */
+/* Install and remove                                                   */
+
+static bool mark_mode(const struct pfd_flows *f)
+{
+	return f->ctx.mode == PFD_MODE_MARK;
+}
+
+static void map_delete_keys(struct pfd_flows *f, const struct pfd_flow_key key[2])
+{
+	bpf_map_delete_elem(f->ctx.flows_fd, &key[0]);
+	bpf_map_delete_elem(f->ctx.flows_fd, &key[1]);
+}
+
+/* The entry leaves the fast path. gone: conntrack already destroyed it (no
+ * conntrack update possible). */
+static void remove_rec(struct pfd_flows *f, struct rec *r, bool gone, bool clear_mark,
+		       const char *why)
+{
+	map_delete_keys(f, r->key);
+	unlink_keys(f, r);
+	unlink_id(f, r);
+	f->st.removals++;
+	f->st.flows--;
+	pr_debug("flow removed: %s", why);
+	if (!gone && mark_mode(f)) {
+		/* Returning to the kernel: td_maxack froze while the fast path
+		 * carried the flow; with MAXACK_SET a legitimate RST can be
+		 * judged invalid (nf_flow_table clears it at teardown too). */
+		if (r->e.orig.l4proto == IPPROTO_TCP)
+			pfd_ct_set_tcp_flags(f->ctx.ct, &r->e, 0, IP_CT_TCP_FLAG_MAXACK_SET);
+		if (clear_mark)
+			pfd_ct_set_mark(f->ctx.ct, &r->e, 0, f->ctx.cfg->mark_mask);
+	}
+	free(r);
+}
+
+/* Writes one direction, keeping the fast path's counters of an entry that
+ * is already there (a re-install after a reload or restart). */
+static int map_write(struct pfd_flows *f, const struct pfd_flow_key *k, const struct pfd_flow *v)
+{
+	struct pfd_flow cur, val = *v;
+
+	if (!bpf_map_lookup_elem(f->ctx.flows_fd, k, &cur)) {
+		if (!memcmp(&cur, v, FLOW_TMPL_LEN))
+			return 0;	/* same decision: leave it (and its FIB cache) */
+		val.packets = cur.packets;
+		val.bytes = cur.bytes;
+		val.last_seen_ns = cur.last_seen_ns;
+		val.kernel_pass_ns = cur.kernel_pass_ns;
+	}
+	if (bpf_map_update_elem(f->ctx.flows_fd, k, &val, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entry *e,
+		    const struct pfd_policy_env *env, const struct pfd_policy_decision *d)
+{
+	struct pfd_flow_key key[2];
+	struct pfd_flow val[2];
+	bool fresh = !r;
+	int err, i;
+
+	pfd_policy_build(e, env, d, key, val);
+	if (r && !memcmp(r->key, key, sizeof(key)) && !memcmp(r->tmpl[0], &val[0], FLOW_TMPL_LEN) &&
+	    !memcmp(r->tmpl[1], &val[1], FLOW_TMPL_LEN)) {
+		/* unchanged; on reconcile make sure the map still agrees */
+		if (f->reconciling) {
+			struct pfd_flow cur;
+
+			for (i = 0; i < 2; i++)
+				if (bpf_map_lookup_elem(f->ctx.flows_fd, &key[i], &cur)) {
+					if (!map_write(f, &key[i], &val[i]))
+						f->st.repairs++;
+				}
+		}
+		r->e = *e;
+		r->seen_gen = f->gen;
+		return;
+	}
+	if (r && memcmp(r->key, key, sizeof(key))) {
+		/* the keys moved (route change): old ones go first */
+		map_delete_keys(f, r->key);
+	}
+	for (i = 0; i < 2; i++) {
+		err = map_write(f, &key[i], &val[i]);
+		if (!err)
+			continue;
+		if (i == 1)
+			bpf_map_delete_elem(f->ctx.flows_fd, &key[0]);
+		if (err == -E2BIG || err == -ENOMEM) {
+			f->st.map_full++;
+			if (!f->full_logged) {
+				f->full_logged = true;
+				pr_warn("flow map full (%u entries): new flows stay on the kernel "
+					"path (raise flow-map-size)",
+					f->ctx.cfg->flow_map_size);
+			}
+		} else {
+			pr_ratelimited(LOG_ERR, 10, "flow map update failed (%s)",
+				       strerror(-err));
+		}
+		if (r)
+			remove_rec(f, r, false, false, "re-install failed");
+		return;
+	}
+	f->full_logged = false;
+
+	if (fresh) {
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			map_delete_keys(f, key);
+			return;
+		}
+		r->e = *e;
+		size_t h = id_hash(f, e);
+
+		r->next_id = f->by_id[h];
+		f->by_id[h] = r;
+		f->st.flows++;
+		f->st.installs++;
+		if (f->reconciling)
+			f->st.repairs++;
+	} else {
+		unlink_keys(f, r);
+		r->e = *e;
+	}
+	memcpy(r->key, key, sizeof(key));
+	memcpy(r->tmpl[0], &val[0], FLOW_TMPL_LEN);
+	memcpy(r->tmpl[1], &val[1], FLOW_TMPL_LEN);
+	link_keys(f, r);
+	r->seen_gen = f->gen;
+	if (fresh && mark_mode(f) && e->orig.l4proto == IPPROTO_TCP)
+		/* Packets that come back to the kernel after a fast-path gap
+		 * must not be judged out of window (nf_flow_table does the
+		 * same: flow_offload_fixup_tcp()). */
+		pfd_ct_set_tcp_flags(f->ctx.ct, e, IP_CT_TCP_FLAG_BE_LIBERAL, 0);
+	if (fresh)
+		pr_debug("flow installed (%s)", d->reason);
+}
+
+void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry *e)
+{
+	struct pfd_flows *f = arg;
+	struct pfd_policy_decision d;
+	struct pfd_policy_env env;
+	struct rec *r = find_id(f, e);
+
+	if (ev == PFD_CT_EV_DESTROY) {
+		if (r)
+			remove_rec(f, r, true, false, "conntrack entry destroyed");
+		return;
+	}
+	if (!pfd_policy_check_entry(f->ctx.cfg, f->ctx.mode, e, &d)) {
+		/* left ESTABLISHED/ASSURED, mark cleared, IPS_OFFLOAD gone */
+		if (r)
+			remove_rec(f, r, false, false, d.reason);
+		return;
+	}
+	fill_env(f, e, &env);
+	pfd_policy_decide(f->ctx.cfg, e, &env, &d);
+	if (!d.offload) {
+		if (r)
+			remove_rec(f, r, false, false, d.reason);
+		else
+			pr_debug("flow not offloaded: %s", d.reason);
+		return;
+	}
+	install(f, r, e, &env, &d);
+}
+
+/* -------------------------------------------------------------------- */
+/* Reconcile, revalidation, link down                                   */
+
+void pfd_flows_reconcile_begin(struct pfd_flows *f)
+{
+	f->gen++;
+	f->reconciling = true;
+}
+
+static int sweep_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)
+{
+	struct pfd_flows *f = arg;
+	struct pfd_flow_key *stale;
+
+	(void)v;
+	if (find_key(f, k))
+		return 0;
+	/* deleting while iterating restarts get_next_key: collect instead */
+	stale = realloc(f->sweep, (f->nsweep + 1) * sizeof(*stale));
+	if (!stale)
+		return -ENOMEM;
+	f->sweep = stale;
+	f->sweep[f->nsweep++] = *k;
+	return 0;
+}
+
+uint64_t pfd_flows_reconcile_end(struct pfd_flows *f)
+{
+	uint64_t before = f->st.repairs;
+	size_t i;
+
+	f->reconciling = false;
+	for (i = 0; i < f->nbuckets; i++) {
+		struct rec *r = f->by_id[i], *n;
+
+		for (; r; r = n) {
+			n = r->next_id;
+			if (r->seen_gen != f->gen) {
+				f->st.repairs++;
+				remove_rec(f, r, false, false, "not in the conntrack dump");
+			}
+		}
+	}
+	/* map entries nobody owns: a previous run's leftovers, or lost events */
+	f->nsweep = 0;
+	pfd_flows_foreach(f->ctx.flows_fd, sweep_cb, f);
+	for (i = 0; i < f->nsweep; i++)
+		bpf_map_delete_elem(f->ctx.flows_fd, &f->sweep[i]);
+	f->st.repairs += f->nsweep;
+	free(f->sweep);
+	f->sweep = NULL;
+	f->nsweep = 0;
+	return f->st.repairs - before;
+}
+
+static void remove_where(struct pfd_flows *f, int ifindex, bool clear_mark, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < f->nbuckets; i++) {
+		struct rec *r = f->by_id[i], *n;
+
+		for (; r; r = n) {
+			n = r->next_id;
+			if (ifindex > 0 && (int)r->key[0].ifindex != ifindex &&
+			    (int)r->key[1].ifindex != ifindex)
+				continue;
+			remove_rec(f, r, false, clear_mark, why);
+		}
+	}
+}
+
+void pfd_flows_remove_all(struct pfd_flows *f, bool clear_mark)
+{
+	remove_where(f, 0, clear_mark && mark_mode(f), "revalidation");
+}
+
+void pfd_flows_flush_dev(struct pfd_flows *f, int ifindex)
+{
+	if (ifindex > 0)
+		remove_where(f, ifindex, false, "link down");
+}
+
+/* -------------------------------------------------------------------- */
+/* Refresh: conntrack timeouts and neighbours                           */
+
+static uint32_t read_sysctl(const char *name, uint32_t dflt)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/netfilter/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dflt;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return dflt;
+	buf[n] = '\0';
+	return (uint32_t)strtoul(buf, NULL, 10) ?: dflt;
+}
+
+void pfd_flows_refresh(struct pfd_flows *f)
+{
+	uint32_t tcp_to, udp_to;
+	size_t i;
+
+	/* Read each time: the operator may change them (and tests do). */
+	tcp_to = read_sysctl("nf_conntrack_tcp_timeout_established", 432000);
+	udp_to = read_sysctl("nf_conntrack_udp_timeout_stream", 120);
+	for (i = 0; i < f->nbuckets; i++) {
+		struct rec *r;
+
+		for (r = f->by_id[i]; r; r = r->next_id) {
+			uint64_t seen = 0;
+			struct pfd_flow v;
+			int d, err;
+
+			for (d = 0; d < 2; d++)
+				if (!bpf_map_lookup_elem(f->ctx.flows_fd, &r->key[d], &v) &&
+				    v.last_seen_ns > seen)
+					seen = v.last_seen_ns;
+			if (seen <= r->refreshed_seen)
+				continue;	/* idle: let conntrack expire it */
+			r->refreshed_seen = seen;
+			/* fast-pathed packets confirm no neighbour: do it */
+			for (d = 0; d < 2; d++) {
+				const struct pfd_flow *t = (const void *)r->tmpl[d];
+
+				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, t->nat_daddr,
+						 (int)t->oif);
+			}
+			/* flowtable mode: the kernel owns the timeout (its GC
+			 * extends offloaded entries) */
+			if (!mark_mode(f) || r->fixed_timeout)
+				continue;
+			err = pfd_ct_set_timeout(f->ctx.ct, &r->e,
+						 r->e.orig.l4proto == IPPROTO_TCP ? tcp_to : udp_to);
+			if (err == -EPERM) {
+				r->fixed_timeout = true;	/* IPS_FIXED_TIMEOUT */
+			} else if (err && err != -ENOENT) {
+				f->st.refresh_errors++;
+				pr_ratelimited(LOG_WARNING, 30, "conntrack timeout refresh failed (%s)",
+					       strerror(-err));
+			} else if (!err) {
+				f->st.refreshes++;
+			}
+		}
+	}
+}

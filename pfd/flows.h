@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's flow table: which conntrack entries are offloaded, kept equal
+ * to the pfd_flows map. Fed by conntrack events and dumps (pfd_flows_ct_cb),
+ * decides with pfd/policy.c, installs and removes both directions, refreshes
+ * conntrack timeouts and neighbours, repairs differences (reconcile), and
+ * revalidates on ruleset changes. Used by pfd/daemon.c.
+ */
+#ifndef PFD_FLOWS_H
+#define PFD_FLOWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nft-backend/ct.h"
+#include "pfd/config.h"
+#include "pfd/policy.h"
+
+struct pfd_rt;
+struct pfd_nft;
+struct pfd_ft_list;
+
+/* What the flow table needs from the daemon; pointers stay owned by it and
+ * may be swapped between calls (reload). */
+struct pfd_flows_ctx {
+	const struct pfd_config		*cfg;
+	enum pfd_mode			mode;		/* resolved */
+	struct pfd_ct			*ct;
+	struct pfd_rt			*rt;
+	struct pfd_nft			*nft;		/* may be NULL */
+	const struct pfd_ft_list	*ft;		/* flowtable mode */
+	const struct pfd_policy_devs	*devs;		/* attached devices */
+	int				flows_fd;
+	bool				fib_mark_ok;
+};
+
+struct pfd_flows_stats {
+	uint64_t	flows;		/* offloaded conntrack entries now */
+	uint64_t	installs;
+	uint64_t	removals;
+	uint64_t	map_full;	/* installs refused: map full */
+	uint64_t	repairs;	/* reconcile: differences fixed */
+	uint64_t	refreshes;	/* conntrack timeouts refreshed */
+	uint64_t	refresh_errors;
+	uint64_t	revalidations;	/* ruleset generations handled */
+	uint64_t	install_ns_sum;	/* event-to-map latency sum (installs) */
+};
+
+struct pfd_flows;
+
+int pfd_flows_new(struct pfd_flows **out, const struct pfd_flows_ctx *ctx);
+void pfd_flows_free(struct pfd_flows *f);
+void pfd_flows_set_ctx(struct pfd_flows *f, const struct pfd_flows_ctx *ctx);
+const struct pfd_flows_stats *pfd_flows_get_stats(const struct pfd_flows *f);
+
+/* The conntrack callback (events and dump entries). arg: struct pfd_flows. */
+void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry *e);
+
+/* Reconcile: begin, run a full dump through pfd_flows_ct_cb, end. end()
+ * removes entries the dump did not show and map entries pfd does not know;
+ * returns the number of differences repaired. */
+void pfd_flows_reconcile_begin(struct pfd_flows *f);
+uint64_t pfd_flows_reconcile_end(struct pfd_flows *f);
+
+/* Removes every offloaded flow; clear_mark: also clear the offload mark bits
+ * in conntrack (mark-mode revalidation: the ruleset decides again). */
+void pfd_flows_remove_all(struct pfd_flows *f, bool clear_mark);
+/* Removes the flows entering or leaving by ifindex (link down). */
+void pfd_flows_flush_dev(struct pfd_flows *f, int ifindex);
+
+/* Routing changed: forget cached route resolutions and policy probes
+ * (fwmark rules). ifindex > 0: also that device's tc/netdev probes; -1:
+ * every device's. */
+void pfd_flows_invalidate(struct pfd_flows *f, int ifindex);
+
+/* Timer work: conntrack timeouts of flows whose last_seen advanced (mark
+ * mode), neighbour confirmation of their next hops. */
+void pfd_flows_refresh(struct pfd_flows *f);
+
+#endif /* PFD_FLOWS_H */
