@@ -4,8 +4,8 @@
  * BTF-typed (bpftool map dump shows field names) and pinned by name, so that
  * pfd (which opens every object with pin_root_path = <bpffs>/tc/globals) and
  * a tc filter loaded by hand share one set. Included by the XDP and TC
- * entries through fastpath.bpf.h; an object only carries the maps its
- * program references.
+ * entries through fastpath.bpf.h (the entry's context shim comes first:
+ * only XDP objects carry the devmap).
  */
 #ifndef PFD_MAPS_BPF_H
 #define PFD_MAPS_BPF_H
@@ -24,8 +24,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_flows SEC(".maps");
 
-/* Egress devices pfd attached to. Only those: a device without XDP transmit
- * support silently drops what is redirected to it. */
+#ifdef PFD_HOOK_XDP_ONLY
+/*
+ * Egress devices pfd attached to. Only those: a device without XDP transmit
+ * support silently drops what is redirected to it. XDP only, so that TC
+ * objects (hand-loaded ones included) never create or reuse it.
+ *
+ * Adoption trap: the kernel adds BPF_F_RDONLY_PROG to every devmap it creates
+ * (dev_map_init_map()) but refuses the flag from userspace, so libbpf 1.1's
+ * map_is_reuse_compat() never matches a pinned devmap ("parameter mismatch").
+ * A loader that finds the pin must clear the map's pin path and
+ * bpf_map__reuse_fd() the pinned fd itself (tests/bpf/lab.h shows how).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__type(key, __u32);
@@ -33,6 +43,7 @@ struct {
 	__uint(max_entries, PFD_MAX_DEVS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_tx_ports SEC(".maps");
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
