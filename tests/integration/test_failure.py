@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Failure modes (issue 3 scenarios 8 and 9): a daemon killed with SIGKILL
+mid-transfer fails open to the kernel after heartbeat-limit with nothing lost,
+and a conntrack event burst that overflows pfd's netlink buffer (ENOBUFS) is
+repaired by a resync, ending with pfd's flows equal to the eligible conntrack
+entries."""
+
+import os
+import signal
+import time
+
+import pfdlab
+from pfdlab import report
+
+CTBENCH = os.path.join(pfdlab.HERE, "ctbench.py")
+
+
+def test_kill9_fails_open(pfd_lab):
+    lab = pfd_lab
+    port = 5050
+    nbytes = 16 << 20
+    rate = 2 << 20
+    cli, srv = lab.tcp_transfer(nbytes, port=port, rate=rate, progress=True, timeout=40)
+    hit = pfdlab.wait_for(lambda: pfdlab.find_flow(lab.flows(), "tcp", port), 6, 0.05)
+    assert hit, "the flow was not offloaded"
+    time.sleep(1.0)
+    fwd0 = lab.counter("cnt_fwd")[0]
+    d = lab.daemons[-1]
+    t_kill = time.monotonic()
+    d.signal(signal.SIGKILL)
+    assert d.wait(5) is not None, "pfd survived SIGKILL"
+    c, s = lab.result(cli), lab.result(srv)
+    fwd = lab.counter("cnt_fwd")[0] - fwd0
+    prog = s["progress"]
+    gaps = [b[0] - a[0] for a, b in zip(prog, prog[1:]) if b[0] >= t_kill]
+    worst = max(gaps) if gaps else 0
+    st = lab.status()          # read-only commands work from the pins
+    stale = st.get("reasons", {}).get("stale", {}).get("packets", 0)
+    report("kill -9", "transfer %s in %.1fs, longest stall after the kill %.0f ms, forward chain saw %d "
+           "packets after the kill, 'stale' passes %d, status running=%s" %
+           ("intact" if s["sha256"] == c["sha256"] else "CORRUPT", c["seconds"], worst * 1000, fwd,
+            stale, st.get("running")))
+    assert c["error"] is None and s["error"] is None, (c, s)
+    assert s["bytes"] == nbytes and s["sha256"] == c["sha256"], "payload differs"
+    assert fwd >= (nbytes // 1448) // 4, "the kernel did not take the flow over (%d packets)" % fwd
+    assert st.get("running") is False, st
+    assert stale > 0, "no packet was passed as 'stale' after the daemon died"
+
+
+def test_enobufs_resync(lab):
+    """5000 conntrack entries (4000 eligible) created in ~0.1 s against a
+    16 KiB event buffer; then 2000 deleted in a burst."""
+    lab.start_pfd(extra={"ct-event-buffer": "16k", "reconcile-interval": "30s"})
+    st0 = lab.status()["control"]
+    p = lab.ns(lab.rtr, [pfdlab.PY, CTBENCH, "insert", "--count", "5000", "--ineligible-every", "5"], timeout=60)
+    ins = pfdlab.last_json(p.stdout)
+    assert not ins["errors"], ins
+
+    def eligible():
+        return sum(1 for ct in lab.ct_list(proto="tcp", dport=7000)
+                   if ct["mark"] & 1 and "ASSURED" in ct["flags"] and ct["state"] == "ESTABLISHED")
+
+    def converged(want):
+        st = lab.status()
+        return st["flows"] == want and len(lab.flows()) == want
+
+    assert eligible() == 4000
+    t0 = time.monotonic()
+    ok = pfdlab.wait_for(lambda: converged(4000), 20, 0.2)
+    t_conv = time.monotonic() - t0
+    st1 = lab.status()
+    report("enobufs insert burst", "5000 entries in %.3fs; pfd converged to %d flows after %.1fs; "
+           "ct_overruns %d -> %d, resyncs %d -> %d" %
+           (ins["seconds"], st1["flows"], t_conv, st0["ct_overruns"], st1["control"]["ct_overruns"],
+            st0["resyncs"], st1["control"]["resyncs"]))
+    assert st1["control"]["ct_overruns"] > st0["ct_overruns"], "no ENOBUFS counted: the burst did not overflow?"
+    assert st1["control"]["resyncs"] > st0["resyncs"], "pfd did not resync after ENOBUFS"
+    assert ok, "pfd has %d flows (list %d), conntrack %d eligible" % (st1["flows"], len(lab.flows()), eligible())
+
+    # the other way round: a burst of DESTROY events, stale entries must go
+    lab.ns(lab.rtr, [pfdlab.PY, CTBENCH, "delete", "--count", "2500"], timeout=60)
+    want = eligible()
+    assert want == 2000
+    ok = pfdlab.wait_for(lambda: converged(want), 20, 0.2)
+    st2 = lab.status()
+    report("enobufs delete burst", "pfd %d flows, conntrack %d eligible, ct_overruns %d, resyncs %d" %
+           (st2["flows"], want, st2["control"]["ct_overruns"], st2["control"]["resyncs"]))
+    assert ok, "after the delete burst pfd has %d flows, conntrack %d eligible" % (st2["flows"], want)

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Measures, in mark mode, the time from a conntrack entry's NEW event to the
+moment both of its directions are in pfd's pinned flow map, over 10,000
+entries: once paced (per-flow latency of an idle daemon) and once as a burst
+(the queueing a flood of new flows causes). How it measures is in
+ctbench.py's header; the numbers are printed as PFD-MEASURE lines."""
+
+import os
+
+import pfdlab
+from pfdlab import report
+
+CTBENCH = os.path.join(pfdlab.HERE, "ctbench.py")
+COUNT = 10000
+
+
+def measure(lab, rate, first_dport):
+    pin = os.path.join(lab.bpffs, "tc", "globals", "pfd_flows")
+    assert os.path.exists(pin), "no pinned flow map at %s" % pin
+    p = lab.ns(lab.rtr, [pfdlab.PY, CTBENCH, "latency", "--count", str(COUNT), "--rate", str(rate),
+                         "--dport", str(first_dport), "--map", pin,
+                         "--iif-orig", str(lab.ifindex(lab.rtr, lab.rc_if)),
+                         "--iif-reply", str(lab.ifindex(lab.rtr, lab.rs_if)), "--timeout", "60"],
+               timeout=120)
+    return pfdlab.last_json(p.stdout)
+
+
+def test_event_to_map_latency(lab):
+    # flow-map-size: room for both runs' 20,000 entries (2 per flow)
+    lab.start_pfd(extra={"flow-map-size": "65536"})
+    paced = measure(lab, 2000, 7001)
+    burst = measure(lab, 0, 7002)
+    st = lab.status()
+    for name, r in (("paced 2000/s", paced), ("burst", burst)):
+        report("event-to-map latency, %s" % name,
+               "%d/%d flows installed, median %.3f ms, p99 %.3f ms, max %.3f ms "
+               "(poll resolution %.3f ms; %d inserted in %.2fs)" %
+               (r["installed"], r["count"], r["median_ms"] or -1, r["p99_ms"] or -1, r["max_ms"] or -1,
+                r["resolution_ms"], r["count"], r["insert_seconds"]))
+    report("event-to-map latency, daemon", "ct_overruns %d, resyncs %d" %
+           (st["control"]["ct_overruns"], st["control"]["resyncs"]))
+    for r in (paced, burst):
+        assert not r["errors"], r
+        assert r["installed"] == COUNT, "only %d of %d entries reached the map" % (r["installed"], COUNT)
+    assert paced["p99_ms"] < 50, "p99 %.1f ms for an unloaded daemon" % paced["p99_ms"]
