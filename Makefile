@@ -61,8 +61,8 @@ SKELS		:= $(foreach s,$(BPF_SRCS),$(BUILD)/skel/$(notdir $(s:.bpf.c=.skel.h)))
 # programs link too (a test that #includes a .c to reach its statics gets
 # that module from itself; the archive supplies the rest).
 LIB_SRCS	:= $(filter-out pfd/main.c,$(wildcard pfd/*.c nft-backend/*.c))
-LIB_OBJS	:= $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
-PFD_MAIN	:= $(if $(wildcard pfd/main.c),$(BUILD)/pfd/main.o)
+LIB_OBJS	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+PFD_MAIN	:= $(if $(wildcard pfd/main.c),$(BUILD)/obj/pfd/main.o)
 
 # Test and bench programs: every tests/<dir>/test_*.c and tests/bench/*.c
 # with a main() is one program; other files there are #included by them.
@@ -85,7 +85,7 @@ $(BUILD)/skel/$(notdir $(1:.bpf.c=.skel.h)): $(patsubst %.bpf.c,$(BUILD)/%.bpf.o
 endef
 $(foreach s,$(BPF_SRCS),$(eval $(call skel_rule,$(s))))
 
-$(BUILD)/%.o: %.c | $(SKELS)
+$(BUILD)/obj/%.o: %.c | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
