@@ -556,6 +556,18 @@ void pfd_flows_reconcile_begin(struct pfd_flows *f)
 	f->reconciling = true;
 }
 
+void pfd_flows_reconcile_abort(struct pfd_flows *f)
+{
+	f->reconciling = false;
+	/* records the partial dump did not reach must not look unseen later */
+	f->gen--;
+}
+
+void pfd_flows_count_revalidation(struct pfd_flows *f)
+{
+	f->st.revalidations++;
+}
+
 static int sweep_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)
 {
 	struct pfd_flows *f = arg;

@@ -62,6 +62,11 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 void pfd_flows_reconcile_begin(struct pfd_flows *f);
 uint64_t pfd_flows_reconcile_end(struct pfd_flows *f);
 
+/* A dump failed: forget the reconcile (nothing is removed). */
+void pfd_flows_reconcile_abort(struct pfd_flows *f);
+/* Counts one ruleset revalidation (stats). */
+void pfd_flows_count_revalidation(struct pfd_flows *f);
+
 /* Removes every offloaded flow; clear_mark: also clear the offload mark bits
  * in conntrack (mark-mode revalidation: the ruleset decides again). */
 void pfd_flows_remove_all(struct pfd_flows *f, bool clear_mark);

@@ -1,0 +1,1000 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `pfd run` (see daemon.h): startup in dependency order, the event loop, the
+ * timers (heartbeat, timeout refresh, reconcile, metrics, circuit breaker),
+ * SIGHUP reload and a stop that leaves the fast path running under its
+ * heartbeat guard. Everything the daemon owns hangs off one struct pfd,
+ * passed down explicitly. Called by pfd/main.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include "nft-backend/ct.h"
+#include "nft-backend/nft.h"
+#include "nft-backend/rt.h"
+#include "pfd/bpf.h"
+#include "pfd/config.h"
+#include "pfd/daemon.h"
+#include "pfd/flows.h"
+#include "pfd/log.h"
+#include "pfd/loop.h"
+#include "pfd/metrics.h"
+#include "pfd/policy.h"
+#include "pfd/state.h"
+#include "pfd/stats.h"
+
+struct pfd_device {
+	char			name[IFNAMSIZ];
+	int			ifindex;
+	enum pfd_attach_mode	mode;		/* as configured */
+	enum pfd_attach_kind	kind;		/* what is attached */
+	bool			tripped;	/* circuit breaker */
+	uint64_t		base_matched;	/* breaker window start */
+	uint64_t		base_failed;
+};
+
+struct pfd {
+	const char		*config_path;
+	int			verbosity;
+	struct pfd_config	*cfg;
+	enum pfd_mode		mode;
+	int			lock_fd;
+	int64_t			started;
+
+	struct pfd_bpf		*bpf;
+	const struct pfd_maps	*maps;
+	struct pfd_ctl		ctl;
+
+	struct pfd_ct		*ct;
+	struct pfd_nft		*nft;
+	struct pfd_rt		*rt;
+	struct pfd_loop		*loop;
+	struct pfd_flows	*flows;
+	struct pfd_ft_list	ft;
+	struct pfd_policy_devs	devset;
+
+	struct pfd_device	devs[PFD_MAX_DEVS];
+	unsigned int		n_devs;
+
+	int			t_heartbeat, t_refresh, t_reconcile, t_metrics;
+	uint64_t		breaker_window_start;
+	struct pfd_stats_sum	*sum;
+
+	uint64_t		resyncs, ct_overruns;
+	uint64_t		reloads, reload_attempts;
+	char			reload_error[512];
+	bool			rt_changed;
+	bool			link_down[PFD_MAX_DEVS];
+};
+
+/* -------------------------------------------------------------------- */
+/* Control block, state, metrics                                        */
+
+static uint32_t read_flowtable_timeout(const char *name)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/netfilter/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (uint32_t)strtoul(buf, NULL, 10);
+}
+
+/* Flowtable mode: let one packet per flow through the kernel well within
+ * the kernel flowtable's own timeout (KERNEL-NOTES 2). Never hard-coded:
+ * the sysctls decide. */
+static uint32_t keepalive_ms(const struct pfd *d)
+{
+	uint32_t tcp, udp, t;
+
+	if (d->mode != PFD_MODE_FLOWTABLE)
+		return 0;
+	tcp = read_flowtable_timeout("nf_flowtable_tcp_timeout");
+	udp = read_flowtable_timeout("nf_flowtable_udp_timeout");
+	t = tcp && udp ? (tcp < udp ? tcp : udp) : (tcp ? tcp : udp);
+	if (!t) {
+		pr_once(LOG_WARNING, "nf_flowtable_*_timeout sysctls unreadable; keep-alive "
+				     "every 10 s");
+		return 10000;
+	}
+	return t * 1000 / 3;
+}
+
+static int ctl_write(struct pfd *d)
+{
+	__u32 k = 0;
+
+	d->ctl.abi_version = PFD_ABI_VERSION;
+	d->ctl.heartbeat_ns = pfd_now_ns();
+	d->ctl.heartbeat_max_ns = (uint64_t)d->cfg->heartbeat_limit_ms * 1000000ULL;
+	d->ctl.flags = d->cfg->dry_run ? PFD_CTL_F_DRY_RUN : 0;
+	if (bpf_map_update_elem(d->maps->ctl, &k, &d->ctl, BPF_ANY)) {
+		pr_ratelimited(LOG_ERR, 10, "control block update failed (%s)", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void fib_gen_bump(struct pfd *d)
+{
+	/* 0 means "empty cache" to the fast path: skip it on wrap */
+	if (++d->ctl.fib_gen == 0)
+		d->ctl.fib_gen = 1;
+	ctl_write(d);
+}
+
+static const char *mode_name(enum pfd_mode m)
+{
+	return m == PFD_MODE_FLOWTABLE ? "flowtable" : m == PFD_MODE_MARK ? "mark" : "auto";
+}
+
+static void fill_state(struct pfd *d, struct pfd_state *s)
+{
+	const struct pfd_flows_stats *fs = pfd_flows_get_stats(d->flows);
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = getpid();
+	snprintf(s->mode, sizeof(s->mode), "%s", mode_name(d->mode));
+	snprintf(s->config, sizeof(s->config), "%s", d->cfg->path);
+	s->started = d->started;
+	s->heartbeat_ns = d->ctl.heartbeat_ns;
+	s->flows = fs->flows;
+	s->installs = fs->installs;
+	s->removals = fs->removals;
+	s->map_full = fs->map_full;
+	s->resyncs = d->resyncs;
+	s->ct_overruns = d->ct_overruns;
+	s->reloads = d->reloads;
+	s->reload_attempts = d->reload_attempts;
+	snprintf(s->reload_error, sizeof(s->reload_error), "%s", d->reload_error);
+	for (i = 0; i < d->n_devs; i++) {
+		struct pfd_state_dev *sd = &s->devs[s->n_devs];
+		const struct pfd_device *dv = &d->devs[i];
+		struct pfd_dev rec;
+		__u32 key = (__u32)dv->ifindex;
+
+		if (dv->kind == PFD_ATT_NONE)
+			continue;
+		snprintf(sd->name, sizeof(sd->name), "%s", dv->name);
+		sd->ifindex = dv->ifindex;
+		if (!bpf_map_lookup_elem(d->maps->devs, &key, &rec))
+			sd->slot = rec.slot;
+		snprintf(sd->attach, sizeof(sd->attach), "%s", pfd_attach_kind_name(dv->kind));
+		sd->tripped = dv->tripped;
+		s->n_devs++;
+	}
+}
+
+static void state_write(struct pfd *d)
+{
+	struct pfd_state s;
+	int err;
+
+	fill_state(d, &s);
+	err = pfd_state_write(d->cfg->state_dir, &s);
+	if (err)
+		pr_ratelimited(LOG_WARNING, 60, "%s/state: cannot write (%s)", d->cfg->state_dir,
+			       strerror(-err));
+}
+
+static void metrics_write(struct pfd *d)
+{
+	const struct pfd_flows_stats *fs = pfd_flows_get_stats(d->flows);
+	struct pfd_metrics_in in = {};
+	struct pfd_state s;
+	int err;
+
+	if (!d->cfg->metrics_file[0])
+		return;
+	if (pfd_stats_read(d->maps->stats, d->sum))
+		return;
+	fill_state(d, &s);
+	in.state = &s;
+	in.sum = d->sum;
+	in.heartbeat_age_ns = pfd_now_ns() - d->ctl.heartbeat_ns;
+	in.repairs = fs->repairs;
+	in.refreshes = fs->refreshes;
+	in.refresh_errors = fs->refresh_errors;
+	in.revalidations = fs->revalidations;
+	err = pfd_metrics_write(d->cfg->metrics_file, &in);
+	if (err)
+		pr_ratelimited(LOG_WARNING, 300, "%s: cannot write metrics (%s) (metrics-file)",
+			       d->cfg->metrics_file, strerror(-err));
+}
+
+/* -------------------------------------------------------------------- */
+/* Circuit breaker                                                      */
+
+/* Among the packets the fast path matched to a flow, those it failed to
+ * forward for reasons that are not the kernel's business (redirect
+ * failures, unexpected FIB errors). */
+static void breaker_counts(const struct pfd_stats_sum *s, unsigned int slot, uint64_t *matched,
+			   uint64_t *failed)
+{
+	static const unsigned int ok[] = { PFD_R_FORWARDED, PFD_R_FIB_NO_NEIGH, PFD_R_FIB_FRAG,
+					   PFD_R_FIB_DENIED, PFD_R_EGRESS };
+	static const unsigned int bad[] = { PFD_R_FIB_OTHER, PFD_R_REDIRECT };
+	unsigned int h, i;
+
+	*matched = *failed = 0;
+	for (h = 0; h < PFD_HOOKS; h++) {
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+			*matched += s->c[slot][h][ok[i]].packets;
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			*failed += s->c[slot][h][bad[i]].packets;
+	}
+	*matched += *failed;
+}
+
+static int dev_slot(struct pfd *d, int ifindex)
+{
+	struct pfd_dev rec;
+	__u32 key = (__u32)ifindex;
+
+	if (bpf_map_lookup_elem(d->maps->devs, &key, &rec) || rec.slot >= PFD_MAX_DEVS)
+		return -1;
+	return (int)rec.slot;
+}
+
+static void breaker_trip(struct pfd *d, struct pfd_device *dv, uint64_t matched, uint64_t failed)
+{
+	struct pfd_dev rec;
+	__u32 key = (__u32)dv->ifindex;
+
+	if (bpf_map_lookup_elem(d->maps->devs, &key, &rec))
+		return;
+	rec.flags |= PFD_DEV_F_DRY_RUN;
+	if (bpf_map_update_elem(d->maps->devs, &key, &rec, BPF_EXIST)) {
+		pr_err("%s: cannot trip the circuit breaker (%s)", dv->name, strerror(errno));
+		return;
+	}
+	dv->tripped = true;
+	pr_err("%s: circuit breaker tripped: %" PRIu64 " of %" PRIu64 " matched packets failed "
+	       "in the fast path (over breaker-ratio %.2f); the device is in dry run, everything "
+	       "goes to the kernel; `pfd reload` re-arms it",
+	       dv->name, failed, matched, d->cfg->breaker_ratio);
+}
+
+static void breaker_check(struct pfd *d, bool window_end)
+{
+	unsigned int i;
+
+	if (pfd_stats_read(d->maps->stats, d->sum))
+		return;
+	for (i = 0; i < d->n_devs; i++) {
+		struct pfd_device *dv = &d->devs[i];
+		uint64_t matched, failed, dm, df;
+		int slot = dev_slot(d, dv->ifindex);
+
+		if (slot <= 0)
+			continue;
+		breaker_counts(d->sum, (unsigned int)slot, &matched, &failed);
+		dm = matched - dv->base_matched;
+		df = failed - dv->base_failed;
+		if (!dv->tripped && dm >= d->cfg->breaker_min_packets && dm &&
+		    (double)df / (double)dm > d->cfg->breaker_ratio)
+			breaker_trip(d, dv, dm, df);
+		if (window_end) {
+			dv->base_matched = matched;
+			dv->base_failed = failed;
+		}
+	}
+}
+
+static void breaker_rearm(struct pfd *d)
+{
+	unsigned int i;
+
+	if (pfd_stats_read(d->maps->stats, d->sum))
+		memset(d->sum, 0, sizeof(*d->sum));
+	for (i = 0; i < d->n_devs; i++) {
+		struct pfd_device *dv = &d->devs[i];
+		int slot = dev_slot(d, dv->ifindex);
+
+		dv->tripped = false;
+		if (slot > 0)
+			breaker_counts(d->sum, (unsigned int)slot, &dv->base_matched,
+				       &dv->base_failed);
+	}
+	d->breaker_window_start = pfd_now_ns();
+}
+
+/* -------------------------------------------------------------------- */
+/* Devices                                                              */
+
+/* The devices pfd should be attached to: pfd.conf's `attach` lines; in
+ * flowtable mode also every device of every flowtable (auto attach unless
+ * pfd.conf says otherwise). */
+static unsigned int wanted_devices(const struct pfd *d, const struct pfd_config *cfg,
+				   struct pfd_device *out)
+{
+	unsigned int n = 0, i, j, k;
+
+	for (i = 0; i < cfg->n_ifaces && n < PFD_MAX_DEVS - 1; i++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].name, sizeof(out[n].name), "%s", cfg->ifaces[i].name);
+		out[n].mode = cfg->ifaces[i].mode;
+		n++;
+	}
+	if (d->mode != PFD_MODE_FLOWTABLE)
+		return n;
+	for (i = 0; i < d->ft.count; i++) {
+		for (j = 0; j < d->ft.items[i].ndevs && j < PFD_FT_MAX_DEVS; j++) {
+			const char *name = d->ft.items[i].devs[j];
+			bool dup = false;
+
+			for (k = 0; k < n; k++)
+				dup |= !strncmp(out[k].name, name, IFNAMSIZ);
+			if (dup || n >= PFD_MAX_DEVS - 1)
+				continue;
+			memset(&out[n], 0, sizeof(out[n]));
+			snprintf(out[n].name, sizeof(out[n].name), "%.*s", IFNAMSIZ - 1, name);
+			out[n].mode = PFD_ATTACH_AUTO;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void devset_refresh(struct pfd *d)
+{
+	int ifx[PFD_MAX_DEVS];
+	enum pfd_attach_kind kinds[PFD_MAX_DEVS];
+	unsigned int i, n = 0;
+
+	pfd_policy_devs_load(d->maps->devs, &d->devset);
+	for (i = 0; i < d->n_devs; i++) {
+		if (d->devs[i].kind == PFD_ATT_NONE)
+			continue;
+		ifx[n] = d->devs[i].ifindex;
+		kinds[n] = d->devs[i].kind;
+		n++;
+	}
+	pfd_bpf_sync_tx_ports(d->bpf, ifx, kinds, n);
+}
+
+/* Devices in pfd_devs that pfd no longer attaches to (a previous run's or a
+ * removed `attach` line): their record goes, and their pins. */
+static void devices_prune(struct pfd *d)
+{
+	char path[PATH_MAX + 8];
+	struct dirent *de;
+	__u32 key, next, *prev = NULL, stale[PFD_MAX_DEVS];
+	unsigned int i, ns = 0;
+	DIR *dir;
+
+	while (ns < PFD_MAX_DEVS && !bpf_map_get_next_key(d->maps->devs, prev, &next)) {
+		bool known = false;
+
+		key = next;
+		prev = &key;
+		for (i = 0; i < d->n_devs; i++)
+			known |= d->devs[i].kind != PFD_ATT_NONE && (__u32)d->devs[i].ifindex == key;
+		if (!known)
+			stale[ns++] = key;
+	}
+	for (i = 0; i < ns; i++)
+		bpf_map_delete_elem(d->maps->devs, &stale[i]);
+
+	snprintf(path, sizeof(path), "%s/pfd", d->cfg->bpffs);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		const char *name = !strncmp(de->d_name, "xdp-", 4) || !strncmp(de->d_name, "tcq-", 4) ?
+					   de->d_name + 4 :
+				   !strncmp(de->d_name, "tc-", 3) ? de->d_name + 3 : NULL;
+		bool known = false;
+
+		if (!name)
+			continue;
+		for (i = 0; i < d->n_devs; i++)
+			known |= d->devs[i].kind != PFD_ATT_NONE && !strcmp(d->devs[i].name, name);
+		if (!known) {
+			pr_info("%s: not configured any more", name);
+			pfd_bpf_detach(d->bpf, name);
+			rewinddir(dir);
+		}
+	}
+	closedir(dir);
+}
+
+/* Makes the attached set equal to the wanted one. Existing attachments in
+ * the right mode are adopted (no gap); the breaker is re-armed. */
+static void devices_sync(struct pfd *d, const struct pfd_config *cfg)
+{
+	struct pfd_device want[PFD_MAX_DEVS];
+	unsigned int n = wanted_devices(d, cfg, want), i, j;
+
+	for (i = 0; i < d->n_devs; i++) {
+		bool keep = false;
+
+		for (j = 0; j < n; j++)
+			keep |= !strcmp(d->devs[i].name, want[j].name);
+		if (!keep && d->devs[i].kind != PFD_ATT_NONE) {
+			pfd_flows_flush_dev(d->flows, d->devs[i].ifindex);
+			pfd_bpf_detach(d->bpf, d->devs[i].name);
+		}
+	}
+	for (j = 0; j < n; j++) {
+		struct pfd_device *w = &want[j];
+		int err;
+
+		w->ifindex = (int)if_nametoindex(w->name);
+		err = pfd_bpf_attach(d->bpf, w->name, w->mode, &w->kind);
+		if (err) {
+			w->kind = PFD_ATT_NONE;
+			pr_err("%s: not attached; its flows stay on the kernel path", w->name);
+		} else if (w->mode == PFD_ATTACH_AUTO) {
+			pr_notice("%s: fast path attached (%s)", w->name,
+				  pfd_attach_kind_name(w->kind));
+		}
+	}
+	memcpy(d->devs, want, n * sizeof(want[0]));
+	d->n_devs = n;
+	devices_prune(d);
+	devset_refresh(d);
+	breaker_rearm(d);
+}
+
+/* -------------------------------------------------------------------- */
+/* Conntrack, nftables, rtnetlink                                       */
+
+static void flows_ctx(struct pfd *d, struct pfd_flows_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = d->cfg;
+	c->mode = d->mode;
+	c->ct = d->ct;
+	c->rt = d->rt;
+	c->nft = d->nft;
+	c->ft = &d->ft;
+	c->devs = &d->devset;
+	c->flows_fd = d->maps->flows;
+	c->fib_mark_ok = pfd_bpf_fib_mark_ok(d->bpf);
+}
+
+/* A full dump through the flow table; entries it does not show leave the
+ * map. Flowtable mode only asks for offloaded, assured entries: the kernel
+ * filters (CTA_STATUS_MASK, 5.19+). */
+static int reconcile(struct pfd *d, const char *why)
+{
+	uint32_t mask = 0, value = 0;
+	uint64_t fixed;
+	int err;
+
+	if (d->mode == PFD_MODE_FLOWTABLE)
+		mask = value = IPS_OFFLOAD | IPS_ASSURED;
+	pfd_flows_reconcile_begin(d->flows);
+	err = pfd_ct_dump(d->ct, mask, value);
+	if (err) {
+		/* keep everything: a failed dump proves nothing */
+		pr_ratelimited(LOG_WARNING, 60, "conntrack dump failed (%s); reconcile skipped",
+			       strerror(-err));
+		pfd_flows_reconcile_abort(d->flows);
+		return err;
+	}
+	fixed = pfd_flows_reconcile_end(d->flows);
+	if (fixed)
+		pr_info("%s: %" PRIu64 " differences between conntrack and the flow map repaired",
+			why, fixed);
+	return 0;
+}
+
+static void on_ct(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+	int err;
+
+	(void)fd;
+	(void)events;
+	err = pfd_ct_events_read(d->ct);
+	if (err == -ENOBUFS) {
+		/* events were lost: our view is stale until a full dump */
+		d->ct_overruns++;
+		d->resyncs++;
+		pr_ratelimited(LOG_WARNING, 10,
+			       "conntrack events lost (ENOBUFS); resyncing from a full dump "
+			       "(raise ct-event-buffer)");
+		reconcile(d, "resync");
+	} else if (err && err != -EAGAIN) {
+		pr_ratelimited(LOG_ERR, 10, "conntrack events: %s", strerror(-err));
+	}
+}
+
+static void flowtables_reread(struct pfd *d)
+{
+	int err;
+
+	pfd_ft_list_clear(&d->ft);
+	err = pfd_nft_read_flowtables(d->nft, &d->ft);
+	if (err)
+		pr_warn("cannot read nft flowtables (%s)", strerror(-err));
+	devices_sync(d, d->cfg);
+}
+
+static void on_nft(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+	uint32_t gen = 0;
+	int r;
+
+	(void)fd;
+	(void)events;
+	r = pfd_nft_events_read(d->nft, &gen);
+	if (r == 0)
+		return;
+	if (r < 0 && r != -ENOBUFS) {
+		pr_ratelimited(LOG_ERR, 10, "nftables events: %s", strerror(-r));
+		return;
+	}
+	pfd_flows_invalidate(d->flows, -1);	/* netdev chains may have changed */
+	if (d->mode == PFD_MODE_MARK) {
+		/* The ruleset changed: offloaded flows were accepted by the old
+		 * one. Hand them all back and clear their offload mark; the
+		 * new ruleset re-marks those it still accepts on their next
+		 * packet, and they return within milliseconds. */
+		pr_debug("nftables generation %u: revalidating offloaded flows", gen);
+		pfd_flows_remove_all(d->flows, true);
+		pfd_flows_count_revalidation(d->flows);
+	} else {
+		flowtables_reread(d);
+		reconcile(d, "flowtables changed");
+	}
+}
+
+static void on_rt_event(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
+{
+	struct pfd *d = arg;
+	unsigned int i;
+
+	d->rt_changed = true;
+	pfd_flows_invalidate(d->flows, ev == PFD_RT_EV_TC || ev == PFD_RT_EV_LINK ? ifindex : 0);
+	if (ev != PFD_RT_EV_LINK || up)
+		return;
+	for (i = 0; i < d->n_devs; i++)
+		if (d->devs[i].ifindex == ifindex)
+			d->link_down[i] = true;
+}
+
+static void on_rt(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+	unsigned int i;
+	int err;
+
+	(void)fd;
+	(void)events;
+	err = pfd_rt_events_read(d->rt);
+	if (err == -ENOBUFS) {
+		d->rt_changed = true;
+		pfd_flows_invalidate(d->flows, -1);
+	}
+	if (d->rt_changed) {
+		/* the fast path's FIB caches are stale from now on */
+		fib_gen_bump(d);
+		d->rt_changed = false;
+	}
+	for (i = 0; i < d->n_devs; i++) {
+		if (!d->link_down[i])
+			continue;
+		d->link_down[i] = false;
+		pr_info("%s: link down, its flows go back to the kernel", d->devs[i].name);
+		pfd_flows_flush_dev(d->flows, d->devs[i].ifindex);
+	}
+}
+
+/* -------------------------------------------------------------------- */
+/* Timers                                                               */
+
+static void on_heartbeat(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+	uint64_t now;
+
+	(void)events;
+	pfd_loop_timer_ack(fd);
+	ctl_write(d);
+	now = pfd_now_ns();
+	if (d->mode == PFD_MODE_FLOWTABLE)
+		/* IPS_OFFLOAD flips without events: look often (filtered dump) */
+		reconcile(d, "flowtable scan");
+	breaker_check(d, now - d->breaker_window_start >=
+				 (uint64_t)d->cfg->breaker_window_ms * 1000000ULL);
+	if (now - d->breaker_window_start >= (uint64_t)d->cfg->breaker_window_ms * 1000000ULL)
+		d->breaker_window_start = now;
+	state_write(d);
+}
+
+static void on_refresh(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+
+	(void)events;
+	pfd_loop_timer_ack(fd);
+	pfd_flows_refresh(d->flows);
+}
+
+static void on_reconcile(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+
+	(void)events;
+	pfd_loop_timer_ack(fd);
+	reconcile(d, "reconcile");
+}
+
+static void on_metrics(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+
+	(void)events;
+	pfd_loop_timer_ack(fd);
+	metrics_write(d);
+}
+
+static void timers_set(struct pfd *d)
+{
+	pfd_loop_timer_set(d->t_heartbeat, d->cfg->heartbeat_interval_ms);
+	pfd_loop_timer_set(d->t_refresh, d->cfg->refresh_interval_ms);
+	pfd_loop_timer_set(d->t_reconcile, d->cfg->reconcile_interval_ms);
+	pfd_loop_timer_set(d->t_metrics, d->cfg->metrics_file[0] ? d->cfg->metrics_interval_ms : 0);
+}
+
+/* -------------------------------------------------------------------- */
+/* Mode, reload, signals                                                */
+
+static int resolve_mode(struct pfd *d, const struct pfd_config *cfg, enum pfd_mode *mode)
+{
+	int r;
+
+	if (cfg->mode != PFD_MODE_AUTO) {
+		*mode = cfg->mode;
+		return 0;
+	}
+	r = pfd_nft_probe_flowtables(d->nft);
+	if (r > 0) {
+		*mode = PFD_MODE_FLOWTABLE;
+		pr_info("mode auto: this kernel has nf_flow_table, using flowtable mode");
+		return 0;
+	}
+	if (cfg->mark_mask) {
+		*mode = PFD_MODE_MARK;
+		pr_info("mode auto: no nf_flow_table here (%s), using mark mode 0x%x/0x%x",
+			r < 0 ? strerror(-r) : "flowtables refused", cfg->mark_value, cfg->mark_mask);
+		return 0;
+	}
+	pr_err("mode auto: this kernel has no nf_flow_table; set `mode mark VALUE/MASK` "
+	       "(or `mode auto VALUE/MASK`) in %s", cfg->path);
+	return -EOPNOTSUPP;
+}
+
+static void reload(struct pfd *d)
+{
+	struct pfd_config *next = NULL, *old = d->cfg;
+	struct pfd_flows_ctx fc;
+	enum pfd_mode mode;
+	bool mode_changed;
+	int err;
+
+	d->reload_attempts++;
+	pr_info("%s: reloading", d->config_path);
+	pfd_log_capture_begin(d->reload_error, sizeof(d->reload_error));
+	err = pfd_config_load(d->config_path, &next);
+	if (!err)
+		err = resolve_mode(d, next, &mode);
+	pfd_log_capture_end();
+	if (err) {
+		if (!d->reload_error[0])
+			snprintf(d->reload_error, sizeof(d->reload_error), "%s: %s", d->config_path,
+				 strerror(-err));
+		pr_err("%s: reload refused, keeping the running configuration", d->config_path);
+		pfd_config_free(next);
+		state_write(d);
+		return;
+	}
+	if (strcmp(next->bpffs, old->bpffs) || strcmp(next->state_dir, old->state_dir) ||
+	    next->flow_map_size != old->flow_map_size ||
+	    next->ct_event_buffer != old->ct_event_buffer)
+		pr_warn("%s: bpffs, state-dir, flow-map-size and ct-event-buffer take effect at "
+			"the next restart", d->config_path);
+	/* the running values of those stay */
+	snprintf(next->bpffs, sizeof(next->bpffs), "%s", old->bpffs);
+	snprintf(next->state_dir, sizeof(next->state_dir), "%s", old->state_dir);
+	next->flow_map_size = old->flow_map_size;
+	next->ct_event_buffer = old->ct_event_buffer;
+
+	mode_changed = mode != d->mode ||
+		       (mode == PFD_MODE_MARK && (next->mark_value != old->mark_value ||
+						  next->mark_mask != old->mark_mask));
+	pfd_log_set_level(next->log_level + d->verbosity);
+	d->cfg = next;
+	if (mode_changed) {
+		/* another offload criterion: nothing offloaded under the old one
+		 * stays; the dump below re-decides everything */
+		pfd_flows_remove_all(d->flows, false);
+		d->mode = mode;
+	}
+	if (d->mode == PFD_MODE_FLOWTABLE) {
+		pfd_ft_list_clear(&d->ft);
+		pfd_nft_read_flowtables(d->nft, &d->ft);
+	}
+	flows_ctx(d, &fc);
+	pfd_flows_set_ctx(d->flows, &fc);
+	pfd_log_capture_begin(d->reload_error, sizeof(d->reload_error));
+	devices_sync(d, next);
+	pfd_log_capture_end();
+	d->ctl.keepalive_ms = keepalive_ms(d);
+	ctl_write(d);
+	timers_set(d);
+	/* Re-decide every entry under the new allow/deny/min-packets; flows
+	 * still eligible are rewritten in place (BPF_ANY), never dropped. */
+	pfd_flows_invalidate(d->flows, -1);
+	reconcile(d, "reload");
+	pfd_config_free(old);
+	d->reloads++;
+	pr_notice("%s: reloaded%s%s", d->config_path, d->reload_error[0] ? " with errors: " : "",
+		  d->reload_error);
+	state_write(d);
+}
+
+static void on_signal(void *arg, int fd, uint32_t signo)
+{
+	struct pfd *d = arg;
+
+	(void)fd;
+	switch (signo) {
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		pr_notice("signal %u: stopping; the fast path keeps forwarding until the heartbeat "
+			  "limit (%u ms), a restart adopts it",
+			  signo, d->cfg->heartbeat_limit_ms);
+		pfd_loop_stop(d->loop);
+		break;
+	default:
+		break;
+	}
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void sd_notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char msg[] = "READY=1";
+	socklen_t len;
+	size_t plen;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	plen = strlen(path);
+	if (plen >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, plen);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		pr_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+/* -------------------------------------------------------------------- */
+/* Startup and shutdown                                                 */
+
+static void teardown(struct pfd *d)
+{
+	/* Pins, links and the maps stay: the fast path goes on forwarding
+	 * until the heartbeat goes stale; a restart adopts everything. */
+	pfd_flows_free(d->flows);
+	pfd_loop_free(d->loop);
+	pfd_ct_close(d->ct);
+	pfd_rt_close(d->rt);
+	pfd_nft_close(d->nft);
+	pfd_ft_list_clear(&d->ft);
+	pfd_bpf_close(d->bpf);
+	free(d->sum);
+	if (d->lock_fd >= 0) {
+		char path[PATH_MAX + 16];
+
+		snprintf(path, sizeof(path), "%s/pfd.pid", d->cfg->state_dir);
+		unlink(path);
+		close(d->lock_fd);
+	}
+	pfd_config_free(d->cfg);
+}
+
+static int start(struct pfd *d)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct pfd_ct_opts copts = {};
+	struct pfd_flows_ctx fc;
+	pid_t holder = 0;
+	__u32 k = 0;
+	int err;
+
+	/* lock: one daemon per state directory (and so per set of pins) */
+	d->lock_fd = pfd_state_lock(d->cfg->state_dir, &holder);
+	if (d->lock_fd == -EBUSY) {
+		if (holder)
+			pr_err("another pfd is running (pid %d, state-dir %s)", (int)holder,
+			       d->cfg->state_dir);
+		else
+			pr_err("another pfd holds %s/pfd.lock", d->cfg->state_dir);
+		return -EBUSY;
+	}
+	if (d->lock_fd < 0) {
+		pr_err("state-dir %s: %s", d->cfg->state_dir, strerror(-d->lock_fd));
+		return d->lock_fd;
+	}
+	err = pfd_state_write_pid(d->cfg->state_dir);
+	if (err)
+		pr_warn("%s/pfd.pid: %s", d->cfg->state_dir, strerror(-err));
+
+	err = pfd_nft_open(&d->nft);
+	if (err) {
+		pr_err("nftables netlink: %s", strerror(-err));
+		return err;
+	}
+	err = resolve_mode(d, d->cfg, &d->mode);
+	if (err)
+		return err;
+
+	pfd_log_libbpf();
+	err = pfd_bpf_open(&d->bpf, d->cfg);
+	if (err)
+		return err;
+	d->maps = pfd_bpf_maps(d->bpf);
+	d->sum = calloc(1, sizeof(*d->sum));
+	if (!d->sum)
+		return -ENOMEM;
+	/* keep the adopted generation moving forward: a cached FIB result of
+	 * the previous run must not be trusted */
+	if (!bpf_map_lookup_elem(d->maps->ctl, &k, &d->ctl) &&
+	    d->ctl.abi_version != PFD_ABI_VERSION)
+		memset(&d->ctl, 0, sizeof(d->ctl));
+	d->ctl.keepalive_ms = keepalive_ms(d);
+	fib_gen_bump(d);	/* also the first heartbeat */
+
+	err = pfd_rt_open(&d->rt, on_rt_event, d);
+	if (err) {
+		pr_err("rtnetlink: %s", strerror(-err));
+		return err;
+	}
+	if (d->mode == PFD_MODE_FLOWTABLE) {
+		err = pfd_nft_read_flowtables(d->nft, &d->ft);
+		if (err)
+			pr_warn("cannot read nft flowtables (%s)", strerror(-err));
+	}
+
+	copts.rcvbuf = (int)d->cfg->ct_event_buffer;
+	copts.cb = pfd_flows_ct_cb;
+	err = pfd_loop_new(&d->loop);
+	if (err)
+		return err;
+	/* the flow table needs ct for updates, ct needs the flow table as its
+	 * callback: create the table with ct NULL, then set it */
+	flows_ctx(d, &fc);
+	err = pfd_flows_new(&d->flows, &fc);
+	if (err)
+		return err;
+	devices_sync(d, d->cfg);
+
+	copts.arg = d->flows;
+	/* subscribe first, dump second: nothing falls in between */
+	err = pfd_ct_open(&d->ct, &copts);
+	if (err) {
+		pr_err("conntrack netlink: %s", strerror(-err));
+		return err;
+	}
+	if (d->cfg->ct_event_buffer && pfd_ct_events_rcvbuf(d->ct) < (int)d->cfg->ct_event_buffer)
+		pr_warn("ct-event-buffer %u: the kernel allowed only %d bytes", d->cfg->ct_event_buffer,
+			pfd_ct_events_rcvbuf(d->ct));
+	err = pfd_nft_events_open(d->nft);
+	if (err) {
+		pr_err("nftables events: %s", strerror(-err));
+		return err;
+	}
+	flows_ctx(d, &fc);
+	pfd_flows_set_ctx(d->flows, &fc);
+
+	err = pfd_loop_add_fd(d->loop, pfd_ct_events_fd(d->ct), on_ct, d);
+	if (!err)
+		err = pfd_loop_add_fd(d->loop, pfd_nft_events_fd(d->nft), on_nft, d);
+	if (!err)
+		err = pfd_loop_add_fd(d->loop, pfd_rt_events_fd(d->rt), on_rt, d);
+	if (!err)
+		err = pfd_loop_add_signals(d->loop, sigs, 3, on_signal, d);
+	if (err) {
+		pr_err("event loop: %s", strerror(-err));
+		return err;
+	}
+	d->t_heartbeat = pfd_loop_add_timer(d->loop, d->cfg->heartbeat_interval_ms, on_heartbeat, d);
+	d->t_refresh = pfd_loop_add_timer(d->loop, d->cfg->refresh_interval_ms, on_refresh, d);
+	d->t_reconcile = pfd_loop_add_timer(d->loop, d->cfg->reconcile_interval_ms, on_reconcile, d);
+	d->t_metrics = pfd_loop_add_timer(d->loop, 0, on_metrics, d);
+	if (d->t_heartbeat < 0 || d->t_refresh < 0 || d->t_reconcile < 0 || d->t_metrics < 0) {
+		pr_err("timers: %s", strerror(errno));
+		return -EMFILE;
+	}
+	timers_set(d);
+
+	/* the initial dump installs what is already eligible, and sweeps
+	 * map entries of a previous run that are not */
+	reconcile(d, "startup");
+	ctl_write(d);
+	state_write(d);
+	metrics_write(d);
+	return 0;
+}
+
+int pfd_daemon_run(const char *config_path, int verbosity)
+{
+	struct pfd *d;
+	int err;
+
+	pfd_log_init_auto(LOG_INFO + verbosity);
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		pr_err("out of memory");
+		return 1;
+	}
+	d->lock_fd = -1;
+	d->config_path = config_path;
+	d->verbosity = verbosity;
+	d->t_heartbeat = d->t_refresh = d->t_reconcile = d->t_metrics = -1;
+	d->started = (int64_t)time(NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = pfd_config_load(config_path, &d->cfg);
+	if (err) {
+		if (err != -EINVAL)
+			pr_err("%s: %s", config_path, strerror(-err));
+		free(d);
+		return 1;
+	}
+	pfd_log_set_level(d->cfg->log_level + verbosity);
+
+	err = start(d);
+	if (!err) {
+		pr_notice("running: %s mode, %u device(s), %" PRIu64 " flow(s) offloaded",
+			  mode_name(d->mode), d->n_devs, pfd_flows_get_stats(d->flows)->flows);
+		sd_notify_ready();
+		err = pfd_loop_run(d->loop);
+		state_write(d);
+	}
+	teardown(d);
+	free(d);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Prometheus textfile metrics (see metrics.h). Names follow Prometheus
+ * conventions: pfd_ prefix, _total for counters, base units (bytes,
+ * seconds). Per-reason counters are labelled with reasons.h's labels, per
+ * device ones with the device name and hook. The file is written beside
+ * its final name and renamed, so a scrape never reads half of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pfd/metrics.h"
+
+static void header(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *slot_name(const struct pfd_state *s, unsigned int slot)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n_devs; i++)
+		if (s->devs[i].slot == slot)
+			return s->devs[i].name;
+	return NULL;
+}
+
+static void write_body(FILE *f, const struct pfd_metrics_in *in)
+{
+	const struct pfd_state *s = in->state;
+	unsigned int r, slot, hook;
+
+	header(f, "pfd_packets_total", "counter",
+	       "Packets seen by the fast path, by verdict reason");
+	for (r = 0; r < PFD_R__COUNT; r++)
+		fprintf(f, "pfd_packets_total{reason=\"%s\"} %llu\n", pfd_reason_label(r),
+			(unsigned long long)pfd_stats_reason_total(in->sum, r).packets);
+	header(f, "pfd_bytes_total", "counter",
+	       "Bytes (IP length) seen by the fast path, by verdict reason");
+	for (r = 0; r < PFD_R__COUNT; r++)
+		fprintf(f, "pfd_bytes_total{reason=\"%s\"} %llu\n", pfd_reason_label(r),
+			(unsigned long long)pfd_stats_reason_total(in->sum, r).bytes);
+
+	header(f, "pfd_device_rx_packets_total", "counter",
+	       "Packets the fast path saw arriving on a device, by hook");
+	for (slot = 1; slot < PFD_MAX_DEVS; slot++) {
+		const char *name = slot_name(s, slot);
+
+		if (!name)
+			continue;
+		for (hook = 0; hook < PFD_HOOKS; hook++) {
+			unsigned long long n = 0;
+
+			for (r = 0; r < PFD_REASON_SLOTS; r++)
+				n += in->sum->c[slot][hook][r].packets;
+			fprintf(f, "pfd_device_rx_packets_total{device=\"%s\",hook=\"%s\"} %llu\n",
+				name, pfd_hook_name(hook), n);
+		}
+	}
+	header(f, "pfd_device_forwarded_packets_total", "counter",
+	       "Packets forwarded by the fast path, by ingress device and hook");
+	for (slot = 1; slot < PFD_MAX_DEVS; slot++) {
+		const char *name = slot_name(s, slot);
+
+		if (!name)
+			continue;
+		for (hook = 0; hook < PFD_HOOKS; hook++)
+			fprintf(f,
+				"pfd_device_forwarded_packets_total{device=\"%s\",hook=\"%s\"} "
+				"%llu\n",
+				name, pfd_hook_name(hook),
+				(unsigned long long)in->sum->c[slot][hook][PFD_R_FORWARDED].packets);
+	}
+	header(f, "pfd_device_breaker_tripped", "gauge",
+	       "1 when the circuit breaker switched the device to dry run");
+	for (slot = 0; slot < s->n_devs; slot++)
+		fprintf(f, "pfd_device_breaker_tripped{device=\"%s\"} %d\n", s->devs[slot].name,
+			s->devs[slot].tripped);
+
+	header(f, "pfd_offloaded_flows", "gauge", "Conntrack entries on the fast path");
+	fprintf(f, "pfd_offloaded_flows %" PRIu64 "\n", s->flows);
+	header(f, "pfd_flow_installs_total", "counter", "Conntrack entries put on the fast path");
+	fprintf(f, "pfd_flow_installs_total %" PRIu64 "\n", s->installs);
+	header(f, "pfd_flow_removals_total", "counter",
+	       "Conntrack entries taken off the fast path");
+	fprintf(f, "pfd_flow_removals_total %" PRIu64 "\n", s->removals);
+	header(f, "pfd_flow_map_full_total", "counter",
+	       "Installs refused because the flow map was full");
+	fprintf(f, "pfd_flow_map_full_total %" PRIu64 "\n", s->map_full);
+	header(f, "pfd_reconcile_repairs_total", "counter",
+	       "Differences between conntrack and the flow map repaired");
+	fprintf(f, "pfd_reconcile_repairs_total %" PRIu64 "\n", in->repairs);
+	header(f, "pfd_ct_timeout_refreshes_total", "counter",
+	       "Conntrack timeouts refreshed for fast-pathed flows");
+	fprintf(f, "pfd_ct_timeout_refreshes_total %" PRIu64 "\n", in->refreshes);
+	header(f, "pfd_ct_timeout_refresh_errors_total", "counter",
+	       "Conntrack timeout refreshes that failed");
+	fprintf(f, "pfd_ct_timeout_refresh_errors_total %" PRIu64 "\n", in->refresh_errors);
+	header(f, "pfd_ct_overruns_total", "counter",
+	       "Conntrack event socket overruns (ENOBUFS: events lost)");
+	fprintf(f, "pfd_ct_overruns_total %" PRIu64 "\n", s->ct_overruns);
+	header(f, "pfd_resyncs_total", "counter", "Full conntrack resyncs after lost events");
+	fprintf(f, "pfd_resyncs_total %" PRIu64 "\n", s->resyncs);
+	header(f, "pfd_revalidations_total", "counter",
+	       "nftables ruleset generations that revalidated the offloaded flows");
+	fprintf(f, "pfd_revalidations_total %" PRIu64 "\n", in->revalidations);
+	header(f, "pfd_reloads_total", "counter", "Configuration reloads applied");
+	fprintf(f, "pfd_reloads_total %" PRIu64 "\n", s->reloads);
+	header(f, "pfd_heartbeat_age_seconds", "gauge",
+	       "Age of the heartbeat the fast path checks (fails open past the limit)");
+	fprintf(f, "pfd_heartbeat_age_seconds %.3f\n", (double)in->heartbeat_age_ns / 1e9);
+	header(f, "pfd_start_time_seconds", "gauge", "Unix time the daemon started");
+	fprintf(f, "pfd_start_time_seconds %" PRId64 "\n", s->started);
+}
+
+int pfd_metrics_write(const char *path, const struct pfd_metrics_in *in)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int n, fd, err;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	write_body(f, in);
+	if (fflush(f) || ferror(f)) {
+		fclose(f);
+		unlink(tmp);
+		return -EIO;
+	}
+	if (fclose(f) || rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}

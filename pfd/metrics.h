@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Prometheus textfile metrics (node_exporter's textfile collector format),
+ * written atomically by the daemon on its metrics timer. Used by
+ * pfd/daemon.c.
+ */
+#ifndef PFD_METRICS_H
+#define PFD_METRICS_H
+
+#include <stdint.h>
+
+#include "pfd/state.h"
+#include "pfd/stats.h"
+
+struct pfd_metrics_in {
+	const struct pfd_state		*state;	/* control counters and devices */
+	const struct pfd_stats_sum	*sum;	/* fast path counters */
+	uint64_t			heartbeat_age_ns;
+	uint64_t			repairs, refreshes, refresh_errors, revalidations;
+};
+
+/* Writes path (temp file + rename). 0 or -errno. */
+int pfd_metrics_write(const char *path, const struct pfd_metrics_in *in);
+
+#endif /* PFD_METRICS_H */
