@@ -180,29 +180,29 @@ static bool iface_name_valid(const char *s)
 /* Edit distance, for "did you mean"; short strings only. */
 static unsigned int distance(const char *a, const char *b)
 {
-	unsigned int row[64], i, j, la = strlen(a), lb = strlen(b);
+	/* optimal string alignment: a swap of two letters counts as one edit */
+	unsigned int d[64][64], i, j, la = strlen(a), lb = strlen(b), best;
 
 	if (la >= 63 || lb >= 63)
 		return UINT_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (j = 0; j <= lb; j++)
-		row[j] = j;
+		d[0][j] = j;
 	for (i = 1; i <= la; i++) {
-		unsigned int diag = row[0], tmp;
-
-		row[0] = i;
 		for (j = 1; j <= lb; j++) {
-			unsigned int best = diag + (a[i - 1] != b[j - 1]);
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			tmp = row[j];
-			row[j] = best;
-			diag = tmp;
+			best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
 	}
-	return row[lb];
+	return d[la][lb];
 }
 
 /* The nearest of words to s, if it is near enough to be a typo, or the one

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `pfd feasibility`: what this kernel and the configured devices support,
+ * each check PASS, WARN or FAIL with the fix (PacketFrame's feasibility
+ * command, extended to the netfilter side). Checks that need to change
+ * something (attach a program, add a qdisc) run in a child process in a
+ * private network namespace on its loopback device, so the host is never
+ * touched. Native XDP is read from the driver's advertised XDP features
+ * (netdev generic netlink, Linux 6.3), not by attaching: some drivers reset
+ * the link when a program is attached. Also pfd_cli_fib_mark_ok(), which
+ * explain uses.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/if_link.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+
+#include "nft-backend/ct.h"
+#include "nft-backend/nft.h"
+#include "pfd/cli.h"
+#include "pfd/log.h"
+#include "pfd_probe.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+/* include/uapi/linux/netdev.h, Linux 6.3 (Debian's 6.1 headers lack it). */
+#define PFD_NETDEV_CMD_DEV_GET		1
+#define PFD_NETDEV_A_DEV_IFINDEX	1
+#define PFD_NETDEV_A_DEV_XDP_FEATURES	3
+#define PFD_NETDEV_XDP_ACT_BASIC	(1ULL << 0)
+#define PFD_NETDEV_XDP_ACT_REDIRECT	(1ULL << 1)
+#define PFD_NETDEV_XDP_ACT_NDO_XMIT	(1ULL << 2)
+
+enum verdict { V_PASS, V_WARN, V_FAIL, V_INFO };
+static const char *const verdict_name[] = { "PASS", "WARN", "FAIL", "INFO" };
+
+static unsigned int n_fail, n_warn;
+
+static void check(enum verdict v, const char *name, const char *detail, const char *fix)
+{
+	n_fail += v == V_FAIL;
+	n_warn += v == V_WARN;
+	pfd_out_open_obj(NULL);
+	pfd_print_str(PFD_PRINT_ANY, "result", "%-5s", verdict_name[v]);
+	pfd_print_str(PFD_PRINT_ANY, "check", "%-24s", name);
+	pfd_print_str(PFD_PRINT_ANY, "detail", " %s\n", detail);
+	if (fix)
+		pfd_print_str(PFD_PRINT_ANY, "fix", "      fix: %s\n", fix);
+	pfd_out_close_obj();
+}
+
+static int read_sysctl(const char *path, long *v)
+{
+	char buf[32];
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -EIO;
+	*v = strtol(buf, NULL, 10);
+	return 0;
+}
+
+/* ---- BPF ---- */
+
+static int load_trivial_xdp(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "pfd_feas", "GPL", insns, 2, NULL);
+}
+
+/* 1: the kernel accepts BPF_FIB_LOOKUP_MARK, 0: it does not, -errno: could
+ * not tell. */
+int pfd_cli_fib_mark_ok(void)
+{
+	unsigned char pkt[64] = { 0 };
+	struct pfd_probe *skel;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+	int err, ret;
+
+	skel = pfd_probe__open_and_load();
+	if (!skel)
+		return -errno;
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.pfd_probe_fib), &opts);
+	if (err)
+		ret = -errno;
+	else
+		ret = skel->data->fib_rc == -EINVAL ? 0 : skel->data->fib_rc >= 0 ? 1 : -EIO;
+	pfd_probe__destroy(skel);
+	return ret;
+}
+
+/* ---- what runs in a private network namespace ---- */
+
+#define NS_CLSACT	(1 << 0)
+#define NS_XDP_GENERIC	(1 << 1)
+#define NS_FQ		(1 << 2)
+#define NS_NETNS	(1 << 3)
+
+static int add_qdisc(int ifindex, const char *kind)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm;
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWQDISC;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	nlh->nlmsg_seq = 1;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = TC_H_ROOT;
+	mnl_attr_put_strz(nlh, TCA_KIND, kind);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (ret < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = mnl_cb_run(buf, ret, 1, mnl_socket_get_portid(nl), NULL, NULL);
+	ret = ret < 0 ? -errno : 0;
+out:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+static int netns_checks_child(void)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = 1, .attach_point = BPF_TC_INGRESS);
+	int res = 0, fd;
+
+	if (unshare(CLONE_NEWNET))
+		return 0;
+	res |= NS_NETNS;
+	if (!bpf_tc_hook_create(&hook))
+		res |= NS_CLSACT;
+	fd = load_trivial_xdp();
+	if (fd >= 0 && !bpf_xdp_attach(1, fd, XDP_FLAGS_SKB_MODE, NULL))
+		res |= NS_XDP_GENERIC;
+	if (!add_qdisc(1, "fq"))
+		res |= NS_FQ;
+	return res;
+}
+
+static int netns_checks(void)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		_exit(netns_checks_child());
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -ECHILD;
+	return WEXITSTATUS(status);
+}
+
+/* ---- netdev generic netlink: the driver's XDP features ---- */
+
+static int attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type <= CTRL_ATTR_MAX && type >= 0)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+struct genl_reply {
+	uint16_t	family;
+	bool		has_features;
+	uint64_t	features;
+};
+
+static int family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = { 0 };
+	struct genl_reply *r = data;
+
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), attr_cb, tb);
+	if (tb[CTRL_ATTR_FAMILY_ID] && !mnl_attr_validate(tb[CTRL_ATTR_FAMILY_ID], MNL_TYPE_U16))
+		r->family = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+	return MNL_CB_OK;
+}
+
+static int dev_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = { 0 };
+	struct genl_reply *r = data;
+	const struct nlattr *a = NULL;
+
+	/* CTRL_ATTR_MAX (10) is above NETDEV_A_DEV_XDP_FEATURES: tb is big enough */
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), attr_cb, tb);
+	a = tb[PFD_NETDEV_A_DEV_XDP_FEATURES];
+	if (a && !mnl_attr_validate(a, MNL_TYPE_U64)) {
+		r->features = mnl_attr_get_u64(a);
+		r->has_features = true;
+	}
+	return MNL_CB_OK;
+}
+
+static int genl_request(struct mnl_socket *nl, uint16_t type, uint8_t cmd, uint8_t version,
+			void (*fill)(struct nlmsghdr *, const void *), const void *arg,
+			mnl_cb_t cb, struct genl_reply *r)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+	unsigned int seq = time(NULL);
+	int ret;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = version;
+	fill(nlh, arg);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, ret, seq, mnl_socket_get_portid(nl), cb, r);
+		if (ret < 0)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static void fill_family(struct nlmsghdr *nlh, const void *arg)
+{
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, arg);
+}
+
+static void fill_ifindex(struct nlmsghdr *nlh, const void *arg)
+{
+	mnl_attr_put_u32(nlh, PFD_NETDEV_A_DEV_IFINDEX, *(const uint32_t *)arg);
+}
+
+/* The driver's XDP features: 0 and *f, -EOPNOTSUPP before Linux 6.3. */
+static int xdp_features(uint32_t ifindex, uint64_t *f)
+{
+	struct genl_reply r = { 0 };
+	struct mnl_socket *nl;
+	int err;
+
+	nl = mnl_socket_open(NETLINK_GENERIC);
+	if (!nl)
+		return -errno;
+	err = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : 0;
+	if (!err)
+		err = genl_request(nl, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, fill_family, "netdev",
+				   family_cb, &r);
+	if (!err && !r.family)
+		err = -EOPNOTSUPP;
+	if (err == -ENOENT)
+		err = -EOPNOTSUPP;
+	if (!err)
+		err = genl_request(nl, r.family, PFD_NETDEV_CMD_DEV_GET, 1, fill_ifindex, &ifindex,
+				   dev_cb, &r);
+	mnl_socket_close(nl);
+	if (!err && !r.has_features)
+		err = -EOPNOTSUPP;
+	if (!err)
+		*f = r.features;
+	return err;
+}
+
+static bool is_veth(const char *ifname)
+{
+	char path[128], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver", ifname);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0)
+		return false;	/* a real device has a driver link; veth has none */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/iflink", ifname);
+	return access(path, F_OK) == 0 && strncmp(ifname, "lo", 3);
+}
+
+static void check_device(const struct pfd_iface *ifc)
+{
+	char name[64], detail[256];
+	uint32_t ifindex = if_nametoindex(ifc->name);
+	uint64_t f = 0;
+	int err;
+
+	snprintf(name, sizeof(name), "device %s", ifc->name);
+	if (!ifindex) {
+		check(V_FAIL, name, "no such device in this network namespace",
+		      "create it, or remove its attach line from pfd.conf");
+		return;
+	}
+	err = xdp_features(ifindex, &f);
+	if (err) {
+		snprintf(detail, sizeof(detail),
+			 "driver XDP features unknown (%s; kernel < 6.3?): attach auto falls "
+			 "back to generic XDP, then TC",
+			 strerror(-err));
+		check(V_WARN, name, detail, NULL);
+		return;
+	}
+	if ((f & PFD_NETDEV_XDP_ACT_BASIC) && (f & PFD_NETDEV_XDP_ACT_REDIRECT)) {
+		snprintf(detail, sizeof(detail), "native XDP (driver features 0x%llx)",
+			 (unsigned long long)f);
+		check(ifc->mode == PFD_ATTACH_GENERIC || ifc->mode == PFD_ATTACH_TC ? V_INFO :
+										    V_PASS,
+		      name, detail, NULL);
+	} else {
+		snprintf(detail, sizeof(detail), "no native XDP in the driver (features 0x%llx): "
+						 "attach auto uses generic XDP",
+			 (unsigned long long)f);
+		check(ifc->mode == PFD_ATTACH_NATIVE ? V_FAIL : V_WARN, name, detail,
+		      ifc->mode == PFD_ATTACH_NATIVE ? "attach IFACE auto (or generic, or tc)" :
+						       NULL);
+	}
+	if (!(f & PFD_NETDEV_XDP_ACT_NDO_XMIT)) {
+		snprintf(detail, sizeof(detail), "cannot receive XDP-redirected frames%s",
+			 is_veth(ifc->name) ? " (a veth needs an XDP program or GRO on its peer)" :
+					      "");
+		check(V_WARN, name, detail,
+		      is_veth(ifc->name) ? "ethtool -K PEER gro on, or attach XDP on the peer" :
+					   "flows leaving by this device stay on the slow path");
+	}
+}
+
+static void check_kernel(void)
+{
+	struct utsname u;
+	char detail[256];
+	int maj = 0, min = 0;
+
+	if (uname(&u))
+		return;
+	sscanf(u.release, "%d.%d", &maj, &min);
+	snprintf(detail, sizeof(detail),
+		 "Linux %s: deletes offloaded conntrack entries %s (6.4), tcx %s (6.6), "
+		 "flowtable kfunc %s (6.10), flowtable CLOSING state %s (6.14)",
+		 u.release, maj > 6 || (maj == 6 && min >= 4) ? "yes" : "no",
+		 maj > 6 || (maj == 6 && min >= 6) ? "yes" : "no",
+		 maj > 6 || (maj == 6 && min >= 10) ? "yes" : "no",
+		 maj > 6 || (maj == 6 && min >= 14) ? "yes" : "no");
+	check(V_INFO, "kernel", detail, NULL);
+}
+
+int pfd_cmd_feasibility(struct pfd_cli *cli)
+{
+	char detail[PATH_MAX + 128], fix[PATH_MAX + 64];
+	struct pfd_config *cfg;
+	struct pfd_ct_opts ctopts = { 0 };
+	struct pfd_nft *nft = NULL;
+	struct pfd_ct *ct = NULL;
+	struct statfs sfs;
+	int fd, ns, ft = -1, fibmark;
+	unsigned int i;
+	long v;
+
+	if (pfd_cli_config(cli, false))
+		return PFD_EXIT_FAIL;
+	cfg = cli->cfg;
+	n_fail = n_warn = 0;
+	pfd_out_open_obj(NULL);
+	pfd_out_open_arr("checks");
+
+	check_kernel();
+	check(geteuid() == 0 ? V_PASS : V_FAIL, "privileges",
+	      geteuid() == 0 ? "running as root" : "not root",
+	      geteuid() == 0 ? NULL :
+			       "run as root, or with CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN "
+			       "CAP_PERFMON CAP_NET_RAW (examples/pfd.service)");
+
+	fd = load_trivial_xdp();
+	if (fd >= 0) {
+		close(fd);
+		check(V_PASS, "bpf", "loads XDP programs", NULL);
+	} else {
+		snprintf(detail, sizeof(detail), "cannot load an XDP program (%s)", strerror(errno));
+		check(V_FAIL, "bpf", detail,
+		      "a kernel with CONFIG_BPF_SYSCALL and CONFIG_XDP_SOCKETS, run as root, "
+		      "LimitMEMLOCK=infinity");
+	}
+
+	if (!statfs(cfg->bpffs, &sfs) && sfs.f_type == BPF_FS_MAGIC) {
+		snprintf(detail, sizeof(detail), "%s is a bpffs", cfg->bpffs);
+		check(V_PASS, "bpffs", detail, NULL);
+	} else {
+		snprintf(detail, sizeof(detail), "%s is not a bpffs mount", cfg->bpffs);
+		snprintf(fix, sizeof(fix), "mount -t bpf bpf %s (or set bpffs in pfd.conf)",
+			 cfg->bpffs);
+		check(V_FAIL, "bpffs", detail, fix);
+	}
+
+	ns = netns_checks();
+	if (ns < 0 || !(ns & NS_NETNS)) {
+		check(V_WARN, "netns checks", "cannot create a private network namespace: "
+					      "clsact, generic XDP and sch_fq not checked",
+		      NULL);
+	} else {
+		check(ns & NS_XDP_GENERIC ? V_PASS : V_FAIL, "xdp generic",
+		      ns & NS_XDP_GENERIC ? "generic (skb) XDP attaches" :
+					    "generic XDP does not attach",
+		      ns & NS_XDP_GENERIC ? NULL : "use attach IFACE tc");
+		check(ns & NS_CLSACT ? V_PASS : V_FAIL, "clsact",
+		      ns & NS_CLSACT ? "TC ingress (clsact) available" : "no clsact qdisc",
+		      ns & NS_CLSACT ? NULL : "a kernel with CONFIG_NET_SCH_INGRESS");
+		check(ns & NS_FQ ? V_PASS : V_WARN, "sch_fq",
+		      ns & NS_FQ ? "fq qdisc available (egress jitter)" :
+				   "no fq qdisc: the egress jitter program has no effect",
+		      ns & NS_FQ ? NULL : "a kernel with CONFIG_NET_SCH_FQ (modprobe sch_fq)");
+	}
+
+	fibmark = pfd_cli_fib_mark_ok();
+	check(fibmark == 1 ? V_PASS : V_WARN, "fib lookup mark",
+	      fibmark == 1 ? "bpf_fib_lookup honours fwmark (BPF_FIB_LOOKUP_MARK)" :
+			     "no BPF_FIB_LOOKUP_MARK (Linux < 6.10): flows routed by fwmark rules "
+			     "stay on the slow path",
+	      NULL);
+
+	if (!read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max", &v)) {
+		check(V_PASS, "conntrack", "nf_conntrack loaded", NULL);
+	} else {
+		check(V_FAIL, "conntrack", "nf_conntrack is not loaded",
+		      "load a ruleset that uses ct state (examples/mark-mode.nft), or modprobe "
+		      "nf_conntrack");
+	}
+	if (!read_sysctl("/proc/sys/net/netfilter/nf_conntrack_events", &v)) {
+		snprintf(detail, sizeof(detail), "nf_conntrack_events = %ld", v);
+		check(v ? V_PASS : V_FAIL, "conntrack events", detail,
+		      v ? NULL : "sysctl -w net.netfilter.nf_conntrack_events=1");
+	}
+	ctopts.cb = NULL;
+	if (!pfd_ct_open(&ct, &ctopts)) {
+		check(V_PASS, "ctnetlink", "conntrack event and request sockets open", NULL);
+		pfd_ct_close(ct);
+	} else {
+		check(V_FAIL, "ctnetlink", "cannot subscribe to conntrack events",
+		      "a kernel with CONFIG_NF_CT_NETLINK, run as root");
+	}
+
+	if (!pfd_nft_open(&nft)) {
+		ft = pfd_nft_probe_flowtables(nft);
+		pfd_nft_close(nft);
+	}
+	if (ft == 1)
+		check(V_PASS, "nf_flow_table", "flowtables available (flowtable mode)", NULL);
+	else
+		check(cfg->mode == PFD_MODE_FLOWTABLE ? V_FAIL : V_WARN, "nf_flow_table",
+		      ft == 0 ? "this kernel has no flowtables (CONFIG_NF_FLOW_TABLE)" :
+				"cannot tell whether flowtables work",
+		      cfg->mode == PFD_MODE_FLOWTABLE ? "use mode mark VALUE/MASK "
+							"(examples/mark-mode.nft)" :
+							NULL);
+
+	if (cfg->mode == PFD_MODE_AUTO) {
+		if (ft == 1)
+			check(V_PASS, "mode auto", "picks flowtable: nf_flow_table is available",
+			      NULL);
+		else if (cfg->mark_mask) {
+			snprintf(detail, sizeof(detail),
+				 "picks mark 0x%x/0x%x: nf_flow_table is not available",
+				 cfg->mark_value, cfg->mark_mask);
+			check(V_PASS, "mode auto", detail, NULL);
+		} else {
+			check(V_FAIL, "mode auto",
+			      "no nf_flow_table, and no mark to fall back to",
+			      "mode auto 0x1/0x1 (with a ct mark rule), or mode mark VALUE/MASK");
+		}
+	}
+
+	for (i = 0; i < cfg->n_ifaces; i++)
+		check_device(&cfg->ifaces[i]);
+	if (!cfg->n_ifaces && cfg->mode == PFD_MODE_MARK)
+		check(V_FAIL, "devices", "mark mode without attach lines", "attach IFACE in pfd.conf");
+
+	pfd_out_close_arr();
+	pfd_print_u64(PFD_PRINT_JSON, "failed", NULL, n_fail);
+	pfd_print_u64(PFD_PRINT_JSON, "warnings", NULL, n_warn);
+	pfd_out_close_obj();
+	pfd_out_end();
+	pfd_print_text("%u failed, %u warnings\n", n_fail, n_warn);
+	return n_fail ? PFD_EXIT_FAIL : PFD_EXIT_OK;
+}
