@@ -351,10 +351,8 @@ int pfd_cli_main(int argc, char **argv)
 		if (val && pfd_cli_global_opts[o].short_name != 'c')
 			return pfd_cli_usage_error("%s takes no value", pfd_cli_global_opts[o].name);
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return pfd_cli_usage_error("expected a command");
-	}
+	if (i >= argc)
+		return pfd_cli_usage_error("expected a command (try pfd --help)");
 	if (!strcmp(argv[i], "help")) {
 		if (i + 1 < argc && find_cmd(argv[i + 1])) {
 			cmd_usage(stdout, find_cmd(argv[i + 1]));
