@@ -487,7 +487,7 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 		err = -errno;
 		goto out_close;
 	}
-	seq -= 4;	/* first message with an ack: the table */
+	seq -= 3;	/* back to the first message with an ack: the table */
 	while (acks < 3) {
 		bool foreign;
 		ssize_t n = pfd_nl_recv(&nl, nl.buf, PFD_NL_BUF_SIZE, &foreign);
