@@ -313,6 +313,21 @@ static int set_flow_max(struct bpf_object *obj, __u32 n)
 	return m ? bpf_map__set_max_entries(m, n) : 0;
 }
 
+/* The kernel adds BPF_F_RDONLY_PROG to every devmap it creates (lookups
+ * return the device pointer; kernel/bpf/devmap.c) but refuses the flag at
+ * creation, and libbpf 1.1 compares flags before reusing a pin: ask for
+ * the flag only when there is a pin to match. */
+static void devmap_flags(struct bpf_object *obj, const char *globals)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, PFD_MAP_TX_PORTS);
+	char path[PATH_MAX];
+
+	if (!m || fmt_path(path, sizeof(path), "%s/%s", globals, PFD_MAP_TX_PORTS) ||
+	    access(path, F_OK))
+		return;
+	bpf_map__set_map_flags(m, bpf_map__map_flags(m) | BPF_F_RDONLY_PROG);
+}
+
 static int first_prog_fd(struct bpf_object *obj)
 {
 	struct bpf_program *p = bpf_object__next_program(obj, NULL);
@@ -333,6 +348,7 @@ static int load_objects(struct pfd_bpf *b, __u32 flows_max)
 		return err;
 	}
 	set_flow_max(b->xdp->obj, flows_max);
+	devmap_flags(b->xdp->obj, b->globals);
 	pfd_log_libbpf_verbose(true);
 	err = pfd_xdp__load(b->xdp);
 	pfd_log_libbpf_verbose(false);
@@ -353,6 +369,8 @@ static int load_objects(struct pfd_bpf *b, __u32 flows_max)
 		return err;
 	}
 	set_flow_max(b->tc->obj, flows_max);
+	/* the XDP object pinned the devmap just now */
+	devmap_flags(b->tc->obj, b->globals);
 	pfd_log_libbpf_verbose(true);
 	err = pfd_tc_fwd__load(b->tc);
 	pfd_log_libbpf_verbose(false);

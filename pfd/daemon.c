@@ -449,9 +449,6 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg)
 		if (err) {
 			w->kind = PFD_ATT_NONE;
 			pr_err("%s: not attached; its flows stay on the kernel path", w->name);
-		} else if (w->mode == PFD_ATTACH_AUTO) {
-			pr_notice("%s: fast path attached (%s)", w->name,
-				  pfd_attach_kind_name(w->kind));
 		}
 	}
 	memcpy(d->devs, want, n * sizeof(want[0]));
