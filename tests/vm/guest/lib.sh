@@ -19,7 +19,8 @@ PFD=${PFD:-$BUILD/pfd}
 VMOBJ=$BUILD/tests/vm
 SFX=$RANDOM
 C=pvc$SFX R=pvr$SFX S=pvs$SFX
-W=$(mktemp -d /tmp/pfd-vm.XXXXXX)
+# no dot in the path: libbpf rewrites "." to "_" in map pin paths
+W=$(mktemp -d /tmp/pfdvm-XXXXXX)
 CONF=$W/pfd.conf
 PIDS=()
 PFD_PID=
