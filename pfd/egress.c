@@ -556,8 +556,16 @@ static void filter_prog_name(int ifindex, uint32_t prio, char *name, size_t len)
 	__u32 ilen = sizeof(info);
 	int fd;
 
+	libbpf_print_fn_t print;
+	int err;
+
 	name[0] = 0;
-	if (bpf_tc_query(&hook, &opts))
+	/* Most devices have no clsact or no filter there: not worth the
+	 * kernel's extack message that libbpf would print for each. */
+	print = libbpf_set_print(NULL);
+	err = bpf_tc_query(&hook, &opts);
+	libbpf_set_print(print);
+	if (err)
 		return;
 	fd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (fd < 0)
@@ -572,9 +580,14 @@ static int tc_attach(const char *ifname, int ifindex, int prog_fd, uint32_t prio
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = prio, .prog_fd = prog_fd,
 			    .flags = BPF_TC_F_REPLACE);
+
+	libbpf_print_fn_t print;
 	int err;
 
+	/* EEXIST (a clsact is already there) is the usual case: no message */
+	print = libbpf_set_print(NULL);
 	err = bpf_tc_hook_create(&hook);	/* the clsact qdisc */
+	libbpf_set_print(print);
 	if (err && err != -EEXIST) {
 		pr_err("%s: cannot add the clsact qdisc (%s)", ifname, strerror(-err));
 		return err;

@@ -31,7 +31,7 @@
 static char lab_bpffs[] = "/tmp/pfd-egress-test-XXXXXX";
 
 /* 0, or a reason to skip everything (not root, no namespaces, no bpffs). */
-static const char *lab_enter(void)
+static __attribute__((unused)) const char *lab_enter(void)
 {
 	if (geteuid() != 0)
 		return "needs root (BPF_PROG_TEST_RUN, namespaces)";
@@ -54,13 +54,13 @@ static const char *lab_enter(void)
 	return NULL;
 }
 
-static void lab_leave(void)
+static __attribute__((unused)) void lab_leave(void)
 {
 	umount2(lab_bpffs, MNT_DETACH);
 	rmdir(lab_bpffs);
 }
 
-static const char *lab_pin_root(void)
+static __attribute__((unused)) const char *lab_pin_root(void)
 {
 	static char root[sizeof(lab_bpffs) + 16];
 
@@ -69,7 +69,7 @@ static const char *lab_pin_root(void)
 }
 
 /* A veth pair in the lab with an MTU; returns the ifindex of the first end. */
-static int lab_veth(const char *name, const char *peer, int mtu)
+static __attribute__((unused)) int lab_veth(const char *name, const char *peer, int mtu)
 {
 	char cmd[256];
 
@@ -154,7 +154,7 @@ static void lab_fix_csum(struct lab_pkt *p)
  * or not, for malformed cases: doff is rounded up) + payload bytes; or UDP
  * when flags < 0.
  */
-static void lab_build(struct lab_pkt *p, const char *src, const char *dst, int sport, int dport,
+static __attribute__((unused)) void lab_build(struct lab_pkt *p, const char *src, const char *dst, int sport, int dport,
 		      int flags, const unsigned char *opts, size_t optlen, size_t payload)
 {
 	unsigned char *ip, *l4;
@@ -212,7 +212,7 @@ static void lab_build(struct lab_pkt *p, const char *src, const char *dst, int s
 
 /* Runs prog once on p (ifindex: the skb's device; 0 = loopback). out gets the
  * packet as the program left it. Returns the program's return value, or -1. */
-static int lab_run(int prog_fd, const struct lab_pkt *p, int ifindex, struct lab_pkt *out,
+static __attribute__((unused)) int lab_run(int prog_fd, const struct lab_pkt *p, int ifindex, struct lab_pkt *out,
 		   uint64_t *tstamp)
 {
 	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex };
@@ -233,7 +233,7 @@ static int lab_run(int prog_fd, const struct lab_pkt *p, int ifindex, struct lab
 }
 
 /* Sum over CPUs of slot id of a per-CPU __u64 array. */
-static uint64_t lab_percpu_sum(int map_fd, uint32_t id)
+static __attribute__((unused)) uint64_t lab_percpu_sum(int map_fd, uint32_t id)
 {
 	int n = libbpf_num_possible_cpus(), i;
 	uint64_t vals[n > 0 ? n : 1], sum = 0;
@@ -246,7 +246,7 @@ static uint64_t lab_percpu_sum(int map_fd, uint32_t id)
 }
 
 /* Deletes every entry of a map. */
-static void lab_map_clear(int fd, size_t key_size)
+static __attribute__((unused)) void lab_map_clear(int fd, size_t key_size)
 {
 	unsigned char key[64], next[64];
 
@@ -260,7 +260,7 @@ static void lab_map_clear(int fd, size_t key_size)
 }
 
 /* A pfd_egress_pfx_key for "ADDR/LEN". */
-static struct pfd_egress_pfx_key lab_pfx(const char *addr, int plen, uint32_t ifindex, uint8_t dir)
+static __attribute__((unused)) struct pfd_egress_pfx_key lab_pfx(const char *addr, int plen, uint32_t ifindex, uint8_t dir)
 {
 	struct pfd_egress_pfx_key k = { .ifindex = ifindex, .dir = dir };
 
