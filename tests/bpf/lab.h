@@ -63,8 +63,8 @@ struct lab {
 	int ncpus;
 };
 
-static int lab_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int lab_sh(const char *fmt, ...)
+static inline int lab_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int lab_sh(const char *fmt, ...)
 {
 	char cmd[1024];
 	va_list ap;
@@ -126,7 +126,7 @@ static const char lab_ip_batch[] =
 	"rule add fwmark 0x42 lookup 100 pref 101\n"
 	;
 
-static int lab_write(const char *path, const char *val)
+static inline int lab_write(const char *path, const char *val)
 {
 	FILE *f = fopen(path, "w");
 	int rc;
@@ -140,7 +140,7 @@ static int lab_write(const char *path, const char *val)
 }
 
 /* Private network and mount namespaces; a fresh bpffs for the pins. */
-static int lab_enter(void)
+static inline int lab_enter(void)
 {
 	if (geteuid() != 0)
 		return -EPERM;
@@ -158,7 +158,7 @@ static int lab_enter(void)
 	return 0;
 }
 
-static int lab_net_setup(struct lab *lab)
+static inline int lab_net_setup(struct lab *lab)
 {
 	char path[] = "/tmp/pfd-lab-XXXXXX";
 	int fd = mkstemp(path), rc;
@@ -193,7 +193,7 @@ static int lab_net_setup(struct lab *lab)
  * by libbpf, except the devmap, which libbpf 1.1 cannot match against its
  * pin (see xdp-bpf/maps.bpf.h) and which is therefore adopted by hand.
  */
-static struct pfd_xdp *lab_xdp_open(void)
+static inline struct pfd_xdp *lab_xdp_open(void)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = LAB_PIN_ROOT);
 	struct pfd_xdp *xdp = pfd_xdp__open_opts(&opts);
@@ -221,7 +221,7 @@ err_destroy:
 	return NULL;
 }
 
-static int lab_open(struct lab *lab)
+static inline int lab_open(struct lab *lab)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = LAB_PIN_ROOT);
 	int err;
@@ -245,7 +245,7 @@ static int lab_open(struct lab *lab)
 	return lab->ncpus > 0 ? 0 : -EINVAL;
 }
 
-static int lab_init(struct lab *lab)
+static inline int lab_init(struct lab *lab)
 {
 	int err;
 
@@ -258,13 +258,13 @@ static int lab_init(struct lab *lab)
 	return err;
 }
 
-static void lab_fini(struct lab *lab)
+static inline void lab_fini(struct lab *lab)
 {
 	pfd_tc_fwd__destroy(lab->tc);
 	pfd_xdp__destroy(lab->xdp);
 }
 
-static __u64 lab_now_ns(void)
+static inline __u64 lab_now_ns(void)
 {
 	struct timespec ts;
 
@@ -273,7 +273,7 @@ static __u64 lab_now_ns(void)
 }
 
 /* A live control block: right ABI, fresh heartbeat. */
-static void lab_ctl_live(struct pfd_ctl *ctl)
+static inline void lab_ctl_live(struct pfd_ctl *ctl)
 {
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->abi_version = PFD_ABI_VERSION;
@@ -281,7 +281,7 @@ static void lab_ctl_live(struct pfd_ctl *ctl)
 	ctl->heartbeat_max_ns = 60ULL * 1000000000ULL;
 }
 
-static int lab_ctl_set(struct lab *lab, const struct pfd_ctl *ctl)
+static inline int lab_ctl_set(struct lab *lab, const struct pfd_ctl *ctl)
 {
 	__u32 zero = 0;
 
@@ -290,7 +290,7 @@ static int lab_ctl_set(struct lab *lab, const struct pfd_ctl *ctl)
 
 /* Registers every device as pfd would have attached it: IN0 and OUT0-1
  * fully, OUT2 in pfd_devs only; IN1 and OUT3 not at all. */
-static int lab_devs_reset(struct lab *lab, __u32 in0_flags)
+static inline int lab_devs_reset(struct lab *lab, __u32 in0_flags)
 {
 	int err = 0;
 
@@ -311,7 +311,7 @@ static int lab_devs_reset(struct lab *lab, __u32 in0_flags)
 	return err ? -EIO : 0;
 }
 
-static void lab_flows_clear(struct lab *lab)
+static inline void lab_flows_clear(struct lab *lab)
 {
 	struct pfd_flow_key key, next;
 
@@ -323,7 +323,7 @@ static void lab_flows_clear(struct lab *lab)
 }
 
 /* Sum over CPUs of one stats slot. */
-static struct pfd_counter lab_stat(struct lab *lab, __u32 slot, __u32 hook, __u32 reason)
+static inline struct pfd_counter lab_stat(struct lab *lab, __u32 slot, __u32 hook, __u32 reason)
 {
 	struct pfd_counter sum = {}, vals[lab->ncpus];
 	__u32 idx = PFD_STATS_INDEX(slot, hook, reason);
@@ -336,14 +336,14 @@ static struct pfd_counter lab_stat(struct lab *lab, __u32 slot, __u32 hook, __u3
 	return sum;
 }
 
-static void lab_stats_snap(struct lab *lab, __u32 slot, __u32 hook,
+static inline void lab_stats_snap(struct lab *lab, __u32 slot, __u32 hook,
 			   struct pfd_counter out[PFD_REASON_SLOTS])
 {
 	for (__u32 r = 0; r < PFD_REASON_SLOTS; r++)
 		out[r] = lab_stat(lab, slot, hook, r);
 }
 
-static const char *lab_reason_name(int r)
+static inline const char *lab_reason_name(int r)
 {
 	static const char *const names[PFD_R__COUNT] = {
 #define LAB_REASON_NAME(name, value, label, text) [PFD_R_##name] = #name,
@@ -354,7 +354,7 @@ static const char *lab_reason_name(int r)
 }
 
 /* Runs one frame through the XDP or TC program arriving on ingress. */
-static int lab_run(struct lab *lab, int hook, int ingress, const __u8 *in, size_t in_len,
+static inline int lab_run(struct lab *lab, int hook, int ingress, const __u8 *in, size_t in_len,
 		   __u8 *out, __u32 *out_len, __u32 *retval)
 {
 	struct xdp_md md = { .data_end = in_len, .ingress_ifindex = lab->ifindex[ingress] };
