@@ -447,7 +447,7 @@ static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
 
 static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct ct_dump_arg d = { .ct = ct, .mask = mask, .value = value };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
@@ -534,7 +534,7 @@ static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct
 
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int err = ct_update_start(&nlh, buf, e);
 
@@ -551,7 +551,7 @@ int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 se
 
 int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nf_ct_tcp_flags f = { .flags = set, .mask = set | clear };
 	struct nlattr *pinfo, *tcp;
 	struct nlmsghdr *nlh;
@@ -577,7 +577,7 @@ int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 s
 
 int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int err = ct_update_start(&nlh, buf, e);
 

@@ -101,7 +101,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_nft_generation(struct pfd_nft *nft, uint32_t *genid)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	uint32_t gen = 0;
 	int err;
 
@@ -210,7 +210,7 @@ static int ft_cb(const struct nlmsghdr *nlh, void *arg)
 static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family,
 			   pfd_nl_msg_cb cb, struct dump_arg *d, void (*reset)(struct dump_arg *))
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	uint32_t before, after;
 	int err, tries;
 
@@ -440,7 +440,7 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 	int acks = 0, table_err = 1, ft_err = 1, err;
 
 	(void)nft;
-	buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	buf = calloc(1, MNL_SOCKET_BUFFER_SIZE);
 	if (!buf)
 		return -ENOMEM;
 	b = mnl_nlmsg_batch_start(buf, MNL_SOCKET_BUFFER_SIZE);

@@ -253,7 +253,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *arg)
 int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
 		     __u32 mark, int *oif)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct route_reply r = { 0 };
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
@@ -312,7 +312,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct fib_rule_hdr *frh;
 	int found = 0, err;
@@ -388,7 +388,7 @@ static int xfrm_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const __be32 *dst)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct xfrm_arg x = { .family = family, .src = src, .dst = dst };
 	struct pfd_nl nl;
 	struct nlmsghdr *nlh;
@@ -482,7 +482,7 @@ static int filter_cb(const struct nlmsghdr *nlh, void *arg)
 
 static int dump_filters(struct pfd_rt *rt, int ifindex, __u32 parent, struct tc_arg *t)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct tcmsg *tcm;
 	int err;
@@ -560,7 +560,7 @@ static void read_default_qdisc(char *buf, size_t size)
 
 int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct tc_arg t = { .ifindex = ifindex };
 	struct nlmsghdr *nlh;
 	struct tcmsg *tcm;
@@ -600,7 +600,7 @@ int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
 
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	struct ndmsg *ndm;
 	int alen = addr_len(family);
