@@ -433,9 +433,11 @@ static void print_dir(const struct flows_ctx *c, const char *key, const struct p
 	pfd_print_u64(PFD_PRINT_ANY, "sport", ":%llu", ntohs(k->sport));
 	pfd_print_str(PFD_PRINT_ANY, "dst", k->family == AF_INET6 ? " -> [%s]" : " -> %s", dst);
 	pfd_print_u64(PFD_PRINT_ANY, "dport", ":%llu", ntohs(k->dport));
-	pfd_print_str(PFD_PRINT_JSON, "iif", NULL, ifname(c->v, k->ifindex, in));
-	pfd_print_str(PFD_PRINT_JSON, "oif", NULL, ifname(c->v, f->oif, outn));
-	pfd_print_text(" (%s -> %s)", in, outn);
+	const char *iif = ifname(c->v, k->ifindex, in), *oif = ifname(c->v, f->oif, outn);
+
+	pfd_print_str(PFD_PRINT_JSON, "iif", NULL, iif);
+	pfd_print_str(PFD_PRINT_JSON, "oif", NULL, oif);
+	pfd_print_text(" (%s -> %s)", iif, oif);
 	if (present) {
 		pfd_print_u64(PFD_PRINT_ANY, "packets", " %llu packets", f->packets);
 		pfd_print_u64(PFD_PRINT_JSON, "bytes", NULL, f->bytes);
