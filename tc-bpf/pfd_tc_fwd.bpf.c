@@ -20,6 +20,8 @@
  * skb_gso_validate_network_len()). */
 #define pfd_ctx_mtu_len(ctx, pkt) \
 	((ctx)->gso_size ? (pkt)->hdr_len + (ctx)->gso_size : (pkt)->ip_len)
+/* Through the checksum helpers: skbs carry CHECKSUM_PARTIAL/COMPLETE state. */
+#define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite_skb(ctx, pkt, flow, dmac, smac)
 
 #include "../xdp-bpf/fastpath.bpf.h"
 

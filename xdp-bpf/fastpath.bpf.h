@@ -12,6 +12,7 @@
  *   PFD_HOOK                      PFD_HOOK_XDP or PFD_HOOK_TC (counter slot)
  *   pfd_ctx_redirect(ctx, oif)    arm the redirect; true on success
  *   pfd_ctx_mtu_len(ctx, pkt)     the length the egress MTU must hold
+ *   pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac)  NAT, TTL, MACs
  *   PFD_HOOK_XDP_ONLY             defined for XDP: VIA_TC flows and the
  *                                 devmap check apply
  */
@@ -286,7 +287,7 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	if (!pfd_ctx_redirect(ctx, pkt->oif))
 		return PFD_R_REDIRECT;
 
-	pfd_rewrite(pkt, flow, dmac, smac);
+	pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac);
 	__sync_fetch_and_add(&flow->packets, 1);
 	__sync_fetch_and_add(&flow->bytes, pkt->ip_len);	/* as conntrack counts */
 	flow->last_seen_ns = now;

@@ -11,6 +11,9 @@
 #ifndef PFD_NAT_BPF_H
 #define PFD_NAT_BPF_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/bpf_helpers.h>
 #include <pfd/abi.h>
 #include "csum.bpf.h"
 #include "parse.bpf.h"
@@ -112,6 +115,99 @@ static __always_inline void pfd_rewrite(struct pfd_pkt *pkt, const struct pfd_fl
 		pfd_rewrite6(pkt, flow);
 	__builtin_memcpy(pkt->eth->h_dest, dmac, ETH_ALEN);
 	__builtin_memcpy(pkt->eth->h_source, smac, ETH_ALEN);
+}
+
+/*
+ * The same rewrite for the TC hook, through the kernel's checksum helpers
+ * rather than by hand: an skb may carry CHECKSUM_PARTIAL (the L4 field then
+ * holds only the pseudo-header sum, which port changes must not touch) or
+ * CHECKSUM_COMPLETE (skb->csum must follow the pseudo-header change), and
+ * bpf_l3/l4_csum_replace() do what nf_flow_table's inet_proto_csum_replace*()
+ * do in each case. BPF_F_MARK_MANGLED_0 keeps a zero UDP checksum zero and
+ * sends a computed zero as 0xffff. The helpers may reallocate the packet:
+ * every original value is read before the first call, and no packet
+ * pointer is used after it.
+ */
+static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pkt *pkt,
+					    const struct pfd_flow *flow, const __u8 *dmac,
+					    const __u8 *smac)
+{
+	bool v4 = pkt->family == AF_INET, snat = flow->flags & PFD_FLOW_F_SNAT;
+	bool dnat = flow->flags & PFD_FLOW_F_DNAT;
+	__u32 l3 = sizeof(struct ethhdr), l4 = l3 + (v4 ? sizeof(struct iphdr) :
+						      sizeof(struct ipv6hdr));
+	__u32 csum_off = l4 + (pkt->tcp ? offsetof(struct tcphdr, check) :
+				offsetof(struct udphdr, check));
+	__u64 l4f = pkt->udp ? BPF_F_MARK_MANGLED_0 : 0;
+	__be32 saddr[4] = {}, daddr[4] = {};
+	__be16 *ports = pkt->tcp ? (__be16 *)pkt->tcp : (__be16 *)pkt->udp;
+	__be16 sport, dport, ttl_old, ttl_new;
+	__s64 diff;
+
+	if (!ports || (!pkt->ip4 && !pkt->ip6))
+		return;
+	sport = ports[0];
+	dport = ports[1];
+	if (pkt->ip4) {
+		saddr[0] = pkt->ip4->saddr;
+		daddr[0] = pkt->ip4->daddr;
+		ttl_old = *(__be16 *)&pkt->ip4->ttl;
+		ttl_new = ttl_old;
+		((__u8 *)&ttl_new)[0]--;	/* ttl is the first byte of the word */
+	} else {
+		__builtin_memcpy(saddr, &pkt->ip6->saddr, sizeof(saddr));
+		__builtin_memcpy(daddr, &pkt->ip6->daddr, sizeof(daddr));
+		ttl_old = pkt->ip6->hop_limit;
+		ttl_new = ttl_old - 1;
+	}
+	/* From here on the packet may move: offsets only. */
+
+	if (snat) {
+		if (v4) {
+			bpf_l4_csum_replace(skb, csum_off, saddr[0], flow->nat_saddr[0],
+					    l4f | BPF_F_PSEUDO_HDR | sizeof(__be32));
+			bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), saddr[0],
+					    flow->nat_saddr[0], sizeof(__be32));
+			bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, saddr),
+					    &flow->nat_saddr[0], sizeof(__be32), 0);
+		} else {
+			diff = bpf_csum_diff(saddr, sizeof(saddr), (__be32 *)flow->nat_saddr,
+					     sizeof(saddr), 0);
+			bpf_l4_csum_replace(skb, csum_off, 0, diff, l4f | BPF_F_PSEUDO_HDR);
+			bpf_skb_store_bytes(skb, l3 + offsetof(struct ipv6hdr, saddr),
+					    flow->nat_saddr, sizeof(saddr), 0);
+		}
+		bpf_l4_csum_replace(skb, csum_off, sport, flow->nat_sport, l4f | sizeof(__be16));
+		bpf_skb_store_bytes(skb, l4, &flow->nat_sport, sizeof(__be16), 0);
+	}
+	if (dnat) {
+		if (v4) {
+			bpf_l4_csum_replace(skb, csum_off, daddr[0], flow->nat_daddr[0],
+					    l4f | BPF_F_PSEUDO_HDR | sizeof(__be32));
+			bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), daddr[0],
+					    flow->nat_daddr[0], sizeof(__be32));
+			bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, daddr),
+					    &flow->nat_daddr[0], sizeof(__be32), 0);
+		} else {
+			diff = bpf_csum_diff(daddr, sizeof(daddr), (__be32 *)flow->nat_daddr,
+					     sizeof(daddr), 0);
+			bpf_l4_csum_replace(skb, csum_off, 0, diff, l4f | BPF_F_PSEUDO_HDR);
+			bpf_skb_store_bytes(skb, l3 + offsetof(struct ipv6hdr, daddr),
+					    flow->nat_daddr, sizeof(daddr), 0);
+		}
+		bpf_l4_csum_replace(skb, csum_off, dport, flow->nat_dport, l4f | sizeof(__be16));
+		bpf_skb_store_bytes(skb, l4 + sizeof(__be16), &flow->nat_dport, sizeof(__be16), 0);
+	}
+
+	if (v4) {
+		bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), ttl_old, ttl_new,
+				    sizeof(__be16));
+		bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, ttl), &ttl_new, 1, 0);
+	} else {
+		bpf_skb_store_bytes(skb, l3 + offsetof(struct ipv6hdr, hop_limit), &ttl_new, 1, 0);
+	}
+	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dmac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), smac, ETH_ALEN, 0);
 }
 
 #endif /* PFD_NAT_BPF_H */

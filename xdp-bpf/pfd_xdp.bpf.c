@@ -17,6 +17,8 @@
 #define pfd_ctx_redirect(ctx, oif) \
 	(bpf_redirect_map(&pfd_tx_ports, (oif), XDP_PASS) == XDP_REDIRECT)
 #define pfd_ctx_mtu_len(ctx, pkt)	((pkt)->ip_len)
+/* An xdp_buff has no checksum state: rewrite in place. */
+#define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite(pkt, flow, dmac, smac)
 
 #include "fastpath.bpf.h"
 
