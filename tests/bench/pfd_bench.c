@@ -17,11 +17,15 @@
  *   pfd_bench count PIN
  *   pfd_bench mapmem ENTRIES       memory of a pfd_flows-shaped map
  *   pfd_bench gen NETNS DEV --dmac M --smac M --src IP --dst IP [options]
+ *   pfd_bench pfd-attach NETNS BPFFS DEV...
+ *   pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS [NAT_ADDR]
  *
  * gen prints one JSON line: frames sent, frames the sinks counted, wall ns.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -43,6 +47,7 @@
 #include "pfd/abi.h"
 
 #include "bench_gen.skel.h"
+#include "pfd_xdp.skel.h"
 #include "bench_limit.skel.h"
 #include "bench_sink.skel.h"
 
@@ -67,6 +72,8 @@ static void die_usage(void)
 		"       pfd_bench detach NETNS DEV\n"
 		"       pfd_bench count PIN\n"
 		"       pfd_bench mapmem ENTRIES\n"
+		"       pfd_bench pfd-attach NETNS BPFFS DEV...\n"
+		"       pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS [NAT_ADDR]\n"
 		"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
 		"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
 		"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
@@ -584,6 +591,149 @@ out:
 	return ret;
 }
 
+/*
+ * Fallback for router configurations 3 and 4 while the daemon cannot run:
+ * pfd's own XDP object (xdp-bpf/pfd_xdp.bpf.c), its maps pinned under
+ * BPFFS/tc/globals as pfd pins them, a control block that passes the version
+ * and heartbeat checks, and the flows installed by the bench (pfd-flows) the
+ * way pfd derives them from a conntrack entry. Labelled as such in results.
+ */
+static int cmd_pfd_attach(int argc, char **argv)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct pfd_ctl ctl = {
+		.abi_version		= PFD_ABI_VERSION,
+		.heartbeat_max_ns	= 1ull << 62,	/* no daemon to beat */
+		.fib_gen		= 1,		/* no route changes in a run */
+	};
+	char root[PATH_MAX];
+	struct pfd_xdp *x;
+	__u32 zero = 0;
+	int err, ret = 1;
+
+	if (argc < 3)
+		die_usage();
+	if (enter_netns(argv[0]))
+		return 1;
+	snprintf(root, sizeof(root), "%s/tc", argv[1]);
+	mkdir(root, 0700);
+	snprintf(root, sizeof(root), "%s/tc/globals", argv[1]);
+	mkdir(root, 0700);
+	oo.pin_root_path = root;
+	x = pfd_xdp__open_opts(&oo);
+	if (!x)
+		return err_out("cannot open %s", "pfd_xdp", errno);
+	err = pfd_xdp__load(x);
+	if (err) {
+		err_out("cannot load %s", "pfd_xdp", err);
+		goto out;
+	}
+	err = bpf_map_update_elem(bpf_map__fd(x->maps.pfd_ctl), &zero, &ctl, 0);
+	for (int i = 2; i < argc && !err; i++) {
+		struct pfd_dev dev = { .slot = i - 1, .flags = PFD_DEV_F_XDP };
+		unsigned int ifindex;
+
+		if (dev_index(argv[i], &ifindex))
+			goto out;
+		err = bpf_map_update_elem(bpf_map__fd(x->maps.pfd_devs), &ifindex, &dev, 0);
+		if (!err)
+			err = bpf_map_update_elem(bpf_map__fd(x->maps.pfd_tx_ports), &ifindex,
+						  &ifindex, 0);
+		if (err) {
+			err_out("cannot fill pfd's maps for %s", argv[i], err);
+			goto out;
+		}
+		if (xdp_attach(ifindex, bpf_program__fd(x->progs.pfd_xdp_fwd), argv[i]))
+			goto out;
+	}
+	if (err) {
+		err_out("cannot write %s", "pfd_ctl", err);
+		goto out;
+	}
+	ret = 0;
+out:
+	pfd_xdp__destroy(x);
+	return ret;
+}
+
+static int parse_addr(const char *s, __u8 *family, __be32 addr[4])
+{
+	*family = strchr(s, ':') ? AF_INET6 : AF_INET;
+	memset(addr, 0, 16);
+	if (inet_pton(*family, s, addr) != 1) {
+		fprintf(stderr, "pfd_bench: error: bad address \"%s\"\n", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_pfd_flows(int argc, char **argv)
+{
+	unsigned long sport, dport, flows;
+	__be32 src[4], dst[4], nat[4];
+	unsigned int in, out;
+	__u8 fam, f2, f3;
+	char path[PATH_MAX], *e1, *e2, *e3;
+	int fd, ret = 1;
+
+	if (argc != 9 && argc != 10)
+		die_usage();
+	if (enter_netns(argv[0]) || dev_index(argv[2], &in) || dev_index(argv[3], &out))
+		return 1;
+	if (parse_addr(argv[4], &fam, src) || parse_addr(argv[5], &f2, dst) ||
+	    (argc == 10 && parse_addr(argv[9], &f3, nat)))
+		return 2;
+	sport = strtoul(argv[6], &e1, 0);
+	dport = strtoul(argv[7], &e2, 0);
+	flows = strtoul(argv[8], &e3, 0);
+	if (*e1 || *e2 || *e3 || f2 != fam || (argc == 10 && f3 != fam) || !sport || !dport ||
+	    dport > 65535 || !flows || sport + flows - 1 > 65535) {
+		fprintf(stderr, "pfd_bench: error: pfd-flows: bad ports, flow count or family\n");
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/tc/globals/%s", argv[1], PFD_MAP_FLOWS);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return err_out("cannot open %s", path, errno);
+
+	for (unsigned long i = 0; i < flows; i++) {
+		__be16 port = htons(sport + i);
+		struct pfd_flow_key ko = { .ifindex = in, .family = fam,
+					   .l4proto = IPPROTO_UDP, .sport = port,
+					   .dport = htons(dport) };
+		struct pfd_flow_key kr = { .ifindex = out, .family = fam,
+					   .l4proto = IPPROTO_UDP, .sport = htons(dport),
+					   .dport = port };
+		struct pfd_flow vo = { .oif = out }, vr = { .oif = in };
+
+		/* As pfd derives them from the tuples: the original direction
+		 * is source-NATed to the router's address, the reply arrives
+		 * for that address and is destination-NATed back. */
+		memcpy(ko.saddr, src, 16);
+		memcpy(ko.daddr, dst, 16);
+		memcpy(kr.saddr, dst, 16);
+		memcpy(kr.daddr, argc == 10 ? nat : src, 16);
+		if (argc == 10) {
+			vo.flags = PFD_FLOW_F_SNAT;
+			memcpy(vo.nat_saddr, nat, 16);
+			vo.nat_sport = port;
+			vr.flags = PFD_FLOW_F_DNAT;
+			memcpy(vr.nat_daddr, src, 16);
+			vr.nat_dport = port;
+		}
+		if (bpf_map_update_elem(fd, &ko, &vo, 0) ||
+		    bpf_map_update_elem(fd, &kr, &vr, 0)) {
+			err_out("cannot install flows in %s", path, errno);
+			goto out;
+		}
+	}
+	printf("%lu\n", 2 * flows);
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -595,6 +745,10 @@ int main(int argc, char **argv)
 		return cmd_detach(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "count"))
 		return cmd_count(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "pfd-attach"))
+		return cmd_pfd_attach(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "pfd-flows"))
+		return cmd_pfd_flows(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "mapmem"))
 		return cmd_mapmem(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "gen"))
