@@ -12,9 +12,9 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
-#define pfd_ctx			struct __sk_buff
-#define PFD_HOOK		PFD_HOOK_TC
-#define pfd_ctx_redirect(ctx, oif)	(bpf_redirect((oif), 0) == TC_ACT_REDIRECT)
+#define pfd_ctx			   struct __sk_buff
+#define PFD_HOOK		   PFD_HOOK_TC
+#define pfd_ctx_redirect(ctx, oif) (bpf_redirect((oif), 0) == TC_ACT_REDIRECT)
 /* A GRO/GSO packet leaves as segments of gso_size payload each: that, not
  * the aggregate, must fit the egress MTU (ip_forward()'s
  * skb_gso_validate_network_len()). */
@@ -25,10 +25,10 @@
 
 #include "../xdp-bpf/fastpath.bpf.h"
 
-char _license[] SEC("license") = "GPL";	/* bpf_fib_lookup is GPL-only */
+char _license[] SEC("license") = "GPL"; /* bpf_fib_lookup is GPL-only */
 
 /* Ethernet + IPv6 + TCP: the most the core reads directly. */
-#define PFD_TC_PULL_LEN	(14 + 40 + 20)
+#define PFD_TC_PULL_LEN (14 + 40 + 20)
 
 SEC("tc")
 int pfd_tc_fwd(struct __sk_buff *skb)
@@ -45,7 +45,7 @@ int pfd_tc_fwd(struct __sk_buff *skb)
 
 	pkt.data = (void *)(long)skb->data;
 	pkt.data_end = (void *)(long)skb->data_end;
-	pkt.ifindex = skb->ifindex;	/* at ingress: the receiving device */
+	pkt.ifindex = skb->ifindex; /* at ingress: the receiving device */
 	pkt.frame_len = skb->len;
 	why = pfd_fastpath(skb, &pkt);
 

@@ -34,12 +34,12 @@
 #error "define the context shim (PFD_HOOK, pfd_ctx, ...) before including fastpath.bpf.h"
 #endif
 
-#define PFD_TCP_FIN	0x01
-#define PFD_TCP_SYN	0x02
-#define PFD_TCP_RST	0x04
-#define PFD_IPV6_FLOWINFO_MASK	bpf_htonl(0x0fffffff)
+#define PFD_TCP_FIN	       0x01
+#define PFD_TCP_SYN	       0x02
+#define PFD_TCP_RST	       0x04
+#define PFD_IPV6_FLOWINFO_MASK bpf_htonl(0x0fffffff)
 
-#define pfd_barrier()	asm volatile("" ::: "memory")
+#define pfd_barrier() asm volatile("" ::: "memory")
 
 /* Counted in the entry, once per packet, whatever the outcome. */
 static __always_inline void pfd_count(const struct pfd_pkt *pkt, enum pfd_reason why)
@@ -47,7 +47,7 @@ static __always_inline void pfd_count(const struct pfd_pkt *pkt, enum pfd_reason
 	__u32 idx = PFD_STATS_INDEX(pkt->slot, PFD_HOOK, why);
 	struct pfd_counter *c = bpf_map_lookup_elem(&pfd_stats, &idx);
 
-	if (c) {	/* per CPU: no atomics needed */
+	if (c) { /* per CPU: no atomics needed */
 		c->packets++;
 		c->bytes += pkt->frame_len;
 	}
@@ -121,13 +121,13 @@ static __always_inline enum pfd_reason pfd_fib_reason(long rc)
 	case BPF_FIB_LKUP_RET_SUCCESS:
 		return PFD_R_FORWARDED;
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
-		return PFD_R_FIB_NO_NEIGH;	/* the kernel resolves it */
+		return PFD_R_FIB_NO_NEIGH; /* the kernel resolves it */
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		return PFD_R_FIB_FRAG;		/* the kernel fragments or sends the ICMP */
+		return PFD_R_FIB_FRAG; /* the kernel fragments or sends the ICMP */
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:
-		return PFD_R_FIB_DENIED;	/* the kernel's policy and ICMP apply */
+		return PFD_R_FIB_DENIED; /* the kernel's policy and ICMP apply */
 	default:
 		return PFD_R_FIB_OTHER;
 	}
@@ -155,8 +155,8 @@ static __always_inline bool pfd_egress_ok(__u32 oif)
  * written MACs (readers re-check it after copying).
  */
 static __always_inline void pfd_cache_fill(pfd_ctx *ctx, const struct pfd_pkt *pkt,
-					   struct pfd_flow *flow, __u32 gen,
-					   const __u8 *dmac, const __u8 *smac)
+					   struct pfd_flow *flow, __u32 gen, const __u8 *dmac,
+					   const __u8 *smac)
 {
 	struct bpf_fib_lookup fib;
 	__u32 flags = pfd_fib_params(&fib, pkt, flow, 0xffff);
@@ -230,7 +230,7 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 
 	dev = bpf_map_lookup_elem(&pfd_devs, &pkt->ifindex);
 	if (!dev)
-		return PFD_R_NO_DEV;	/* counted in slot 0 */
+		return PFD_R_NO_DEV; /* counted in slot 0 */
 	pkt->slot = dev->slot < PFD_MAX_DEVS ? dev->slot : 0;
 
 	/* Fail open: a control block from another build, or none. */
@@ -289,7 +289,7 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 
 	pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac);
 	__sync_fetch_and_add(&flow->packets, 1);
-	__sync_fetch_and_add(&flow->bytes, pkt->ip_len);	/* as conntrack counts */
+	__sync_fetch_and_add(&flow->bytes, pkt->ip_len); /* as conntrack counts */
 	flow->last_seen_ns = now;
 	return PFD_R_FORWARDED;
 }

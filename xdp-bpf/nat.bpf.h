@@ -103,7 +103,7 @@ static __always_inline void pfd_rewrite6(struct pfd_pkt *pkt, const struct pfd_f
 	}
 	if (flow->flags & (PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT))
 		pfd_nat_l4_csum(pkt, l4);
-	ip6->hop_limit--;	/* IPv6 has no header checksum */
+	ip6->hop_limit--; /* IPv6 has no header checksum */
 }
 
 static __always_inline void pfd_rewrite(struct pfd_pkt *pkt, const struct pfd_flow *flow,
@@ -134,10 +134,10 @@ static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pk
 {
 	bool v4 = pkt->family == AF_INET, snat = flow->flags & PFD_FLOW_F_SNAT;
 	bool dnat = flow->flags & PFD_FLOW_F_DNAT;
-	__u32 l3 = sizeof(struct ethhdr), l4 = l3 + (v4 ? sizeof(struct iphdr) :
-						      sizeof(struct ipv6hdr));
-	__u32 csum_off = l4 + (pkt->tcp ? offsetof(struct tcphdr, check) :
-				offsetof(struct udphdr, check));
+	__u32 l3 = sizeof(struct ethhdr),
+	      l4 = l3 + (v4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+	__u32 csum_off =
+		l4 + (pkt->tcp ? offsetof(struct tcphdr, check) : offsetof(struct udphdr, check));
 	__u64 l4f = pkt->udp ? BPF_F_MARK_MANGLED_0 : 0;
 	__be32 saddr[4] = {}, daddr[4] = {};
 	__be16 *ports = pkt->tcp ? (__be16 *)pkt->tcp : (__be16 *)pkt->udp;
@@ -153,7 +153,7 @@ static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pk
 		daddr[0] = pkt->ip4->daddr;
 		ttl_old = *(__be16 *)&pkt->ip4->ttl;
 		ttl_new = ttl_old;
-		((__u8 *)&ttl_new)[0]--;	/* ttl is the first byte of the word */
+		((__u8 *)&ttl_new)[0]--; /* ttl is the first byte of the word */
 	} else {
 		__builtin_memcpy(saddr, &pkt->ip6->saddr, sizeof(saddr));
 		__builtin_memcpy(daddr, &pkt->ip6->daddr, sizeof(daddr));

@@ -22,32 +22,32 @@
 #include <pfd/reasons.h>
 
 #ifndef AF_INET
-#define AF_INET		2
+#define AF_INET 2
 #endif
 #ifndef AF_INET6
-#define AF_INET6	10
+#define AF_INET6 10
 #endif
 
-#define PFD_IP_MF	0x2000
-#define PFD_IP_OFFSET	0x1fff
+#define PFD_IP_MF     0x2000
+#define PFD_IP_OFFSET 0x1fff
 
 /* One packet's view, filled by the entry (ctx fields) and by parsing. */
 struct pfd_pkt {
-	void		*data;
-	void		*data_end;
-	struct ethhdr	*eth;
-	struct iphdr	*ip4;		/* exactly one of ip4, ip6 */
-	struct ipv6hdr	*ip6;
-	struct tcphdr	*tcp;		/* exactly one of tcp, udp */
-	struct udphdr	*udp;
-	__u32		ifindex;	/* ingress */
-	__u32		slot;		/* counter slot of the ingress device */
-	__u32		frame_len;	/* whole frame, all buffers: stats bytes */
-	__u32		ip_len;		/* IP total length: flow bytes, MTU check */
-	__u32		hdr_len;	/* IP + L4 header length (GSO MTU check) */
-	__u32		oif;		/* egress, once the FIB agreed */
-	__u8		family;
-	__u8		l4proto;
+	void *data;
+	void *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip4; /* exactly one of ip4, ip6 */
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp; /* exactly one of tcp, udp */
+	struct udphdr *udp;
+	__u32 ifindex;	 /* ingress */
+	__u32 slot;	 /* counter slot of the ingress device */
+	__u32 frame_len; /* whole frame, all buffers: stats bytes */
+	__u32 ip_len;	 /* IP total length: flow bytes, MTU check */
+	__u32 hdr_len;	 /* IP + L4 header length (GSO MTU check) */
+	__u32 oif;	 /* egress, once the FIB agreed */
+	__u8 family;
+	__u8 l4proto;
 };
 
 static __always_inline enum pfd_reason pfd_parse_l4(struct pfd_pkt *pkt, void *l4, __u32 l4_len)
@@ -111,8 +111,7 @@ static __always_inline enum pfd_reason pfd_parse(struct pfd_pkt *pkt)
 		if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
 			return PFD_R_NOT_TCP_UDP;
 		pkt->ip_len = bpf_ntohs(iph->tot_len);
-		if (pkt->ip_len < sizeof(*iph) ||
-		    pkt->ip_len > pkt->frame_len - sizeof(*eth))
+		if (pkt->ip_len < sizeof(*iph) || pkt->ip_len > pkt->frame_len - sizeof(*eth))
 			return PFD_R_MALFORMED;
 		pkt->ip4 = iph;
 		pkt->family = AF_INET;

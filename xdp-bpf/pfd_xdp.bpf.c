@@ -10,28 +10,28 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#define pfd_ctx			struct xdp_md
-#define PFD_HOOK		PFD_HOOK_XDP
-#define PFD_HOOK_XDP_ONLY	1
+#define pfd_ctx		  struct xdp_md
+#define PFD_HOOK	  PFD_HOOK_XDP
+#define PFD_HOOK_XDP_ONLY 1
 /* Unattached egress: XDP_PASS from the devmap, never a drop. */
 #define pfd_ctx_redirect(ctx, oif) \
 	(bpf_redirect_map(&pfd_tx_ports, (oif), XDP_PASS) == XDP_REDIRECT)
-#define pfd_ctx_mtu_len(ctx, pkt)	((pkt)->ip_len)
+#define pfd_ctx_mtu_len(ctx, pkt) ((pkt)->ip_len)
 /* An xdp_buff has no checksum state: rewrite in place. */
 #define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite(pkt, flow, dmac, smac)
 
 #include "fastpath.bpf.h"
 
-char _license[] SEC("license") = "GPL";	/* bpf_fib_lookup is GPL-only */
+char _license[] SEC("license") = "GPL"; /* bpf_fib_lookup is GPL-only */
 
 SEC("xdp.frags")
 int pfd_xdp_fwd(struct xdp_md *ctx)
 {
 	struct pfd_pkt pkt = {
-		.data		= (void *)(long)ctx->data,
-		.data_end	= (void *)(long)ctx->data_end,
-		.ifindex	= ctx->ingress_ifindex,
-		.frame_len	= bpf_xdp_get_buff_len(ctx),
+		.data = (void *)(long)ctx->data,
+		.data_end = (void *)(long)ctx->data_end,
+		.ifindex = ctx->ingress_ifindex,
+		.frame_len = bpf_xdp_get_buff_len(ctx),
 	};
 	enum pfd_reason why = pfd_fastpath(ctx, &pkt);
 

@@ -20,7 +20,7 @@
  * -EINVAL, which the fast path treats as "pass".
  */
 #ifndef BPF_FIB_LOOKUP_MARK
-#define BPF_FIB_LOOKUP_MARK	(1U << 5)
+#define BPF_FIB_LOOKUP_MARK (1U << 5)
 #endif
 
 #endif /* PFD_COMPAT_H */
