@@ -40,6 +40,13 @@ struct pfd_rt {
 	struct pfd_nl	req;
 	pfd_rt_cb	cb;
 	void		*arg;
+	/* xfrm policies, asked for per flow: a snapshot of their selectors,
+	 * reused until XFRMNLGRP_POLICY reports a change. */
+	struct pfd_nl	xfrm_req, xfrm_ev;	/* opened on first use */
+	struct xfrm_selector *xfrm;
+	unsigned int	nxfrm;
+	bool		xfrm_valid;
+	bool		xfrm_none;		/* no NETLINK_XFRM in this kernel */
 };
 
 int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
@@ -84,6 +91,9 @@ void pfd_rt_close(struct pfd_rt *rt)
 {
 	if (!rt)
 		return;
+	pfd_nl_close(&rt->xfrm_ev);
+	pfd_nl_close(&rt->xfrm_req);
+	free(rt->xfrm);
 	pfd_nl_close(&rt->req);
 	pfd_nl_close(&rt->ev);
 	free(rt);
@@ -365,53 +375,114 @@ bool pfd_rt_xfrm_selector_covers(const struct xfrm_selector *sel, int family, co
 	       prefix_match(b, &sel->daddr, sel->prefixlen_d, alen);
 }
 
-struct xfrm_arg {
-	int		family;
-	const __be32	*src, *dst;
-	int		covered;
+struct xfrm_snap {
+	struct xfrm_selector	*sel;
+	unsigned int		n, cap;
 };
 
 static int xfrm_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct xfrm_arg *x = arg;
+	struct xfrm_snap *x = arg;
 	const struct xfrm_userpolicy_info *p = NLMSG_DATA(nlh);
+	struct xfrm_selector *sel;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWPOLICY || !has_hdr(nlh, sizeof(*p)))
 		return 0;
-	/* in, out and fwd policies, in both orientations: the reply
-	 * direction of the flow is covered by the reverse selector. */
-	if (pfd_rt_xfrm_selector_covers(&p->sel, x->family, x->src, x->dst) ||
-	    pfd_rt_xfrm_selector_covers(&p->sel, x->family, x->dst, x->src))
-		x->covered = 1;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 16;
+		sel = realloc(x->sel, x->cap * sizeof(*sel));
+		if (!sel)
+			return -ENOMEM;
+		x->sel = sel;
+	}
+	x->sel[x->n++] = p->sel;
+	return 0;
+}
+
+/* Whether the policy snapshot may be reused: nothing arrived on the
+ * XFRMNLGRP_POLICY socket since it was taken (any message, or a lost one,
+ * means a policy changed). Without that socket nothing is reused. */
+static bool xfrm_snapshot_fresh(struct pfd_rt *rt)
+{
+	bool fresh = rt->xfrm_valid && rt->xfrm_ev.buf;
+
+	while (rt->xfrm_ev.buf) {
+		bool foreign;
+		ssize_t n = pfd_nl_recv(&rt->xfrm_ev, rt->xfrm_ev.buf, PFD_NL_BUF_SIZE, &foreign);
+
+		if (n == -EAGAIN)
+			break;
+		if (!foreign)
+			fresh = false;
+		if (n < 0 && n != -ENOBUFS && n != -EMSGSIZE)
+			break;
+	}
+	return fresh;
+}
+
+static int xfrm_snapshot(struct pfd_rt *rt)
+{
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct xfrm_snap x = { 0 };
+	struct nlmsghdr *nlh;
+	int err;
+
+	if (xfrm_snapshot_fresh(rt))
+		return 0;
+	rt->xfrm_valid = false;
+	if (rt->xfrm_none)
+		return 0;
+	if (!rt->xfrm_req.buf) {
+		err = pfd_nl_open(&rt->xfrm_req, NETLINK_XFRM, 0, false);
+		if (err == -EPROTONOSUPPORT) {
+			/* A kernel without CONFIG_XFRM_USER has no policies. */
+			rt->xfrm_none = true;
+			rt->nxfrm = 0;
+			return 0;
+		}
+		if (err)
+			return err;
+		/* Subscribe before the first dump, so that no change falls
+		 * between the two; without permission, dump every time. */
+		if (!pfd_nl_open(&rt->xfrm_ev, NETLINK_XFRM, 0, true) &&
+		    pfd_nl_join(&rt->xfrm_ev, XFRMNLGRP_POLICY))
+			pfd_nl_close(&rt->xfrm_ev);
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = XFRM_MSG_GETPOLICY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct xfrm_userpolicy_info));
+	err = pfd_nl_request(&rt->xfrm_req, nlh, xfrm_cb, &x);
+	if (err) {
+		free(x.sel);
+		return err;
+	}
+	free(rt->xfrm);
+	rt->xfrm = x.sel;
+	rt->nxfrm = x.n;
+	rt->xfrm_valid = true;
 	return 0;
 }
 
 int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const __be32 *dst)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
-	struct xfrm_arg x = { .family = family, .src = src, .dst = dst };
-	struct pfd_nl nl;
-	struct nlmsghdr *nlh;
+	unsigned int i;
 	int err;
 
-	(void)rt;
 	if (addr_len(family) < 0)
 		return -EAFNOSUPPORT;
 	if (!src || !dst)
 		return -EINVAL;
-	/* A kernel without CONFIG_XFRM_USER has no policies to apply. */
-	err = pfd_nl_open(&nl, NETLINK_XFRM, 0, false);
-	if (err == -EPROTONOSUPPORT)
-		return 0;
+	err = xfrm_snapshot(rt);
 	if (err)
 		return err;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = XFRM_MSG_GETPOLICY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	mnl_nlmsg_put_extra_header(nlh, sizeof(struct xfrm_userpolicy_info));
-	err = pfd_nl_request(&nl, nlh, xfrm_cb, &x);
-	pfd_nl_close(&nl);
-	return err ? err : x.covered;
+	/* in, out and fwd policies, in both orientations: the reply
+	 * direction of the flow is covered by the reverse selector. */
+	for (i = 0; i < rt->nxfrm; i++)
+		if (pfd_rt_xfrm_selector_covers(&rt->xfrm[i], family, src, dst) ||
+		    pfd_rt_xfrm_selector_covers(&rt->xfrm[i], family, dst, src))
+			return 1;
+	return 0;
 }
 
 /* pfd's own programs are named pfd_*: by tc ("pfd_tc_fwd.bpf.o:[tc]") or by

@@ -219,6 +219,11 @@ static void test_xfrm(struct pfd_rt *rt)
 	T_EQ(pfd_rt_xfrm_covers(rt, AF_INET, c, srv), 1, "policy covers client->server");
 	T_EQ(pfd_rt_xfrm_covers(rt, AF_INET, srv, c), 1, "policy covers the reply direction");
 	T_EQ(pfd_rt_xfrm_covers(rt, AF_INET, c, other), 0, "other destination: not covered");
+	/* The snapshot of policies is reused until the kernel reports a
+	 * change: a deletion must be seen by the very next query. */
+	T_OK(kt_sh("ip xfrm policy delete src 192.0.2.0/24 dst 203.0.113.0/24 dir fwd"),
+	     "ip xfrm policy delete");
+	T_EQ(pfd_rt_xfrm_covers(rt, AF_INET, c, srv), 0, "deleted: no longer covered");
 	a6("2001:db8:1::10", c);
 	a6("2001:db8:5::1", srv);
 	T_EQ(pfd_rt_xfrm_covers(rt, AF_INET6, c, srv), 0, "v6 flow: not covered by a v4 policy");
