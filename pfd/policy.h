@@ -23,10 +23,7 @@
 struct pfd_rt;
 struct pfd_nft;
 
-enum pfd_dir {
-	PFD_DIR_ORIG = 0,
-	PFD_DIR_REPLY = 1,
-};
+/* Arrays of two below are indexed by direction: [0] original, [1] reply. */
 
 /* What pfd knows about one device. */
 struct pfd_policy_dev {
@@ -111,7 +108,7 @@ const uint32_t *pfd_policy_devs_find(const struct pfd_policy_devs *devs, int ifi
 /* The map entries for both directions: key[d] is direction d's tuple as it
  * arrives (ingress ifindex env->in[d]), val[d] its NAT rewrite (from the
  * opposite direction's tuple), oif env->out[d], flags from the decision;
- * val[PFD_DIR_REPLY] carries PFD_FLOW_F_REPLY. Counters zero. */
+ * val[1] (reply) carries PFD_FLOW_F_REPLY. Counters zero. */
 void pfd_policy_build(const struct pfd_ct_entry *e, const struct pfd_policy_env *env,
 		      const struct pfd_policy_decision *d, struct pfd_flow_key key[2],
 		      struct pfd_flow val[2]);
