@@ -497,6 +497,72 @@ static void test_keepalive(struct lab *lab, int hook)
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 }
 
+/*
+ * Not a check: the average run time of the program per packet as
+ * BPF_PROG_TEST_RUN measures it (prog run only, no driver), for the README
+ * and the benchmark's expectations. repeat runs the same buffer: no NAT, so
+ * the key stays, and TTL 255 leaves room for every repetition to forward.
+ */
+static void report_cost(struct lab *lab)
+{
+	static const struct {
+		const char *what;
+		__u32 gen;
+		int flow;
+	} cases[] = {
+		{ "forward, FIB lookup", 0, 1 },
+		{ "forward, FIB cache hit", 1, 1 },
+		{ "pass, no flow", 0, 0 },
+	};
+	struct pkt_spec s = TCP4(.ttl = 255);
+	struct flow_spec f = FLOW();
+	struct pfd_flow_key key;
+	struct pfd_ctl ctl;
+	__u8 in[2048], out[4096];
+	size_t len = pkt_build(&s, in);
+
+	for (int hook = 0; hook < 2; hook++)
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			__u64 sum = 0;
+			int n = 0;
+
+			lab_flows_clear(lab);
+			lab_devs_reset(lab, 0);
+			lab_ctl_live(&ctl);
+			ctl.fib_gen = cases[c].gen;
+			lab_ctl_set(lab, &ctl);
+			if (cases[c].flow)
+				flow_install(lab, &s, &f, &key);
+			for (int i = 0; i < 200; i++) {
+				struct xdp_md md = { .data_end = len,
+						     .ingress_ifindex = lab->ifindex[IN0] };
+				struct __sk_buff skb = { .ifindex = lab->ifindex[IN0] };
+				LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+					    .data_size_in = len, .data_out = out,
+					    .data_size_out = sizeof(out), .repeat = 250);
+
+				if (hook == PFD_HOOK_XDP) {
+					opts.ctx_in = &md;
+					opts.ctx_size_in = sizeof(md);
+				} else {
+					opts.ctx_in = &skb;
+					opts.ctx_size_in = sizeof(skb);
+				}
+				if (bpf_prog_test_run_opts(
+					    hook == PFD_HOOK_XDP ?
+						    bpf_program__fd(lab->xdp->progs.pfd_xdp_fwd) :
+						    bpf_program__fd(lab->tc->progs.pfd_tc_fwd),
+					    &opts))
+					continue;
+				sum += opts.duration;
+				n++;
+			}
+			printf("cost: %-3s %-24s %4llu ns per packet (test_run average)\n",
+			       hook == PFD_HOOK_XDP ? "xdp" : "tc", cases[c].what,
+			       n ? (unsigned long long)(sum / n) : 0ULL);
+		}
+}
+
 int main(void)
 {
 	struct lab lab;
@@ -522,6 +588,7 @@ int main(void)
 	test_keepalive(&lab, PFD_HOOK_XDP);
 	test_keepalive(&lab, PFD_HOOK_TC);
 	printf("fastpath: %zu table rows, xdp and tc\n", sizeof(rows) / sizeof(rows[0]));
+	report_cost(&lab);
 	lab_fini(&lab);
 	return t_done();
 }

@@ -5,7 +5,7 @@
  * <bpffs>/tc/globals, in a private bpffs. Prints each program's verified
  * instruction count (bpf_prog_info.verified_insns). Then a restart: the XDP
  * object opened again adopts every pin (the same maps, by id), the devmap
- * included.
+ * included; and the XDP program attaches natively to a jumbo-MTU veth.
  */
 #include <glob.h>
 
@@ -119,6 +119,19 @@ int main(void)
 		     map_id(bpf_map__fd(a->maps.pfd_tx_ports)), "restart adopts pfd_tx_ports");
 		T_EQ(map_id(bpf_map__fd(b->maps.pfd_stats)), map_id(bpf_map__fd(a->maps.pfd_stats)),
 		     "restart adopts pfd_stats");
+	}
+	/* Frags-aware: veth refuses a plain XDP program above a page-sized
+	 * MTU ("Peer MTU is too large to set XDP"). */
+	if (a) {
+		int ifindex, fd = bpf_program__fd(a->progs.pfd_xdp_fwd);
+
+		T_OK(lab_sh("ip link add big0 mtu 9000 type veth peer name big0p mtu 9000 && "
+			    "ip link set big0 up && ip link set big0p up"),
+		     "jumbo veth pair");
+		ifindex = if_nametoindex("big0");
+		T_OK(bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL),
+		     "native XDP on a 9000-byte MTU veth");
+		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	}
 	pfd_xdp__destroy(b);
 	pfd_xdp__destroy(a);
