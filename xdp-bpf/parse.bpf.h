@@ -94,6 +94,10 @@ static __always_inline enum pfd_reason pfd_parse(struct pfd_pkt *pkt)
 	if ((void *)(eth + 1) > data_end)
 		return PFD_R_MALFORMED;
 	pkt->eth = eth;
+	/* ip_forward() drops what is not PACKET_HOST; a flow's tuple behind a
+	 * group address must not be forwarded here either. */
+	if (eth->h_dest[0] & 1)
+		return PFD_R_NOT_HOST;
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = (void *)(eth + 1);

@@ -30,7 +30,8 @@
 	X(ABI,		16, "abi",		"control block missing or ABI mismatch") \
 	X(REDIRECT,	17, "redirect_failed",	"redirect failed")		\
 	X(NO_DEV,	18, "no_dev",		"ingress device not registered") \
-	X(KEEPALIVE,	19, "keepalive",	"flowtable keep-alive: left to the kernel")
+	X(KEEPALIVE,	19, "keepalive",	"flowtable keep-alive: left to the kernel") \
+	X(NOT_HOST,	20, "not_host",		"multicast/broadcast destination MAC")
 
 enum pfd_reason {
 #define PFD_REASON_ENUM(name, value, label, text)	PFD_R_##name = value,

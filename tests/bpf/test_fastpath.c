@@ -26,6 +26,9 @@
 #define S6	"2001:db8:2::2"
 #define S6B	"2001:db8:3::2"
 
+static const __u8 bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const __u8 mcast_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+
 struct flow_spec {
 	int		set;
 	__u32		flags;
@@ -101,6 +104,8 @@ static const struct fp_row rows[] = {
 
 	/* 1: parse */
 	{ "arp passes", 0, { .arp = 1 }, FLOW(), PASS(NOT_IP) },
+	{ "broadcast destination mac passes", 0, TCP4(.dmac = bcast_mac), FLOW(), PASS(NOT_HOST) },
+	{ "multicast destination mac passes", 0, UDP6(.dmac = mcast_mac), FLOW(), PASS(NOT_HOST) },
 	{ "vlan tagged v4 passes", 0, TCP4(.vlan = 1), FLOW(), PASS(NOT_IP) },
 	{ "v4 options pass", 0, TCP4(.opts = 1), FLOW(), PASS(IP_SPECIAL) },
 	{ "v4 first fragment (MF) passes", 0, UDP4(.frag = 0x2000), FLOW(), PASS(IP_SPECIAL) },

@@ -100,7 +100,7 @@ static int model(const __u8 *p, size_t len, __u32 ifindex, struct fwd *f)
 	__u8 proto;
 	int v6;
 
-	if (len < 14)
+	if (len < 14 || (p[0] & 1))
 		return 0;
 	if (get16(p + 12) == 0x0800) {
 		if (len < l3 + 20 || p[l3] >> 4 != 4 || (p[l3] & 15) != 5)
