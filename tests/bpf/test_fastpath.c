@@ -164,6 +164,7 @@ static const struct fp_row rows[] = {
 	{ "v4 prohibit", 0, TCP4(.dst = "203.0.113.200"), FLOW(), PASS(FIB_DENIED) },
 	{ "v6 blackhole", 0, TCP6(.dst = "2001:db8:a::1"), FLOW(), PASS(FIB_DENIED) },
 	{ "v6 unreachable", 0, UDP6(.dst = "2001:db8:b::1"), FLOW(), PASS(FIB_DENIED) },
+	{ "v6 prohibit", 0, TCP6(.dst = "2001:db8:c::1"), FLOW(), PASS(FIB_DENIED) },
 	{ "v4 dnat to a blackhole", 0, TCP4(),
 	  FLOW(.flags = PFD_FLOW_F_DNAT, .nat_dst = "203.0.113.70", .nat_dport = 80),
 	  PASS(FIB_DENIED) },
