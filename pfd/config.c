@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "pfd/config.h"
+#include "egress.h"
 #include "pfd/log.h"
 
 /* A pfd.conf is a few dozen lines; anything this large is not one. */
@@ -695,6 +696,7 @@ void pfd_config_defaults(struct pfd_config *cfg)
 	cfg->breaker_ratio = 0.5;
 	cfg->breaker_window_ms = 10000;
 	cfg->breaker_min_packets = 1000;
+	cfg->egress = NULL;
 }
 
 /* Splits one line (NUL-terminated, modified in place) into tokens. A `#`
@@ -757,6 +759,30 @@ static int tokenize(struct parser *p, char *line, struct token *t)
 	}
 }
 
+/* The TC egress programs' keys (pfd/egress.c). 1 if the line was theirs
+ * (valid or reported), 0 if the key is nobody's. */
+static int egress_line(struct parser *p, struct token *t, int n)
+{
+	char *args[CONFIG_MAX_TOKENS], err[256] = "";
+	int i, ret;
+
+	for (i = 1; i < n; i++) {
+		if (t[i].quoted) {
+			config_error(p, t[i].col, t[0].text, "unexpected quoted string");
+			return 1;
+		}
+		args[i - 1] = t[i].text;
+	}
+	p->cfg->egress->line = p->line;
+	ret = pfd_egress_config_line(p->cfg->egress, t[0].text, args, n - 1, err, sizeof(err));
+	if (ret == 0)
+		return 0;
+	if (ret < 0)
+		config_error(p, n > 1 ? t[1].col : t[0].col, t[0].text, "%s",
+			     err[0] ? err : "invalid");
+	return 1;
+}
+
 static void parse_line(struct parser *p, char *line)
 {
 	struct token t[CONFIG_MAX_TOKENS];
@@ -779,7 +805,11 @@ static void parse_line(struct parser *p, char *line)
 		}
 	}
 	if (!k) {
+		if (egress_line(p, t, n))
+			return;
 		near = nearest(t[0].text, pfd_config_keys);
+		if (!near)
+			near = nearest(t[0].text, pfd_egress_config_keys);
 		if (near)
 			config_error(p, t[0].col, t[0].text, "unknown key (did you mean \"%s\"?)",
 				     near);
@@ -820,7 +850,8 @@ static void parse_line(struct parser *p, char *line)
 static void check_whole(struct parser *p)
 {
 	struct pfd_config *cfg = p->cfg;
-	char a[32], b[32];
+	char a[32], b[32], err[256] = "";
+	unsigned int line = 0;
 
 	if (cfg->heartbeat_limit_ms <= cfg->heartbeat_interval_ms) {
 		format_duration(cfg->heartbeat_limit_ms, a, sizeof(a));
@@ -829,6 +860,18 @@ static void check_whole(struct parser *p)
 		config_error(p, 1, p->limit_line ? "heartbeat-limit" : "heartbeat-interval",
 			     "heartbeat-limit (%s) must be longer than heartbeat-interval (%s)", a,
 			     b);
+	}
+	if (pfd_egress_config_check(cfg->egress, &line, err, sizeof(err))) {
+		char *sep = strstr(err, ": ");
+
+		/* pfd/egress.c's message starts with the key it is about */
+		p->line = line;
+		if (sep) {
+			*sep = '\0';
+			config_error(p, 1, err, "%s", sep + 2);
+		} else {
+			config_error(p, 1, "egress", "%s", err);
+		}
 	}
 	if (cfg->mode == PFD_MODE_MARK && !cfg->n_ifaces) {
 		p->line = p->mode_line;
@@ -857,6 +900,14 @@ int pfd_config_parse(const char *name, const char *text, struct pfd_config **out
 		return -ENOMEM;
 	}
 	pfd_config_defaults(cfg);
+	cfg->egress = malloc(sizeof(*cfg->egress));
+	if (!cfg->egress) {
+		free(cfg);
+		free(copy);
+		pr_err("%s: out of memory", name);
+		return -ENOMEM;
+	}
+	pfd_egress_config_init(cfg->egress);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
 	p.cfg = cfg;
 
@@ -960,6 +1011,7 @@ void pfd_config_free(struct pfd_config *cfg)
 		return;
 	free(cfg->allow);
 	free(cfg->deny);
+	free(cfg->egress);
 	free(cfg);
 }
 

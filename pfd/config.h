@@ -25,6 +25,7 @@
  *   breaker-ratio 0.5                 circuit breaker: failing share of matched packets
  *   breaker-window 10s
  *   breaker-min-packets 1000
+ *   mss ... / jitter ...              TC egress programs: see pfd/egress.h, pfd-tc(8)
  */
 #ifndef PFD_CONFIG_H
 #define PFD_CONFIG_H
@@ -36,6 +37,11 @@
 #include <linux/types.h>
 
 #include "pfd/abi.h"
+
+/* The TC egress programs' settings (mss*, jitter* keys): pfd/egress.h. Only
+ * a pointer here, so that this header does not pull egress.h's names into
+ * every file that reads the configuration. */
+struct pfd_egress_config;
 
 enum pfd_mode {
 	PFD_MODE_AUTO = 0,
@@ -89,6 +95,11 @@ struct pfd_config {
 	double		breaker_ratio;
 	uint32_t	breaker_window_ms;
 	uint64_t	breaker_min_packets;
+	/* mss, mss-device, mss-prefix, jitter, jitter-prefix, jitter-port:
+	 * parsed by pfd/egress.c, which the parser hands every key it does
+	 * not know. Always set in a config from pfd_config_load/parse; NULL
+	 * after pfd_config_defaults() alone (no egress programs). */
+	struct pfd_egress_config *egress;
 };
 
 /* Defaults for every key. */

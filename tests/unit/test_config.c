@@ -22,6 +22,7 @@
 
 #include "t.h"
 #include "pfd/config.h"
+#include "../../pfd/egress.h"	/* the mss and jitter keys */
 
 #define FIXTURES "tests/fixtures/config"
 
@@ -241,6 +242,29 @@ static void test_defaults(void)
 	       "empty text gives the defaults");
 	T_STR(cfg ? cfg->path : NULL, "t.conf", "path recorded");
 	pfd_config_free(cfg);
+}
+
+/* The mss and jitter keys reach pfd/egress.c and come back parsed. */
+static void test_egress_keys(void)
+{
+	struct pfd_config *cfg = NULL, d;
+	int rc;
+
+	capture_begin();
+	rc = pfd_config_load(FIXTURES "/good/egress.conf", &cfg);
+	free(capture_end());
+	T_OK(rc, "good/egress.conf");
+	T_TRUE(cfg && cfg->egress, "egress settings allocated");
+	if (!cfg || !cfg->egress)
+		return;
+	T_EQ(cfg->egress->n_mss, 3, "mss, mss-device, mss-prefix");
+	T_EQ(cfg->egress->n_jit, 1, "jitter");
+	T_EQ(cfg->egress->n_sel, 2, "jitter-prefix, jitter-port");
+	T_EQ(cfg->egress->jit[0].line, 7, "jitter line recorded");
+	pfd_config_free(cfg);
+
+	pfd_config_defaults(&d);
+	T_TRUE(d.egress == NULL, "defaults alone: no egress settings");
 }
 
 static void test_full(void)
@@ -550,6 +574,7 @@ int main(void)
 	test_bad_files();
 	test_defaults();
 	test_full();
+	test_egress_keys();
 	test_every_key();
 	test_too_many_devices();
 	test_load_errors();

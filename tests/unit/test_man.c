@@ -17,6 +17,7 @@
 #include "pfd/cli.h"
 #include "pfd/config.h"
 #include "pfd/reasons.h"
+#include "../../pfd/egress.h"	/* pfd_egress_config_keys */
 
 static char *slurp(const char *path)
 {
@@ -130,6 +131,10 @@ int main(void)
 	for (i = 0; pfd_config_keys[i]; i++) {
 		snprintf(name, sizeof(name), "pfd.conf.5 documents key %s", pfd_config_keys[i]);
 		T_TRUE(has_entry(conf5, pfd_config_keys[i]), name);
+	}
+	for (i = 0; pfd_egress_config_keys[i]; i++) {
+		snprintf(name, sizeof(name), "pfd.conf.5 documents key %s", pfd_egress_config_keys[i]);
+		T_TRUE(has_entry(conf5, pfd_egress_config_keys[i]), name);
 	}
 	for (c = pfd_cli_cmds; c->name; c++) {
 		snprintf(name, sizeof(name), "pfd.8 documents command %s", c->name);
