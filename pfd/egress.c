@@ -52,10 +52,10 @@ bool pfd_egress_configured(const struct pfd_egress_config *ec)
 
 /* ---- pfd.conf ------------------------------------------------------------ */
 
-#define fail(...)                                                                             \
-	do {                                                                                  \
-		snprintf(err, errlen, __VA_ARGS__);                                           \
-		return -EINVAL;                                                               \
+#define fail(...)                                   \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -EINVAL;                     \
 	} while (0)
 
 static int parse_ifname(const char *s, char *out, char *err, size_t errlen)
@@ -116,7 +116,9 @@ static int parse_prefix(const char *s, uint8_t *family, uint8_t *plen, __be32 ad
 		fail("prefix length of \"%s\" must be 0..%d", s, max);
 	for (i = 0; i < max / 8; i++) {
 		int keep = (int)len - i * 8;
-		unsigned char mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+		unsigned char mask = keep >= 8	 ? 0xff
+				     : keep <= 0 ? 0
+						 : (unsigned char)(0xff << (8 - keep));
 
 		if (a[i] & ~mask) {
 			bad = 1;
@@ -139,7 +141,7 @@ static int parse_delay(const char *s, uint64_t *ns, char *err, size_t errlen)
 	static const struct {
 		const char *unit;
 		double mult;
-	} units[] = { { "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 } };
+	} units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
 	double v;
 	char *end;
 	size_t i;
@@ -174,7 +176,7 @@ static int parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 static int mss_line(struct pfd_egress_config *ec, const char *key, char **args, int nargs,
 		    char *err, size_t errlen)
 {
-	struct pfd_egress_mss_rule r = { .line = ec->line };
+	struct pfd_egress_mss_rule r = {.line = ec->line};
 	unsigned int i;
 	int rc;
 
@@ -210,8 +212,8 @@ static int mss_line(struct pfd_egress_config *ec, const char *key, char **args, 
 		if (o->has_pfx != r.has_pfx || strcmp(o->ifname, r.ifname))
 			continue;
 		if (!r.has_pfx)
-			fail("%s already set on line %u", r.ifname[0] ? r.ifname : "default ceiling",
-			     o->line);
+			fail("%s already set on line %u",
+			     r.ifname[0] ? r.ifname : "default ceiling", o->line);
 		if (o->family == r.family && o->plen == r.plen && o->dir == r.dir &&
 		    !memcmp(o->addr, r.addr, 16))
 			fail("%s already set on line %u", args[0], o->line);
@@ -229,7 +231,7 @@ static int jitter_line(struct pfd_egress_config *ec, const char *key, char **arg
 	int rc;
 
 	if (!strcmp(key, "jitter")) {
-		struct pfd_egress_jit_rule r = { .line = ec->line, .dist = PFD_JIT_UNIFORM };
+		struct pfd_egress_jit_rule r = {.line = ec->line, .dist = PFD_JIT_UNIFORM};
 
 		if (nargs != 3 && nargs != 4)
 			fail("expected: jitter IFACE MIN MAX [uniform|normal|pareto]");
@@ -254,14 +256,15 @@ static int jitter_line(struct pfd_egress_config *ec, const char *key, char **arg
 		}
 		for (i = 0; i < ec->n_jit; i++)
 			if (!strcmp(ec->jit[i].ifname, r.ifname))
-				fail("jitter on %s already set on line %u", r.ifname, ec->jit[i].line);
+				fail("jitter on %s already set on line %u", r.ifname,
+				     ec->jit[i].line);
 		if (ec->n_jit >= PFD_EGRESS_MAX_JIT)
 			fail("too many jitter lines (at most %d)", PFD_EGRESS_MAX_JIT);
 		ec->jit[ec->n_jit++] = r;
 		return 1;
 	}
 
-	struct pfd_egress_jit_sel s = { .line = ec->line };
+	struct pfd_egress_jit_sel s = {.line = ec->line};
 
 	if (!strcmp(key, "jitter-prefix")) {
 		if (nargs != 2)
@@ -294,7 +297,8 @@ static int jitter_line(struct pfd_egress_config *ec, const char *key, char **arg
 	if (rc)
 		return rc;
 	if (ec->n_sel >= PFD_EGRESS_MAX_SEL)
-		fail("too many jitter-prefix and jitter-port lines (at most %d)", PFD_EGRESS_MAX_SEL);
+		fail("too many jitter-prefix and jitter-port lines (at most %d)",
+		     PFD_EGRESS_MAX_SEL);
 	ec->sel[ec->n_sel++] = s;
 	return 1;
 }
@@ -320,8 +324,9 @@ int pfd_egress_config_check(const struct pfd_egress_config *ec, unsigned int *li
 				break;
 		if (j == ec->n_jit) {
 			*line = ec->sel[i].line;
-			fail("%s: no jitter line for %s", ec->sel[i].is_port ? "jitter-port" :
-			     "jitter-prefix", ec->sel[i].ifname);
+			fail("%s: no jitter line for %s",
+			     ec->sel[i].is_port ? "jitter-port" : "jitter-prefix",
+			     ec->sel[i].ifname);
 		}
 	}
 	return 0;
@@ -374,8 +379,8 @@ int pfd_egress_dist_table(unsigned int dist, struct pfd_jit_dist *t)
 /* ---- rtnetlink: the root qdisc ------------------------------------------- */
 
 struct qdisc_query {
-	int	ifindex;
-	char	kind[32];
+	int ifindex;
+	char kind[32];
 };
 
 static int qdisc_attr_cb(const struct nlattr *a, void *data)
@@ -445,7 +450,7 @@ static int root_qdisc_kind(int ifindex, char *kind, size_t len)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct qdisc_query q = { .ifindex = ifindex };
+	struct qdisc_query q = {.ifindex = ifindex};
 	struct tcmsg *tcm;
 	int err;
 
@@ -507,8 +512,9 @@ int pfd_egress_probe_fq(char *msg, size_t len)
 		snprintf(msg, len, "the fq qdisc is available");
 		return 1;
 	case 1:
-		snprintf(msg, len, "this kernel has no fq qdisc (sch_fq): jitter cannot delay "
-				   "packets; build the kernel with CONFIG_NET_SCH_FQ");
+		snprintf(msg, len,
+			 "this kernel has no fq qdisc (sch_fq): jitter cannot delay "
+			 "packets; build the kernel with CONFIG_NET_SCH_FQ");
 		return 0;
 	case 3:
 		snprintf(msg, len, "cannot create a network namespace to probe for sch_fq");
@@ -522,9 +528,9 @@ int pfd_egress_probe_fq(char *msg, size_t len)
 /* ---- attach -------------------------------------------------------------- */
 
 struct pfd_egress {
-	struct pfd_tc_mss	*mss;
-	struct pfd_tc_jitter	*jit;
-	char			pin_root[PATH_MAX];
+	struct pfd_tc_mss *mss;
+	struct pfd_tc_jitter *jit;
+	char pin_root[PATH_MAX];
 };
 
 static int mkdir_p(const char *path)
@@ -586,7 +592,7 @@ static int tc_attach(const char *ifname, int ifindex, int prog_fd, uint32_t prio
 
 	/* EEXIST (a clsact is already there) is the usual case: no message */
 	print = libbpf_set_print(NULL);
-	err = bpf_tc_hook_create(&hook);	/* the clsact qdisc */
+	err = bpf_tc_hook_create(&hook); /* the clsact qdisc */
 	libbpf_set_print(print);
 	if (err && err != -EEXIST) {
 		pr_err("%s: cannot add the clsact qdisc (%s)", ifname, strerror(-err));
@@ -672,7 +678,8 @@ static int load_objects(struct pfd_egress *eg, bool need_mss, bool need_jit)
 		err = pfd_tc_mss__load(eg->mss);
 		if (err) {
 			pr_err("pfd_tc_mss: load failed (%s); a pin of another layout under %s "
-			       "is removed by pfd detach --all", strerror(-err), eg->pin_root);
+			       "is removed by pfd detach --all",
+			       strerror(-err), eg->pin_root);
 			pfd_tc_mss__destroy(eg->mss);
 			eg->mss = NULL;
 			return err;
@@ -685,7 +692,8 @@ static int load_objects(struct pfd_egress *eg, bool need_mss, bool need_jit)
 		err = pfd_tc_jitter__load(eg->jit);
 		if (err) {
 			pr_err("pfd_tc_jitter: load failed (%s); a pin of another layout under %s "
-			       "is removed by pfd detach --all", strerror(-err), eg->pin_root);
+			       "is removed by pfd detach --all",
+			       strerror(-err), eg->pin_root);
 			pfd_tc_jitter__destroy(eg->jit);
 			eg->jit = NULL;
 			return err;
@@ -696,8 +704,8 @@ static int load_objects(struct pfd_egress *eg, bool need_mss, bool need_jit)
 
 /* Writes pfd_mss_cfg and pfd_mss_pfx; collects the clamped devices. */
 static int apply_mss(struct pfd_egress *eg, const struct pfd_egress_config *ec,
-		     const char *const *attach_devs, unsigned int n_attach,
-		     char (*devs)[IFNAMSIZ], unsigned int *n_devs)
+		     const char *const *attach_devs, unsigned int n_attach, char (*devs)[IFNAMSIZ],
+		     unsigned int *n_devs)
 {
 	struct pfd_egress_pfx_key pk[PFD_EGRESS_MAX_MSS];
 	struct pfd_mss_conf pv[PFD_EGRESS_MAX_MSS], dv[PFD_EGRESS_MAX_MSS];
@@ -714,7 +722,8 @@ static int apply_mss(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 			ifindex = if_nametoindex(r->ifname);
 			if (!ifindex) {
 				pr_err("%s: no such device (pfd.conf line %u); its MSS ceiling "
-				       "is not applied", r->ifname, r->line);
+				       "is not applied",
+				       r->ifname, r->line);
 				err = err ? err : -ENODEV;
 				continue;
 			}
@@ -741,8 +750,8 @@ static int apply_mss(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 			if (!in_list(attach_devs[i], (const char(*)[IFNAMSIZ])devs, *n_devs))
 				snprintf(devs[(*n_devs)++], IFNAMSIZ, "%s", attach_devs[i]);
 
-	e = map_sync(bpf_map__fd(eg->mss->maps.pfd_mss_cfg), dk, dv, sizeof(dk[0]),
-		     sizeof(dv[0]), nd);
+	e = map_sync(bpf_map__fd(eg->mss->maps.pfd_mss_cfg), dk, dv, sizeof(dk[0]), sizeof(dv[0]),
+		     nd);
 	if (!e)
 		e = map_sync(bpf_map__fd(eg->mss->maps.pfd_mss_pfx), pk, pv, sizeof(pk[0]),
 			     sizeof(pv[0]), np);
@@ -794,10 +803,12 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 				if (no_fq_error(e))
 					pr_err("%s: jitter needs the fq qdisc (sch_fq), which this "
 					       "kernel lacks: jitter not attached (pfd feasibility "
-					       "checks this)", r->ifname);
+					       "checks this)",
+					       r->ifname);
 				else
 					pr_err("%s: cannot set the fq qdisc (%s): jitter not "
-					       "attached", r->ifname, strerror(-e));
+					       "attached",
+					       r->ifname, strerror(-e));
 				err = err ? err : (no_fq_error(e) ? -EOPNOTSUPP : e);
 				continue;
 			}
@@ -806,11 +817,12 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 			uint32_t k = r->dist;
 
 			pfd_egress_dist_table(r->dist, &t);
-			bpf_map_update_elem(bpf_map__fd(eg->jit->maps.pfd_jit_dist), &k, &t, BPF_ANY);
+			bpf_map_update_elem(bpf_map__fd(eg->jit->maps.pfd_jit_dist), &k, &t,
+					    BPF_ANY);
 		}
 		ck[nc] = ifindex;
-		cv[nc] = (struct pfd_jit_conf){ .min_ns = r->min_ns, .max_ns = r->max_ns,
-						.dist = r->dist };
+		cv[nc] = (struct pfd_jit_conf){
+			.min_ns = r->min_ns, .max_ns = r->max_ns, .dist = r->dist};
 		for (j = 0; j < ec->n_sel; j++) {
 			const struct pfd_egress_jit_sel *s = &ec->sel[j];
 
@@ -818,9 +830,9 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 				continue;
 			if (s->is_port) {
 				cv[nc].flags |= PFD_JIT_F_SEL_PORT;
-				qk[nq++] = (struct pfd_jit_port_key){ .ifindex = ifindex,
+				qk[nq++] = (struct pfd_jit_port_key){.ifindex = ifindex,
 								     .l4proto = s->l4proto,
-								     .port = htons(s->port) };
+								     .port = htons(s->port)};
 			} else {
 				cv[nc].flags |= PFD_JIT_F_SEL_PFX;
 				memset(&pk[np], 0, sizeof(pk[np]));
@@ -836,7 +848,8 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 	}
 	e = map_sync(bpf_map__fd(eg->jit->maps.pfd_jit_pfx), pk, ones, sizeof(pk[0]), 1, np);
 	if (!e)
-		e = map_sync(bpf_map__fd(eg->jit->maps.pfd_jit_port), qk, ones, sizeof(qk[0]), 1, nq);
+		e = map_sync(bpf_map__fd(eg->jit->maps.pfd_jit_port), qk, ones, sizeof(qk[0]), 1,
+			     nq);
 	if (!e)
 		e = map_sync(bpf_map__fd(eg->jit->maps.pfd_jit_cfg), ck, cv, sizeof(ck[0]),
 			     sizeof(cv[0]), nc);
@@ -875,8 +888,8 @@ static int attach_set(const char *what, int prog_fd, uint32_t prio, const char *
 	return err;
 }
 
-int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec,
-		     const char *bpffs, const char *const *attach_devs, unsigned int n_attach)
+int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec, const char *bpffs,
+		     const char *const *attach_devs, unsigned int n_attach)
 {
 	char mss_devs[PFD_EGRESS_MAX_MSS + 64][IFNAMSIZ], jit_devs[PFD_EGRESS_MAX_JIT][IFNAMSIZ];
 	unsigned int n_mss = 0, n_jit = 0;
@@ -908,9 +921,10 @@ int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec
 		if (ec->n_mss)
 			err = apply_mss(eg, ec, attach_devs, n_attach, mss_devs, &n_mss);
 		else
-			apply_mss(eg, ec, NULL, 0, mss_devs, &n_mss);	/* empties the maps */
+			apply_mss(eg, ec, NULL, 0, mss_devs, &n_mss); /* empties the maps */
 	}
-	e = attach_set("MSS clamp", eg->mss && n_mss ? bpf_program__fd(eg->mss->progs.pfd_tc_mss) : -1,
+	e = attach_set("MSS clamp",
+		       eg->mss && n_mss ? bpf_program__fd(eg->mss->progs.pfd_tc_mss) : -1,
 		       PFD_TC_MSS_PRIO, PFD_TC_MSS_PROG, mss_devs, n_mss);
 	err = err ? err : e;
 
@@ -919,7 +933,8 @@ int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec
 	else
 		e = 0;
 	err = err ? err : e;
-	e = attach_set("jitter", eg->jit && n_jit ? bpf_program__fd(eg->jit->progs.pfd_tc_jitter) : -1,
+	e = attach_set("jitter",
+		       eg->jit && n_jit ? bpf_program__fd(eg->jit->progs.pfd_tc_jitter) : -1,
 		       PFD_TC_JITTER_PRIO, PFD_TC_JITTER_PROG, jit_devs, n_jit);
 	return err ? err : e;
 }
@@ -936,11 +951,11 @@ void pfd_egress_close(struct pfd_egress *eg)
 int pfd_egress_detach_all(const char *bpffs)
 {
 	static const char *const maps[] = {
-		PFD_MAP_MSS_CFG, PFD_MAP_MSS_PFX, PFD_MAP_MSS_STATS, PFD_MAP_JIT_CFG,
-		PFD_MAP_JIT_PFX, PFD_MAP_JIT_PORT, PFD_MAP_JIT_DIST, PFD_MAP_JIT_FLOWS,
-		PFD_MAP_JIT_STATS,
+		PFD_MAP_MSS_CFG,  PFD_MAP_MSS_PFX,   PFD_MAP_MSS_STATS,
+		PFD_MAP_JIT_CFG,  PFD_MAP_JIT_PFX,   PFD_MAP_JIT_PORT,
+		PFD_MAP_JIT_DIST, PFD_MAP_JIT_FLOWS, PFD_MAP_JIT_STATS,
 	};
-	char none[1][IFNAMSIZ] = { "" };
+	char none[1][IFNAMSIZ] = {""};
 	char path[PATH_MAX];
 	size_t i;
 
@@ -957,16 +972,16 @@ int pfd_egress_detach_all(const char *bpffs)
 /* ---- status -------------------------------------------------------------- */
 
 static const char *const mss_keys[PFD_MSS_S__COUNT] = {
-	[PFD_MSS_S_CLAMPED] = "clamped",	[PFD_MSS_S_BELOW] = "below",
-	[PFD_MSS_S_NO_OPTION] = "no_option",	[PFD_MSS_S_MALFORMED] = "malformed",
-	[PFD_MSS_S_NO_CEILING] = "no_ceiling",	[PFD_MSS_S_EXEMPT] = "exempt",
+	[PFD_MSS_S_CLAMPED] = "clamped",       [PFD_MSS_S_BELOW] = "below",
+	[PFD_MSS_S_NO_OPTION] = "no_option",   [PFD_MSS_S_MALFORMED] = "malformed",
+	[PFD_MSS_S_NO_CEILING] = "no_ceiling", [PFD_MSS_S_EXEMPT] = "exempt",
 	[PFD_MSS_S_ERROR] = "error",
 };
 
 static const char *const jit_keys[PFD_JIT_S__COUNT] = {
-	[PFD_JIT_S_DELAYED] = "delayed",	[PFD_JIT_S_HELD] = "held",
-	[PFD_JIT_S_UNSELECTED] = "unselected",	[PFD_JIT_S_NOT_IP] = "not_ip",
-	[PFD_JIT_S_NO_CONFIG] = "no_config",	[PFD_JIT_S_ERROR] = "error",
+	[PFD_JIT_S_DELAYED] = "delayed",       [PFD_JIT_S_HELD] = "held",
+	[PFD_JIT_S_UNSELECTED] = "unselected", [PFD_JIT_S_NOT_IP] = "not_ip",
+	[PFD_JIT_S_NO_CONFIG] = "no_config",   [PFD_JIT_S_ERROR] = "error",
 	[PFD_JIT_S_DELAY_NS] = "delay_ns",
 };
 

@@ -36,46 +36,46 @@
 
 #include "pfd/egress.h"
 
-#define PFD_EGRESS_MAX_MSS	128	/* mss* lines */
-#define PFD_EGRESS_MAX_JIT	32	/* jitter lines (devices) */
-#define PFD_EGRESS_MAX_SEL	128	/* jitter-prefix and jitter-port lines */
-#define PFD_EGRESS_JIT_MAX_NS	4000000000ULL	/* the program's span limit, rounded down */
+#define PFD_EGRESS_MAX_MSS    128	    /* mss* lines */
+#define PFD_EGRESS_MAX_JIT    32	    /* jitter lines (devices) */
+#define PFD_EGRESS_MAX_SEL    128	    /* jitter-prefix and jitter-port lines */
+#define PFD_EGRESS_JIT_MAX_NS 4000000000ULL /* the program's span limit, rounded down */
 
 struct pfd_egress_mss_rule {
-	char		ifname[IFNAMSIZ];	/* "" = every clamped device */
-	bool		has_pfx;
-	uint8_t		family, plen;		/* with has_pfx */
-	uint8_t		dir;			/* PFD_DIR_SRC / PFD_DIR_DST */
-	__be32		addr[4];
+	char ifname[IFNAMSIZ]; /* "" = every clamped device */
+	bool has_pfx;
+	uint8_t family, plen; /* with has_pfx */
+	uint8_t dir;	      /* PFD_DIR_SRC / PFD_DIR_DST */
+	__be32 addr[4];
 	struct pfd_mss_conf conf;
-	unsigned int	line;
+	unsigned int line;
 };
 
 struct pfd_egress_jit_rule {
-	char		ifname[IFNAMSIZ];
-	uint64_t	min_ns, max_ns;
-	uint32_t	dist;			/* enum pfd_jit_distribution */
-	unsigned int	line;
+	char ifname[IFNAMSIZ];
+	uint64_t min_ns, max_ns;
+	uint32_t dist; /* enum pfd_jit_distribution */
+	unsigned int line;
 };
 
 struct pfd_egress_jit_sel {
-	char		ifname[IFNAMSIZ];
-	bool		is_port;
-	uint8_t		family, plen;		/* prefix */
-	__be32		addr[4];
-	uint8_t		l4proto;		/* port */
-	uint16_t	port;			/* host order */
-	unsigned int	line;
+	char ifname[IFNAMSIZ];
+	bool is_port;
+	uint8_t family, plen; /* prefix */
+	__be32 addr[4];
+	uint8_t l4proto; /* port */
+	uint16_t port;	 /* host order */
+	unsigned int line;
 };
 
 struct pfd_egress_config {
 	struct pfd_egress_mss_rule mss[PFD_EGRESS_MAX_MSS];
-	unsigned int	n_mss;
+	unsigned int n_mss;
 	struct pfd_egress_jit_rule jit[PFD_EGRESS_MAX_JIT];
-	unsigned int	n_jit;
+	unsigned int n_jit;
 	struct pfd_egress_jit_sel sel[PFD_EGRESS_MAX_SEL];
-	unsigned int	n_sel;
-	unsigned int	line;		/* set by the caller before each line: kept in rules */
+	unsigned int n_sel;
+	unsigned int line; /* set by the caller before each line: kept in rules */
 };
 
 /* The keys pfd_egress_config_line() handles, NULL-terminated. */
@@ -113,8 +113,8 @@ struct pfd_egress;
  * or the first -errno (-EOPNOTSUPP: no sch_fq for jitter), having done what
  * it could.
  */
-int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec,
-		     const char *bpffs, const char *const *attach_devs, unsigned int n_attach);
+int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec, const char *bpffs,
+		     const char *const *attach_devs, unsigned int n_attach);
 
 /* Closes fds; filters and pins stay, so packets keep being clamped. */
 void pfd_egress_close(struct pfd_egress *eg);

@@ -25,21 +25,21 @@
 
 #include "pfd/egress.h"
 
-#define PFD_AF_INET	2
-#define PFD_AF_INET6	10
+#define PFD_AF_INET  2
+#define PFD_AF_INET6 10
 
 /* IPv4 frag_off: more fragments, and the offset bits */
-#define PFD_IP_MF	0x2000
-#define PFD_IP_OFFSET	0x1fff
+#define PFD_IP_MF     0x2000
+#define PFD_IP_OFFSET 0x1fff
 
 /* A parsed packet: where its headers start and its addresses. */
 struct pfd_eg_pkt {
-	__u32	l4off;		/* from the start of the frame */
-	__u8	family;		/* PFD_AF_INET or PFD_AF_INET6 */
-	__u8	l4proto;	/* IPPROTO_*; 0 for a non-first fragment */
-	__u16	pad;
-	__be32	saddr[4];
-	__be32	daddr[4];
+	__u32 l4off;  /* from the start of the frame */
+	__u8 family;  /* PFD_AF_INET or PFD_AF_INET6 */
+	__u8 l4proto; /* IPPROTO_*; 0 for a non-first fragment */
+	__u16 pad;
+	__be32 saddr[4];
+	__be32 daddr[4];
 };
 
 /*
@@ -98,10 +98,10 @@ static __always_inline void *pfd_eg_pfx_lookup(void *trie, __u32 ifindex, __u8 d
 					       const struct pfd_eg_pkt *pkt, const __be32 *addr)
 {
 	struct pfd_egress_pfx_key key = {
-		.prefixlen	= PFD_EGRESS_PFX_BASE + (pkt->family == PFD_AF_INET ? 32 : 128),
-		.ifindex	= ifindex,
-		.family		= pkt->family,
-		.dir		= dir,
+		.prefixlen = PFD_EGRESS_PFX_BASE + (pkt->family == PFD_AF_INET ? 32 : 128),
+		.ifindex = ifindex,
+		.family = pkt->family,
+		.dir = dir,
 	};
 
 	__builtin_memcpy(key.addr, addr, 16);
@@ -114,7 +114,7 @@ static __always_inline void pfd_eg_count(void *stats, __u32 id, __u64 n)
 	__u64 *c = bpf_map_lookup_elem(stats, &id);
 
 	if (c)
-		*c += n;	/* per CPU: no atomics needed */
+		*c += n; /* per CPU: no atomics needed */
 }
 
 #endif /* PFD_EGRESS_BPF_H */

@@ -34,7 +34,7 @@ struct {
 	__type(key, struct pfd_egress_pfx_key);
 	__type(value, __u8);
 	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for LPM tries */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_jit_pfx SEC(".maps");
 
@@ -58,7 +58,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct pfd_jit_flow_key);
-	__type(value, __u64);		/* departure time of the flow's last packet */
+	__type(value, __u64); /* departure time of the flow's last packet */
 	__uint(max_entries, PFD_JIT_MAX_FLOWS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_jit_flows SEC(".maps");
@@ -74,15 +74,15 @@ struct {
 /* Tests replace the clock and the random source (tests/bpf/test_jitter.c
  * runs the real ones; the macros are the seam for a mock). */
 #ifndef pfd_jit_now
-#define pfd_jit_now()	bpf_ktime_get_ns()	/* CLOCK_MONOTONIC, what fq compares */
+#define pfd_jit_now() bpf_ktime_get_ns() /* CLOCK_MONOTONIC, what fq compares */
 #endif
 #ifndef pfd_jit_random
-#define pfd_jit_random()	bpf_get_prandom_u32()
+#define pfd_jit_random() bpf_get_prandom_u32()
 #endif
 
 /* Longest delay span the arithmetic below handles: 2^32 ns, 4.29 s (fq's
  * default horizon drops packets stamped more than 10 s ahead). */
-#define JIT_SPAN_MAX	0xffffffffULL
+#define JIT_SPAN_MAX 0xffffffffULL
 
 static __always_inline __u64 jit_delay(const struct pfd_jit_conf *c)
 {
@@ -116,7 +116,7 @@ static __always_inline bool jit_selected_pfx(__u32 ifindex, const struct pfd_eg_
 
 static __always_inline bool jit_port_in(__u32 ifindex, __u8 l4proto, __be16 port)
 {
-	struct pfd_jit_port_key k = { .ifindex = ifindex, .l4proto = l4proto, .port = port };
+	struct pfd_jit_port_key k = {.ifindex = ifindex, .l4proto = l4proto, .port = port};
 
 	if (bpf_map_lookup_elem(&pfd_jit_port, &k))
 		return true;
@@ -196,9 +196,9 @@ int pfd_tc_jitter(struct __sk_buff *skb)
 	enum pfd_jit_stat why = jit_stamp(skb, &added);
 
 	pfd_eg_count(&pfd_jit_stats, why, 1);
-	if (why == PFD_JIT_S_HELD)	/* held packets are delayed too */
+	if (why == PFD_JIT_S_HELD) /* held packets are delayed too */
 		pfd_eg_count(&pfd_jit_stats, PFD_JIT_S_DELAYED, 1);
 	if (added)
 		pfd_eg_count(&pfd_jit_stats, PFD_JIT_S_DELAY_NS, added);
-	return TC_ACT_OK;	/* never drops: a packet it cannot stamp leaves now */
+	return TC_ACT_OK; /* never drops: a packet it cannot stamp leaves now */
 }

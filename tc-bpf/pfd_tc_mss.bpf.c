@@ -32,7 +32,7 @@ struct {
 	__type(key, struct pfd_egress_pfx_key);
 	__type(value, struct pfd_mss_conf);
 	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for LPM tries */
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_mss_pfx SEC(".maps");
 
@@ -47,11 +47,11 @@ struct {
 #define TCP_OPT_EOL	0
 #define TCP_OPT_NOP	1
 #define TCP_OPT_MSS	2
-#define TCP_OPT_MSS_LEN	4
-#define TCP_OPTS_MAX	40	/* doff 15 */
+#define TCP_OPT_MSS_LEN 4
+#define TCP_OPTS_MAX	40 /* doff 15 */
 
 /* A ceiling that no clamp reaches: what "exempt" and "none" resolve to. */
-#define MSS_NONE	0x10000
+#define MSS_NONE 0x10000
 
 /* The ceiling an entry stands for on this packet (MSS_NONE: do not clamp). */
 static __always_inline __u32 mss_resolve(struct __sk_buff *skb, const struct pfd_mss_conf *c,
@@ -74,8 +74,8 @@ static __always_inline __u32 mss_resolve(struct __sk_buff *skb, const struct pfd
 }
 
 struct mss_pick {
-	__u32	rank;		/* tier * 256 + prefix length; 0 = nothing yet */
-	__u32	ceiling;
+	__u32 rank; /* tier * 256 + prefix length; 0 = nothing yet */
+	__u32 ceiling;
 };
 
 /* Keeps c if it is more specific than what p holds; at equal specificity
@@ -102,7 +102,7 @@ static __always_inline void mss_consider(struct __sk_buff *skb, struct mss_pick 
 static __always_inline __u32 mss_ceiling(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt,
 					 bool *configured)
 {
-	struct mss_pick p = { .rank = 0, .ceiling = MSS_NONE };
+	struct mss_pick p = {.rank = 0, .ceiling = MSS_NONE};
 	const struct pfd_mss_conf *c;
 	__u32 ifindex = skb->ifindex, zero = 0;
 
@@ -167,9 +167,8 @@ static __always_inline long mss_walk(const __u8 *opts, __u32 optlen)
 	return (long)mss_at;
 }
 
-static __always_inline enum pfd_mss_stat mss_clamp(struct __sk_buff *skb,
-						   const struct pfd_eg_pkt *pkt,
-						   const struct tcphdr *th)
+static __always_inline enum pfd_mss_stat
+mss_clamp(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt, const struct tcphdr *th)
 {
 	__u8 opts[64] = {};
 	__u32 optlen, ceiling, off;
@@ -227,8 +226,8 @@ static __always_inline enum pfd_mss_stat mss_clamp(struct __sk_buff *skb,
 		wire = bpf_htons(new);
 		if (bpf_skb_store_bytes(skb, at, &wire, sizeof(wire), 0) < 0)
 			return PFD_MSS_S_ERROR;
-		if (bpf_l4_csum_replace(skb, pkt->l4off + offsetof(struct tcphdr, check),
-					csum_old, csum_new, sizeof(__u16)) < 0)
+		if (bpf_l4_csum_replace(skb, pkt->l4off + offsetof(struct tcphdr, check), csum_old,
+					csum_new, sizeof(__u16)) < 0)
 			return PFD_MSS_S_ERROR;
 		clamped = true;
 	}
@@ -253,5 +252,5 @@ int pfd_tc_mss(struct __sk_buff *skb)
 
 	why = mss_clamp(skb, &pkt, &th);
 	pfd_eg_count(&pfd_mss_stats, why, 1);
-	return TC_ACT_OK;	/* always: the clamp never drops */
+	return TC_ACT_OK; /* always: the clamp never drops */
 }
