@@ -424,8 +424,9 @@ static void devices_prune(struct pfd *d)
 }
 
 /* Makes the attached set equal to the wanted one. Existing attachments in
- * the right mode are adopted (no gap); the breaker is re-armed. */
-static void devices_sync(struct pfd *d, const struct pfd_config *cfg)
+ * the right mode are adopted (no gap). rearm: reset the circuit breakers
+ * (startup, reload); otherwise a tripped device stays in dry run. */
+static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm)
 {
 	struct pfd_device want[PFD_MAX_DEVS];
 	unsigned int n = wanted_devices(d, cfg, want), i, j;
@@ -451,11 +452,32 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg)
 			pr_err("%s: not attached; its flows stay on the kernel path", w->name);
 		}
 	}
+	for (j = 0; j < n && !rearm; j++) {
+		for (i = 0; i < d->n_devs; i++) {
+			if (strcmp(d->devs[i].name, want[j].name) || !d->devs[i].tripped)
+				continue;
+			want[j].tripped = true;
+			want[j].base_matched = d->devs[i].base_matched;
+			want[j].base_failed = d->devs[i].base_failed;
+		}
+	}
 	memcpy(d->devs, want, n * sizeof(want[0]));
 	d->n_devs = n;
 	devices_prune(d);
+	if (rearm) {
+		breaker_rearm(d);
+	} else {
+		for (j = 0; j < n; j++) {
+			struct pfd_dev rec;
+			__u32 key = (__u32)d->devs[j].ifindex;
+
+			if (!d->devs[j].tripped || bpf_map_lookup_elem(d->maps->devs, &key, &rec))
+				continue;
+			rec.flags |= PFD_DEV_F_DRY_RUN;
+			bpf_map_update_elem(d->maps->devs, &key, &rec, BPF_EXIST);
+		}
+	}
 	devset_refresh(d);
-	breaker_rearm(d);
 }
 
 /* -------------------------------------------------------------------- */
@@ -531,7 +553,7 @@ static void flowtables_reread(struct pfd *d)
 	err = pfd_nft_read_flowtables(d->nft, &d->ft);
 	if (err)
 		pr_warn("cannot read nft flowtables (%s)", strerror(-err));
-	devices_sync(d, d->cfg);
+	devices_sync(d, d->cfg, false);
 }
 
 static void on_nft(void *arg, int fd, uint32_t events)
@@ -742,9 +764,10 @@ static void reload(struct pfd *d)
 	}
 	flows_ctx(d, &fc);
 	pfd_flows_set_ctx(d->flows, &fc);
-	pfd_log_capture_begin(d->reload_error, sizeof(d->reload_error));
-	devices_sync(d, next);
-	pfd_log_capture_end();
+	/* applied from here on: a device that fails to attach is logged, the
+	 * rest of the configuration still applies */
+	d->reload_error[0] = '\0';
+	devices_sync(d, next, true);
 	d->ctl.keepalive_ms = keepalive_ms(d);
 	ctl_write(d);
 	timers_set(d);
@@ -754,8 +777,7 @@ static void reload(struct pfd *d)
 	reconcile(d, "reload");
 	pfd_config_free(old);
 	d->reloads++;
-	pr_notice("%s: reloaded%s%s", d->config_path, d->reload_error[0] ? " with errors: " : "",
-		  d->reload_error);
+	pr_notice("%s: reloaded", d->config_path);
 	state_write(d);
 }
 
@@ -906,7 +928,7 @@ static int start(struct pfd *d)
 	err = pfd_flows_new(&d->flows, &fc);
 	if (err)
 		return err;
-	devices_sync(d, d->cfg);
+	devices_sync(d, d->cfg, true);
 
 	copts.arg = d->flows;
 	/* subscribe first, dump second: nothing falls in between */
