@@ -128,6 +128,110 @@ static void copy_name(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/* libnftnl exit()s ("kernel ABI is broken") on an attribute of the wrong
+ * size, strdup()s strings without checking their end and trusts nested
+ * lengths. Kernel messages are well formed, but nothing from the socket is
+ * trusted: before a message goes to libnftnl, every attribute libnftnl
+ * validates gets the same check here, so that a bad one is refused rather
+ * than fatal (see nftnl_flowtable_parse_attr_cb, nftnl_chain_parse_attr_cb
+ * and their hook callbacks). */
+enum { ATTR_END = 0, ATTR_STR, ATTR_NEST, ATTR_U32, ATTR_U64 };
+
+struct attr_rule {
+	uint16_t		type;	/* UINT16_MAX: every type at this level */
+	uint8_t			kind;
+	const struct attr_rule	*nested;	/* rules inside an ATTR_NEST */
+};
+
+static int attrs_sane(const void *data, size_t len, const struct attr_rule *rules)
+{
+	const struct nlattr *a = data;
+
+	while (len >= sizeof(*a)) {
+		const struct attr_rule *r;
+		const char *p = (const char *)a + sizeof(*a);
+		size_t plen, step;
+
+		if (a->nla_len < sizeof(*a) || a->nla_len > len)
+			return -EINVAL;
+		plen = a->nla_len - sizeof(*a);
+		for (r = rules; r && r->kind != ATTR_END; r++) {
+			if (r->type != UINT16_MAX && r->type != (a->nla_type & NLA_TYPE_MASK))
+				continue;
+			if ((r->kind == ATTR_STR && (!plen || p[plen - 1] != '\0')) ||
+			    (r->kind == ATTR_U32 && plen != 4) || (r->kind == ATTR_U64 && plen != 8) ||
+			    (r->kind == ATTR_NEST && plen && (plen < sizeof(*a) ||
+							      attrs_sane(p, plen, r->nested))))
+				return -EINVAL;
+			break;
+		}
+		step = NLA_ALIGN(a->nla_len);
+		if (step > len)
+			step = len;
+		len -= step;
+		a = (const struct nlattr *)((const char *)a + step);
+	}
+	return len ? -EINVAL : 0;
+}
+
+static const struct attr_rule dev_names[] = {
+	{ UINT16_MAX, ATTR_STR, NULL },	/* NFTA_DEVICE_NAME, any count */
+	{ 0 },
+};
+
+static const struct attr_rule ft_hook[] = {
+	{ NFTA_FLOWTABLE_HOOK_NUM, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_HOOK_PRIORITY, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_HOOK_DEVS, ATTR_NEST, dev_names },
+	{ 0 },
+};
+
+static const struct attr_rule ft_rules[] = {
+	{ NFTA_FLOWTABLE_TABLE, ATTR_STR, NULL },
+	{ NFTA_FLOWTABLE_NAME, ATTR_STR, NULL },
+	{ NFTA_FLOWTABLE_HOOK, ATTR_NEST, ft_hook },
+	{ NFTA_FLOWTABLE_USE, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_FLAGS, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_HANDLE, ATTR_U64, NULL },
+	{ 0 },
+};
+
+static const struct attr_rule chain_hook[] = {
+	{ NFTA_HOOK_HOOKNUM, ATTR_U32, NULL },
+	{ NFTA_HOOK_PRIORITY, ATTR_U32, NULL },
+	{ NFTA_HOOK_DEV, ATTR_STR, NULL },
+	{ NFTA_HOOK_DEVS, ATTR_NEST, dev_names },
+	{ 0 },
+};
+
+static const struct attr_rule chain_counters[] = {
+	{ NFTA_COUNTER_PACKETS, ATTR_U64, NULL },
+	{ NFTA_COUNTER_BYTES, ATTR_U64, NULL },
+	{ 0 },
+};
+
+static const struct attr_rule chain_rules[] = {
+	{ NFTA_CHAIN_TABLE, ATTR_STR, NULL },
+	{ NFTA_CHAIN_NAME, ATTR_STR, NULL },
+	{ NFTA_CHAIN_TYPE, ATTR_STR, NULL },
+	{ NFTA_CHAIN_HOOK, ATTR_NEST, chain_hook },
+	{ NFTA_CHAIN_POLICY, ATTR_U32, NULL },
+	{ NFTA_CHAIN_USE, ATTR_U32, NULL },
+	{ NFTA_CHAIN_FLAGS, ATTR_U32, NULL },
+	{ NFTA_CHAIN_ID, ATTR_U32, NULL },
+	{ NFTA_CHAIN_HANDLE, ATTR_U64, NULL },
+	{ NFTA_CHAIN_COUNTERS, ATTR_NEST, chain_counters },
+	{ 0 },
+};
+
+static int msg_sane(const struct nlmsghdr *nlh, const struct attr_rule *rules)
+{
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+		return -EINVAL;
+	return attrs_sane(mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)),
+			  nlh->nlmsg_len - NLMSG_LENGTH(sizeof(struct nfgenmsg)), rules);
+}
+
 int pfd_nft_parse_flowtable(const struct nlmsghdr *nlh, struct pfd_flowtable *ft)
 {
 	struct nftnl_flowtable *t = nftnl_flowtable_alloc();
@@ -138,7 +242,7 @@ int pfd_nft_parse_flowtable(const struct nlmsghdr *nlh, struct pfd_flowtable *ft
 	if (!t)
 		return -ENOMEM;
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)) ||
-	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWFLOWTABLE ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWFLOWTABLE || msg_sane(nlh, ft_rules) ||
 	    nftnl_flowtable_nlmsg_parse(nlh, t) < 0)
 		goto out;
 	if (!nftnl_flowtable_is_set(t, NFTNL_FLOWTABLE_TABLE) ||
@@ -269,7 +373,8 @@ int pfd_nft_parse_chain(const struct nlmsghdr *nlh, struct pfd_nft_netdev_chain 
 	if (!c)
 		return -ENOMEM;
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)) ||
-	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWCHAIN || nftnl_chain_nlmsg_parse(nlh, c) < 0)
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWCHAIN || msg_sane(nlh, chain_rules) ||
+	    nftnl_chain_nlmsg_parse(nlh, c) < 0)
 		goto out;
 	err = 0;
 	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))

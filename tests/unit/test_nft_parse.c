@@ -7,7 +7,9 @@
  * none), and refusal of damaged messages.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -194,9 +196,89 @@ static void test_gen(void)
 	T_EQ(pfd_nft_parse_gen(nlh, &gen), -EINVAL, "newgen with a 2-byte id");
 }
 
+/* Attributes libnftnl would exit() on or read past: refused instead. */
+static void test_hostile(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	const char *devs[] = { "eth0", NULL };
+	struct pfd_flowtable ft;
+	struct pfd_nft_netdev_chain rows[4];
+	struct nlmsghdr *nlh;
+	struct nlattr *a;
+	unsigned int n;
+
+	nlh = build_ft(buf, NFPROTO_INET, "filter", "ft", devs, 0);
+	mnl_attr_put_u16(nlh, NFTA_FLOWTABLE_FLAGS, 1);	/* libnftnl: abi_breakage() */
+	T_EQ(pfd_nft_parse_flowtable(nlh, &ft), -EINVAL, "flowtable: 2-byte flags refused");
+	nlh = build_ft(buf, NFPROTO_INET, "filter", "ft", devs, 0);
+	mnl_attr_put(nlh, NFTA_FLOWTABLE_HANDLE, 4, "abcd");
+	T_EQ(pfd_nft_parse_flowtable(nlh, &ft), -EINVAL, "flowtable: 4-byte handle refused");
+	/* The table name is the first attribute: drop its NUL. */
+	nlh = build_ft(buf, NFPROTO_INET, "filter", "ft", devs, 0);
+	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+	((char *)mnl_attr_get_payload(a))[mnl_attr_get_payload_len(a) - 1] = 'x';
+	T_EQ(pfd_nft_parse_flowtable(nlh, &ft), -EINVAL, "flowtable: unterminated name refused");
+	nlh = build_chain(buf, NFPROTO_NETDEV, "in", NF_NETDEV_INGRESS, "eth0", NULL);
+	mnl_attr_put(nlh, NFTA_CHAIN_POLICY, 0, NULL);
+	T_EQ(pfd_nft_parse_chain(nlh, rows, 4, &n), -EINVAL, "chain: empty policy refused");
+}
+
+/* Seeded random damage to valid flowtable and chain messages: 0 or
+ * -EINVAL, never an exit, a crash or a read past nlmsg_len (exactly sized
+ * heap copies, for valgrind and SANITIZE=1). */
+static void test_random(void)
+{
+	const char *env = getenv("T_SEED");
+	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
+	const char *devs[] = { "eth0", "eth1", NULL };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int i, ok = 0, refused = 0, other = 0;
+
+	srandom(seed);
+	for (i = 0; i < 20000; i++) {
+		struct nlmsghdr *nlh;
+		unsigned int len, k, flips = 1 + random() % 4;
+		struct pfd_nft_netdev_chain rows[4];
+		struct pfd_flowtable ft;
+		unsigned int n;
+		char *copy;
+		int err;
+
+		/* libnftnl leaves attribute padding as it was: start clean. */
+		memset(buf, 0, sizeof(buf));
+		nlh = i % 2 ? build_ft(buf, NFPROTO_INET, "t", "f", devs, 1) :
+			      build_chain(buf, NFPROTO_NETDEV, "c", NF_NETDEV_INGRESS, NULL, devs);
+		len = nlh->nlmsg_len;
+		for (k = 0; k < flips; k++)
+			buf[sizeof(*nlh) + random() % (len - sizeof(*nlh))] = (char)random();
+		if (random() % 2)
+			len = sizeof(*nlh) + random() % (len - sizeof(*nlh) + 1);
+		nlh->nlmsg_len = len;
+		copy = malloc(len);
+		if (!copy)
+			break;
+		memcpy(copy, buf, len);
+		err = i % 2 ? pfd_nft_parse_flowtable((struct nlmsghdr *)copy, &ft) :
+			pfd_nft_parse_chain((struct nlmsghdr *)copy, rows, 4, &n);
+		free(copy);
+		if (!err)
+			ok++;
+		else if (err == -EINVAL)
+			refused++;
+		else
+			other++;
+	}
+	if (other)
+		printf("random: seed %u (rerun with T_SEED=%u)\n", seed, seed);
+	T_EQ(other, 0, "random damage: only 0 or -EINVAL");
+	T_TRUE(ok > 0 && refused > 0, "random damage: both outcomes seen");
+}
+
 int main(void)
 {
 	test_flowtable();
+	test_hostile();
+	test_random();
 	test_chains();
 	test_gen();
 	return t_done();
