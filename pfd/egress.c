@@ -165,9 +165,9 @@ static int parse_delay(const char *s, uint64_t *ns, char *err, size_t errlen)
 static int parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 {
 	if (!strcmp(s, "src"))
-		*dir = PFD_DIR_SRC;
+		*dir = PFD_PFX_SRC;
 	else if (!strcmp(s, "dst"))
-		*dir = PFD_DIR_DST;
+		*dir = PFD_PFX_DST;
 	else
 		fail("expected \"src\" or \"dst\", got \"%s\"", s);
 	return 0;
@@ -839,7 +839,7 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 				pk[np].prefixlen = PFD_EGRESS_PFX_BASE + s->plen;
 				pk[np].ifindex = ifindex;
 				pk[np].family = s->family;
-				pk[np].dir = PFD_DIR_ANY;
+				pk[np].dir = PFD_PFX_ANY;
 				memcpy(pk[np++].addr, s->addr, 16);
 			}
 		}

@@ -45,7 +45,7 @@ struct pfd_egress_mss_rule {
 	char ifname[IFNAMSIZ]; /* "" = every clamped device */
 	bool has_pfx;
 	uint8_t family, plen; /* with has_pfx */
-	uint8_t dir;	      /* PFD_DIR_SRC / PFD_DIR_DST */
+	uint8_t dir;	      /* PFD_PFX_SRC / PFD_PFX_DST */
 	__be32 addr[4];
 	struct pfd_mss_conf conf;
 	unsigned int line;

@@ -108,10 +108,10 @@ static __always_inline __u64 jit_delay(const struct pfd_jit_conf *c)
 
 static __always_inline bool jit_selected_pfx(__u32 ifindex, const struct pfd_eg_pkt *pkt)
 {
-	return pfd_eg_pfx_lookup(&pfd_jit_pfx, ifindex, PFD_DIR_ANY, pkt, pkt->saddr) ||
-	       pfd_eg_pfx_lookup(&pfd_jit_pfx, ifindex, PFD_DIR_ANY, pkt, pkt->daddr) ||
-	       pfd_eg_pfx_lookup(&pfd_jit_pfx, 0, PFD_DIR_ANY, pkt, pkt->saddr) ||
-	       pfd_eg_pfx_lookup(&pfd_jit_pfx, 0, PFD_DIR_ANY, pkt, pkt->daddr);
+	return pfd_eg_pfx_lookup(&pfd_jit_pfx, ifindex, PFD_PFX_ANY, pkt, pkt->saddr) ||
+	       pfd_eg_pfx_lookup(&pfd_jit_pfx, ifindex, PFD_PFX_ANY, pkt, pkt->daddr) ||
+	       pfd_eg_pfx_lookup(&pfd_jit_pfx, 0, PFD_PFX_ANY, pkt, pkt->saddr) ||
+	       pfd_eg_pfx_lookup(&pfd_jit_pfx, 0, PFD_PFX_ANY, pkt, pkt->daddr);
 }
 
 static __always_inline bool jit_port_in(__u32 ifindex, __u8 l4proto, __be16 port)

@@ -106,13 +106,13 @@ static __always_inline __u32 mss_ceiling(struct __sk_buff *skb, const struct pfd
 	const struct pfd_mss_conf *c;
 	__u32 ifindex = skb->ifindex, zero = 0;
 
-	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, ifindex, PFD_DIR_SRC, pkt, pkt->saddr);
+	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, ifindex, PFD_PFX_SRC, pkt, pkt->saddr);
 	mss_consider(skb, &p, c, c ? 4 * 256 + c->plen : 0, pkt->family);
-	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, ifindex, PFD_DIR_DST, pkt, pkt->daddr);
+	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, ifindex, PFD_PFX_DST, pkt, pkt->daddr);
 	mss_consider(skb, &p, c, c ? 4 * 256 + c->plen : 0, pkt->family);
-	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, 0, PFD_DIR_SRC, pkt, pkt->saddr);
+	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, 0, PFD_PFX_SRC, pkt, pkt->saddr);
 	mss_consider(skb, &p, c, c ? 3 * 256 + c->plen : 0, pkt->family);
-	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, 0, PFD_DIR_DST, pkt, pkt->daddr);
+	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, 0, PFD_PFX_DST, pkt, pkt->daddr);
 	mss_consider(skb, &p, c, c ? 3 * 256 + c->plen : 0, pkt->family);
 	if (!p.rank) {
 		c = bpf_map_lookup_elem(&pfd_mss_cfg, &ifindex);

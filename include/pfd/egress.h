@@ -74,17 +74,17 @@ struct pfd_egress_pfx_key {
 	__u32 prefixlen; /* LPM: 64 + prefix length */
 	__u32 ifindex;	 /* egress device, 0 = any */
 	__u8 family;	 /* AF_INET (2) or AF_INET6 (10) */
-	__u8 dir;	 /* PFD_DIR_*; pfd_jit_pfx uses PFD_DIR_ANY */
+	__u8 dir;	 /* PFD_PFX_*; pfd_jit_pfx uses PFD_PFX_ANY */
 	__u16 pad;	 /* always 0 */
 	__be32 addr[4];	 /* IPv4 uses [0]; host bits zero */
 };
 PFD_EGRESS_CHECK(sizeof(struct pfd_egress_pfx_key) == 28);
 #define PFD_EGRESS_PFX_BASE 64 /* prefixlen bits before addr */
 
-enum pfd_dir {
-	PFD_DIR_SRC = 0, /* the packet's source address */
-	PFD_DIR_DST = 1, /* the packet's destination address */
-	PFD_DIR_ANY = 2, /* either (jitter selection) */
+enum pfd_pfx_dir {
+	PFD_PFX_SRC = 0, /* the packet's source address */
+	PFD_PFX_DST = 1, /* the packet's destination address */
+	PFD_PFX_ANY = 2, /* either (jitter selection) */
 };
 
 /* pfd_mss_stats: per-CPU __u64 packet counts, one slot per outcome for TCP

@@ -123,7 +123,7 @@ int main(void)
 	fd = pinned_fd(PFD_MAP_MSS_PFX);
 	{
 		struct pfd_egress_pfx_key pk = lab_pfx("198.51.100.0", 24, if_nametoindex("pfda0"),
-						       PFD_DIR_DST);
+						       PFD_PFX_DST);
 		T_OK(bpf_map_lookup_elem(fd, &pk, &v), "prefix+device entry");
 		T_EQ(v.mss, 1200, "prefix 1200");
 		T_EQ(v.plen, 24, "prefix entry carries its length");

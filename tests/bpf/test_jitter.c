@@ -162,7 +162,7 @@ static void test_table(void)
 
 static void test_select(void)
 {
-	struct pfd_egress_pfx_key k = lab_pfx("198.51.100.0", 24, 0, PFD_DIR_ANY);
+	struct pfd_egress_pfx_key k = lab_pfx("198.51.100.0", 24, 0, PFD_PFX_ANY);
 	struct pfd_jit_port_key pk = { .ifindex = 0, .l4proto = IPPROTO_TCP, .port = htons(443) };
 	uint64_t t0, t1, ts, un = jstat(PFD_JIT_S_UNSELECTED);
 	uint8_t one = 1;
@@ -194,7 +194,7 @@ static void test_select(void)
 
 	/* prefix for one device only */
 	reset();
-	k = lab_pfx("198.51.100.0", 24, (uint32_t)dev, PFD_DIR_ANY);
+	k = lab_pfx("198.51.100.0", 24, (uint32_t)dev, PFD_PFX_ANY);
 	set_conf(0, 5 * MS, 5 * MS, PFD_JIT_UNIFORM, PFD_JIT_F_SEL_PFX);
 	bpf_map_update_elem(bpf_map__fd(skel->maps.pfd_jit_pfx), &k, &one, BPF_ANY);
 	ts = send1("192.0.2.1", "198.51.100.7", 1000, 80, TH_ACK, dev, &t0, &t1);
