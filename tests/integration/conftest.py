@@ -28,7 +28,7 @@ What `lab` gives (pfdlab.Lab; read its docstring for why each choice):
 - the router's ruleset: table inet pfdt (forward policy drop, established
   flows marked 0x1 and accepted, PORT_EXCLUDED accepted unmarked, counters
   cnt_fwd / cnt_finrst / cnt_invalid / cnt_excluded / cnt_new, and
-  cnt_drop for rules a test inserts: lab.counter("cnt_fwd")),
+  cnt_drop for rules a test inserts, cnt_dropped for the policy drop: lab.counter("cnt_fwd")),
   table ip pfdt_nat (masquerade for PORT_MASQ, DNAT 192.0.2.1:8080 ->
   198.51.100.2:5004);
 - a private bpffs (lab.bpffs) and state dir (lab.state); lab.conf_text() /

@@ -35,7 +35,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("PFD_BUILD") or os.path.join(REPO, "build")
-PFD = os.path.join(BUILD, "pfd")
+# PFD_BIN: a private copy of the binary, for runs while others rebuild build/pfd
+PFD = os.environ.get("PFD_BIN") or os.path.join(BUILD, "pfd")
 PY = "/usr/bin/python3"
 TRAFFIC = os.path.join(HERE, "traffic.py")
 
@@ -242,8 +243,15 @@ class Lab:
         os.makedirs(self.state)
         run(["mount", "-t", "bpf", "bpf", self.bpffs])
         self.mounted = True
+        # what a fresh bpffs already holds (maps.debug, progs.debug from the
+        # kernel's bpf_preload): not pfd's pins
+        self.bpffs_baseline = set(self.bpffs_files())
         if ruleset:
             self.nft_load(self.ruleset())
+
+    def bpffs_files(self):
+        return sorted(os.path.relpath(os.path.join(r, f), self.bpffs)
+                      for r, _, fs in os.walk(self.bpffs) for f in fs)
 
     def ruleset(self):
         """The mark-mode ruleset: forward policy drop; established flows get
@@ -258,6 +266,7 @@ table inet pfdt {
     counter cnt_new {}
     counter cnt_finrst {}
     counter cnt_drop {}
+    counter cnt_dropped {}
     chain forward {
         type filter hook forward priority filter; policy drop;
         counter name "cnt_fwd"
@@ -268,6 +277,7 @@ table inet pfdt {
         ct state established ct mark set ct mark or 0x1
         ct state established,related accept
         iifname "%(c)s" oifname "%(s)s" ct state new counter name "cnt_new" accept
+        counter name "cnt_dropped"
     }
 }
 table ip pfdt_nat {
@@ -351,6 +361,17 @@ table ip pfdt_nat {
         for dev in ("all", "default", s_if):
             self.sysctl(self.srv, "net.ipv4.conf.%s.rp_filter" % dev, 0)
         return r_if, s_if
+
+    def udp_rcvbuf_errors(self):
+        """UDP RcvbufErrors in the client and server namespaces: datagrams the
+        test's own sockets dropped (not the network's loss)."""
+        n = 0
+        for ns in (self.cli, self.srv):
+            lines = [l.split() for l in self.ns(ns, ["cat", "/proc/net/snmp"]).stdout.splitlines()
+                     if l.startswith("Udp:")]
+            if len(lines) >= 2:
+                n += int(dict(zip(lines[0], lines[1])).get("RcvbufErrors", 0))
+        return n
 
     def rx_bytes(self, ns, dev):
         p = self.ns(ns, ["ip", "-s", "-j", "link", "show", "dev", dev])
@@ -565,6 +586,11 @@ def wait_for(fn, timeout, interval=0.05):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(interval)
+
+
+def lost_ranges(c, rate):
+    """A udp-client result's missing datagrams as readable time ranges."""
+    return ", ".join("seq %d-%d (%.2f-%.2fs)" % (a, b, a / rate, (b + 1) / rate) for a, b in c["missing"]) or "none"
 
 
 def find_flow(flows, proto, port, family=None):

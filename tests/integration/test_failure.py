@@ -49,8 +49,8 @@ def test_kill9_fails_open(pfd_lab):
 
 def test_enobufs_resync(lab):
     """5000 conntrack entries (4000 eligible) created in ~0.1 s against a
-    16 KiB event buffer; then 2000 deleted in a burst."""
-    lab.start_pfd(extra={"ct-event-buffer": "16k", "reconcile-interval": "30s"})
+    64 KiB event buffer (the smallest pfd.conf takes); then 2000 deleted in a burst."""
+    lab.start_pfd(extra={"ct-event-buffer": "64k", "reconcile-interval": "30s"})
     st0 = lab.status()["control"]
     p = lab.ns(lab.rtr, [pfdlab.PY, CTBENCH, "insert", "--count", "5000", "--ineligible-every", "5"], timeout=60)
     ins = pfdlab.last_json(p.stdout)

@@ -93,7 +93,8 @@ def test_udp_request_response_is_fast_pathed(pfd_lab, family):
            "pfd forwarded %d packets, nft forward chain after offload %d packets" %
            (c["sent"], c["lost"], c["corrupt"], t_off - t0, f1[0] - f0[0], fwd_after))
     assert hit, "the UDP flow was not offloaded within 6 s"
-    assert c["sent"] == count and c["lost"] == 0 and c["corrupt"] == 0, c
+    assert c["sent"] == count and c["lost"] == 0 and c["corrupt"] == 0, \
+        "%r; lost %s; the test's own sockets dropped %d" % (c, pfdlab.lost_ranges(c, rate), lab.udp_rcvbuf_errors())
     remaining = int(2 * rate * (c["seconds"] - (t_off - t0)))
     assert f1[0] - f0[0] >= 0.9 * remaining, "pfd forwarded %d of ~%d packets" % (f1[0] - f0[0], remaining)
     assert fwd_after <= 20, "the forward chain saw %d packets after the offload" % fwd_after

@@ -135,7 +135,8 @@ def test_conntrack_delete_leaves_fast_path(pfd_lab, how):
     t_hit = time.monotonic()
     c, s = lab.result(cli), lab.result(srv)
     report("conntrack %s" % how, "flow left pfd flows after %.0f ms, forward chain saw it again after %.0f ms, "
-           "lost %d" % ((t_gone - t0) * 1000, (t_hit - t0) * 1000, c["lost"]))
+           "lost %d (%s; conntrack -%s at %.2fs)" % ((t_gone - t0) * 1000, (t_hit - t0) * 1000, c["lost"],
+                                                      pfdlab.lost_ranges(c, 1000), how[0].upper(), t0 - c["start"]))
     assert gone, "pfd still lists the flow 2 s after conntrack -%s" % how[0].upper()
     assert t_gone - t0 < 1.0
     assert hit, "the forward chain did not see the flow's packets after its entry went"

@@ -123,8 +123,24 @@ def udp_payload(seed, seq, size):
     return random.Random(seed * 1000003 + seq).randbytes(max(0, size - UDP_HDR.size))
 
 
+SO_RCVBUFFORCE, SO_SNDBUFFORCE = 33, 32
+
+
+def udp_socket(addr):
+    """A UDP socket with 4 MiB buffers: a test process starved of CPU for a
+    moment (the test machine is small and shared) must not drop datagrams in
+    its own socket, or the loss counted would be the harness's, not pfd's."""
+    s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+    for opt, fallback in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
+        try:
+            s.setsockopt(socket.SOL_SOCKET, opt, 4 << 20)
+        except PermissionError:
+            s.setsockopt(socket.SOL_SOCKET, fallback, 4 << 20)
+    return s
+
+
 def udp_echo(a):
-    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s = udp_socket(a.addr)
     s.bind((a.addr, a.port))
     s.settimeout(a.idle)
     print("READY", flush=True)
@@ -147,7 +163,7 @@ def udp_echo(a):
 
 
 def udp_client(a):
-    s = socket.socket(family_of(a.addr), socket.SOCK_DGRAM)
+    s = udp_socket(a.addr)
     if a.sport:
         s.bind(("::" if ":" in a.addr else "0.0.0.0", a.sport))
     s.connect((a.addr, a.port))
@@ -197,8 +213,14 @@ def udp_client(a):
         drain()
         time.sleep(0.005)
     missing = [i for i in range(sent) if i not in got]
+    ranges = []
+    for i in missing:
+        if ranges and ranges[-1][1] == i - 1:
+            ranges[-1][1] = i
+        else:
+            ranges.append([i, i])
     out = {"sent": sent, "echoed": len(got), "lost": len(missing), "corrupt": corrupt,
-           "missing": missing[:200], "local": list(s.getsockname()[:2]),
+           "missing": ranges[:100], "start": round(t0, 5), "local": list(s.getsockname()[:2]),
            "seconds": round(time.monotonic() - t0, 3)}
     if a.times:
         out["times"] = [[i, round(got[i], 5)] for i in sorted(got)]
