@@ -216,7 +216,8 @@ int pfd_cmd_status(struct pfd_cli *cli)
 		pfd_print_text("dry run: on (every packet is checked, counted and passed)\n");
 
 	pfd_out_open_arr("devices");
-	pfd_print_text("devices:%s\n", v.n_devs || (v.st && v.st->n_devs) ? "" : " none");
+	pfd_print_text("devices:%s\n",
+		       (v.st && v.pid ? v.st->n_devs : v.n_devs) ? "" : " none");
 	if (v.st && v.pid) {
 		for (i = 0; i < v.st->n_devs; i++) {
 			const struct pfd_state_dev *d = &v.st->devs[i];
