@@ -25,15 +25,15 @@
 /* Datagrams read per pfd_ct_events_read call: a flood of events must not
  * starve the rest of the daemon's loop; the fd stays readable and the loop
  * comes back. */
-#define CT_READ_BUDGET	1024
+#define CT_READ_BUDGET 1024
 
 struct pfd_ct {
-	struct pfd_nl		ev;	/* NEW/UPDATE/DESTROY groups, non-blocking */
-	struct pfd_nl		dump;	/* dumps: the callback may issue updates */
-	struct pfd_nl		req;	/* updates */
-	struct pfd_ct_opts	opts;
-	struct pfd_ct_stats	stats;
-	bool			no_kernel_filter;	/* the kernel refused CTA_STATUS_MASK */
+	struct pfd_nl ev;   /* NEW/UPDATE/DESTROY groups, non-blocking */
+	struct pfd_nl dump; /* dumps: the callback may issue updates */
+	struct pfd_nl req;  /* updates */
+	struct pfd_ct_opts opts;
+	struct pfd_ct_stats stats;
+	bool no_kernel_filter; /* the kernel refused CTA_STATUS_MASK */
 };
 
 /* Attribute table of one nest or message payload: tb[type] for each type up
@@ -71,7 +71,7 @@ static int attr_copy(const struct nlattr *a, void *dst, size_t size)
 {
 	if (mnl_attr_get_payload_len(a) != size)
 		return -EINVAL;
-	memcpy(dst, mnl_attr_get_payload(a), size);	/* 64-bit values may be unaligned */
+	memcpy(dst, mnl_attr_get_payload(a), size); /* 64-bit values may be unaligned */
 	return 0;
 }
 
@@ -137,7 +137,7 @@ static int parse_proto(const struct nlattr *nest, struct pfd_ct_tuple *t)
 	if (err)
 		return err;
 	if (!proto_has_ports(t->l4proto))
-		return 0;	/* ICMP id/type/code are not pfd's business */
+		return 0; /* ICMP id/type/code are not pfd's business */
 	/* The kernel always reports both ports for these protocols; an
 	 * entry without them cannot be matched against packets. */
 	if (!tb[CTA_PROTO_SRC_PORT] || !tb[CTA_PROTO_DST_PORT])
@@ -195,7 +195,7 @@ static int parse_protoinfo(const struct nlattr *nest, struct pfd_ct_entry *e)
 	if (err)
 		return err;
 	if (!tb[CTA_PROTOINFO_TCP])
-		return 0;	/* SCTP, DCCP: not offloaded, nothing to read */
+		return 0; /* SCTP, DCCP: not offloaded, nothing to read */
 	err = nest_table(tb[CTA_PROTOINFO_TCP], tcp, CTA_PROTOINFO_TCP_MAX);
 	if (err)
 		return err;
@@ -240,11 +240,11 @@ int pfd_ct_parse(const struct nlmsghdr *nlh, struct pfd_ct_entry *e, enum pfd_ct
 		/* Events for new entries carry CREATE; dump parts carry
 		 * MULTI; an event with neither is an update
 		 * (ctnetlink_conntrack_event). */
-		*ev = nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_MULTI) ? PFD_CT_EV_NEW :
-									 PFD_CT_EV_UPDATE;
+		*ev = nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_MULTI) ? PFD_CT_EV_NEW
+								      : PFD_CT_EV_UPDATE;
 		break;
 	default:
-		return -EOPNOTSUPP;	/* expectations, stats, ... */
+		return -EOPNOTSUPP; /* expectations, stats, ... */
 	}
 	nfg = mnl_nlmsg_get_payload(nlh);
 	if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6)
@@ -307,7 +307,7 @@ static void ct_deliver(struct pfd_ct *ct, const struct nlmsghdr *nlh, __u32 stat
 	int err;
 
 	if (nlh->nlmsg_type < NLMSG_MIN_TYPE)
-		return;		/* NOOP, ERROR, DONE, OVERRUN: not events */
+		return; /* NOOP, ERROR, DONE, OVERRUN: not events */
 	err = pfd_ct_parse(nlh, &e, &ev);
 	if (err == -EOPNOTSUPP) {
 		ct->stats.unknown++;
@@ -328,7 +328,9 @@ static void ct_deliver(struct pfd_ct *ct, const struct nlmsghdr *nlh, __u32 stat
 int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts)
 {
 	static const unsigned int groups[] = {
-		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE, NFNLGRP_CONNTRACK_DESTROY,
+		NFNLGRP_CONNTRACK_NEW,
+		NFNLGRP_CONNTRACK_UPDATE,
+		NFNLGRP_CONNTRACK_DESTROY,
 	};
 	struct pfd_ct *ct;
 	unsigned int i;
@@ -427,14 +429,14 @@ int pfd_ct_events_read(struct pfd_ct *ct)
 		     pfd_nl_msg_ok(nlh, left); nlh = pfd_nl_next(nlh, &left))
 			ct_deliver(ct, nlh, 0, 0);
 		if (left)
-			ct->stats.malformed++;	/* a truncated trailing message */
+			ct->stats.malformed++; /* a truncated trailing message */
 	}
 	return ret;
 }
 
 struct ct_dump_arg {
-	struct pfd_ct	*ct;
-	__u32		mask, value;
+	struct pfd_ct *ct;
+	__u32 mask, value;
 };
 
 static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
@@ -447,15 +449,15 @@ static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
 
 static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
-	struct ct_dump_arg d = { .ct = ct, .mask = mask, .value = value };
+	char buf[PFD_NL_REQ_SIZE] = {0};
+	struct ct_dump_arg d = {.ct = ct, .mask = mask, .value = value};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;	/* the kernel filters by l3 family */
+	nfg->nfgen_family = family; /* the kernel filters by l3 family */
 	nfg->version = NFNETLINK_V0;
 	if (filter && mask) {
 		/* ctnetlink_alloc_filter (5.19+): (status & mask) == value. */
@@ -467,7 +469,7 @@ static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 valu
 
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
 {
-	static const __u8 families[] = { AF_INET, AF_INET6 };
+	static const __u8 families[] = {AF_INET, AF_INET6};
 	unsigned int i;
 	int err;
 
@@ -477,7 +479,8 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
 	for (i = 0; i < sizeof(families); i++) {
 		err = ct_dump_family(ct, families[i], status_mask, status_value,
 				     !ct->no_kernel_filter);
-		if ((err == -EINVAL || err == -EOPNOTSUPP) && status_mask && !ct->no_kernel_filter) {
+		if ((err == -EINVAL || err == -EOPNOTSUPP) && status_mask &&
+		    !ct->no_kernel_filter) {
 			/* An older kernel refuses the filter: filter here. */
 			ct->no_kernel_filter = true;
 			err = ct_dump_family(ct, families[i], status_mask, status_value, false);
@@ -538,7 +541,7 @@ static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct
 
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh;
 	int err = ct_update_start(&nlh, buf, e);
 
@@ -555,8 +558,8 @@ int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 se
 
 int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
-	struct nf_ct_tcp_flags f = { .flags = set, .mask = set | clear };
+	char buf[PFD_NL_REQ_SIZE] = {0};
+	struct nf_ct_tcp_flags f = {.flags = set, .mask = set | clear};
 	struct nlattr *pinfo, *tcp;
 	struct nlmsghdr *nlh;
 	int err;
@@ -581,7 +584,7 @@ int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 s
 
 int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh;
 	int err = ct_update_start(&nlh, buf, e);
 

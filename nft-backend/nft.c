@@ -28,14 +28,14 @@
 #include "nft-backend/nft.h"
 #include "nft-backend/nl.h"
 
-#define NFT_READ_TRIES		10
-#define NFT_EVENT_RCVBUF	(1 << 20)
-#define NFT_READ_BUDGET		1024
+#define NFT_READ_TRIES	 10
+#define NFT_EVENT_RCVBUF (1 << 20)
+#define NFT_READ_BUDGET	 1024
 
 struct pfd_nft {
-	struct pfd_nl	req;
-	struct pfd_nl	ev;		/* zeroed until pfd_nft_events_open */
-	uint32_t	generation;	/* of the last consistent read */
+	struct pfd_nl req;
+	struct pfd_nl ev;    /* zeroed until pfd_nft_events_open */
+	uint32_t generation; /* of the last consistent read */
 };
 
 int pfd_nft_open(struct pfd_nft **out)
@@ -83,7 +83,7 @@ int pfd_nft_parse_gen(const struct nlmsghdr *nlh, uint32_t *genid)
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)) ||
 	    nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
 		return -EINVAL;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+	mnl_attr_for_each (a, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(a) != NFTA_GEN_ID)
 			continue;
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
@@ -101,14 +101,14 @@ static int gen_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_nft_generation(struct pfd_nft *nft, uint32_t *genid)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	uint32_t gen = 0;
 	int err;
 
 	/* The reply is one NEWGEN message; a reply without it is an error. */
 	gen = UINT32_MAX;
-	err = pfd_nl_request(&nft->req, nft_request(buf, NFT_MSG_GETGEN, AF_UNSPEC, 0),
-			     gen_cb, &gen);
+	err = pfd_nl_request(&nft->req, nft_request(buf, NFT_MSG_GETGEN, AF_UNSPEC, 0), gen_cb,
+			     &gen);
 	if (err)
 		return err;
 	*genid = gen;
@@ -138,9 +138,9 @@ static void copy_name(char *dst, size_t size, const char *src)
 enum { ATTR_END = 0, ATTR_STR, ATTR_NEST, ATTR_U32, ATTR_U64 };
 
 struct attr_rule {
-	uint16_t		type;	/* UINT16_MAX: every type at this level */
-	uint8_t			kind;
-	const struct attr_rule	*nested;	/* rules inside an ATTR_NEST */
+	uint16_t type; /* UINT16_MAX: every type at this level */
+	uint8_t kind;
+	const struct attr_rule *nested; /* rules inside an ATTR_NEST */
 };
 
 static int attrs_sane(const void *data, size_t len, const struct attr_rule *rules)
@@ -159,9 +159,10 @@ static int attrs_sane(const void *data, size_t len, const struct attr_rule *rule
 			if (r->type != UINT16_MAX && r->type != (a->nla_type & NLA_TYPE_MASK))
 				continue;
 			if ((r->kind == ATTR_STR && (!plen || p[plen - 1] != '\0')) ||
-			    (r->kind == ATTR_U32 && plen != 4) || (r->kind == ATTR_U64 && plen != 8) ||
-			    (r->kind == ATTR_NEST && plen && (plen < sizeof(*a) ||
-							      attrs_sane(p, plen, r->nested))))
+			    (r->kind == ATTR_U32 && plen != 4) ||
+			    (r->kind == ATTR_U64 && plen != 8) ||
+			    (r->kind == ATTR_NEST && plen &&
+			     (plen < sizeof(*a) || attrs_sane(p, plen, r->nested))))
 				return -EINVAL;
 			break;
 		}
@@ -175,53 +176,53 @@ static int attrs_sane(const void *data, size_t len, const struct attr_rule *rule
 }
 
 static const struct attr_rule dev_names[] = {
-	{ UINT16_MAX, ATTR_STR, NULL },	/* NFTA_DEVICE_NAME, any count */
-	{ 0 },
+	{UINT16_MAX, ATTR_STR, NULL}, /* NFTA_DEVICE_NAME, any count */
+	{0},
 };
 
 static const struct attr_rule ft_hook[] = {
-	{ NFTA_FLOWTABLE_HOOK_NUM, ATTR_U32, NULL },
-	{ NFTA_FLOWTABLE_HOOK_PRIORITY, ATTR_U32, NULL },
-	{ NFTA_FLOWTABLE_HOOK_DEVS, ATTR_NEST, dev_names },
-	{ 0 },
+	{NFTA_FLOWTABLE_HOOK_NUM, ATTR_U32, NULL},
+	{NFTA_FLOWTABLE_HOOK_PRIORITY, ATTR_U32, NULL},
+	{NFTA_FLOWTABLE_HOOK_DEVS, ATTR_NEST, dev_names},
+	{0},
 };
 
 static const struct attr_rule ft_rules[] = {
-	{ NFTA_FLOWTABLE_TABLE, ATTR_STR, NULL },
-	{ NFTA_FLOWTABLE_NAME, ATTR_STR, NULL },
-	{ NFTA_FLOWTABLE_HOOK, ATTR_NEST, ft_hook },
-	{ NFTA_FLOWTABLE_USE, ATTR_U32, NULL },
-	{ NFTA_FLOWTABLE_FLAGS, ATTR_U32, NULL },
-	{ NFTA_FLOWTABLE_HANDLE, ATTR_U64, NULL },
-	{ 0 },
+	{NFTA_FLOWTABLE_TABLE, ATTR_STR, NULL},
+	{NFTA_FLOWTABLE_NAME, ATTR_STR, NULL},
+	{NFTA_FLOWTABLE_HOOK, ATTR_NEST, ft_hook},
+	{NFTA_FLOWTABLE_USE, ATTR_U32, NULL},
+	{NFTA_FLOWTABLE_FLAGS, ATTR_U32, NULL},
+	{NFTA_FLOWTABLE_HANDLE, ATTR_U64, NULL},
+	{0},
 };
 
 static const struct attr_rule chain_hook[] = {
-	{ NFTA_HOOK_HOOKNUM, ATTR_U32, NULL },
-	{ NFTA_HOOK_PRIORITY, ATTR_U32, NULL },
-	{ NFTA_HOOK_DEV, ATTR_STR, NULL },
-	{ NFTA_HOOK_DEVS, ATTR_NEST, dev_names },
-	{ 0 },
+	{NFTA_HOOK_HOOKNUM, ATTR_U32, NULL},
+	{NFTA_HOOK_PRIORITY, ATTR_U32, NULL},
+	{NFTA_HOOK_DEV, ATTR_STR, NULL},
+	{NFTA_HOOK_DEVS, ATTR_NEST, dev_names},
+	{0},
 };
 
 static const struct attr_rule chain_counters[] = {
-	{ NFTA_COUNTER_PACKETS, ATTR_U64, NULL },
-	{ NFTA_COUNTER_BYTES, ATTR_U64, NULL },
-	{ 0 },
+	{NFTA_COUNTER_PACKETS, ATTR_U64, NULL},
+	{NFTA_COUNTER_BYTES, ATTR_U64, NULL},
+	{0},
 };
 
 static const struct attr_rule chain_rules[] = {
-	{ NFTA_CHAIN_TABLE, ATTR_STR, NULL },
-	{ NFTA_CHAIN_NAME, ATTR_STR, NULL },
-	{ NFTA_CHAIN_TYPE, ATTR_STR, NULL },
-	{ NFTA_CHAIN_HOOK, ATTR_NEST, chain_hook },
-	{ NFTA_CHAIN_POLICY, ATTR_U32, NULL },
-	{ NFTA_CHAIN_USE, ATTR_U32, NULL },
-	{ NFTA_CHAIN_FLAGS, ATTR_U32, NULL },
-	{ NFTA_CHAIN_ID, ATTR_U32, NULL },
-	{ NFTA_CHAIN_HANDLE, ATTR_U64, NULL },
-	{ NFTA_CHAIN_COUNTERS, ATTR_NEST, chain_counters },
-	{ 0 },
+	{NFTA_CHAIN_TABLE, ATTR_STR, NULL},
+	{NFTA_CHAIN_NAME, ATTR_STR, NULL},
+	{NFTA_CHAIN_TYPE, ATTR_STR, NULL},
+	{NFTA_CHAIN_HOOK, ATTR_NEST, chain_hook},
+	{NFTA_CHAIN_POLICY, ATTR_U32, NULL},
+	{NFTA_CHAIN_USE, ATTR_U32, NULL},
+	{NFTA_CHAIN_FLAGS, ATTR_U32, NULL},
+	{NFTA_CHAIN_ID, ATTR_U32, NULL},
+	{NFTA_CHAIN_HANDLE, ATTR_U64, NULL},
+	{NFTA_CHAIN_COUNTERS, ATTR_NEST, chain_counters},
+	{0},
 };
 
 static int msg_sane(const struct nlmsghdr *nlh, const struct attr_rule *rules)
@@ -254,9 +255,9 @@ int pfd_nft_parse_flowtable(const struct nlmsghdr *nlh, struct pfd_flowtable *ft
 	ft->hooknum = nftnl_flowtable_get_u32(t, NFTNL_FLOWTABLE_HOOKNUM);
 	ft->prio = nftnl_flowtable_get_s32(t, NFTNL_FLOWTABLE_PRIO);
 	ft->flags = nftnl_flowtable_get_u32(t, NFTNL_FLOWTABLE_FLAGS);
-	devs = nftnl_flowtable_is_set(t, NFTNL_FLOWTABLE_DEVICES) ?
-		       nftnl_flowtable_get_array(t, NFTNL_FLOWTABLE_DEVICES) :
-		       NULL;
+	devs = nftnl_flowtable_is_set(t, NFTNL_FLOWTABLE_DEVICES)
+		       ? nftnl_flowtable_get_array(t, NFTNL_FLOWTABLE_DEVICES)
+		       : NULL;
 	/* Past PFD_FT_MAX_DEVS devices are left out: pfd then fast-paths
 	 * fewer flows, never one the flowtable would not. */
 	for (; devs && *devs && ft->ndevs < PFD_FT_MAX_DEVS; devs++) {
@@ -271,10 +272,10 @@ out:
 }
 
 struct dump_arg {
-	uint32_t		gen_lo;	/* res_id every part must carry */
-	struct pfd_ft_list	*ft;
+	uint32_t gen_lo; /* res_id every part must carry */
+	struct pfd_ft_list *ft;
 	struct pfd_nft_netdev_chain **rows;
-	unsigned int		nrows, cap;
+	unsigned int nrows, cap;
 };
 
 /* nfnetlink puts the generation's low 16 bits in every dump part. */
@@ -311,10 +312,10 @@ static int ft_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 /* Runs dump (one request) between two generation reads until both agree. */
-static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family,
-			   pfd_nl_msg_cb cb, struct dump_arg *d, void (*reset)(struct dump_arg *))
+static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family, pfd_nl_msg_cb cb,
+			   struct dump_arg *d, void (*reset)(struct dump_arg *))
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	uint32_t before, after;
 	int err, tries;
 
@@ -324,10 +325,9 @@ static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family,
 		if (err)
 			return err;
 		d->gen_lo = before & 0xffff;
-		err = pfd_nl_request(&nft->req, nft_request(buf, type, family, NLM_F_DUMP),
-				     cb, d);
+		err = pfd_nl_request(&nft->req, nft_request(buf, type, family, NLM_F_DUMP), cb, d);
 		if (err == -EINTR)
-			continue;	/* changed under us */
+			continue; /* changed under us */
 		if (err)
 			return err;
 		err = pfd_nft_generation(nft, &after);
@@ -350,7 +350,7 @@ static void ft_reset(struct dump_arg *d)
 
 int pfd_nft_read_flowtables(struct pfd_nft *nft, struct pfd_ft_list *out)
 {
-	struct dump_arg d = { .ft = out };
+	struct dump_arg d = {.ft = out};
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -365,7 +365,7 @@ int pfd_nft_parse_chain(const struct nlmsghdr *nlh, struct pfd_nft_netdev_chain 
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	const char *const *devs = NULL;
-	const char *one[2] = { NULL, NULL };
+	const char *one[2] = {NULL, NULL};
 	uint32_t family, hooknum;
 	int err = -EINVAL;
 
@@ -378,7 +378,7 @@ int pfd_nft_parse_chain(const struct nlmsghdr *nlh, struct pfd_nft_netdev_chain 
 		goto out;
 	err = 0;
 	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
-		goto out;	/* a regular chain: only jumped to */
+		goto out; /* a regular chain: only jumped to */
 	family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
 	hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
 	/* inet-family ingress chains (5.10+) run at the netdev ingress hook
@@ -456,7 +456,7 @@ static void chain_reset(struct dump_arg *d)
 int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain **out,
 			       unsigned int *count)
 {
-	struct dump_arg d = { .rows = out };
+	struct dump_arg d = {.rows = out};
 	int err;
 
 	*out = NULL;
@@ -504,7 +504,7 @@ int pfd_nft_events_read(struct pfd_nft *nft, uint32_t *genid)
 		if (n == -EAGAIN)
 			break;
 		if (n == -ENOBUFS) {
-			ret = -ENOBUFS;	/* lost: the caller treats it as a change */
+			ret = -ENOBUFS; /* lost: the caller treats it as a change */
 			continue;
 		}
 		if (n == -EMSGSIZE || foreign)
@@ -539,7 +539,7 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 	struct nftnl_flowtable *ft = NULL;
 	struct nlmsghdr *nlh;
 	struct mnl_nlmsg_batch *b;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	struct pfd_nl nl;
 	uint32_t seq = (uint32_t)time(NULL);
 	int acks = 0, table_err = 1, ft_err = 1, err;
@@ -570,8 +570,8 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 	nftnl_flowtable_set_str(ft, NFTNL_FLOWTABLE_NAME, "probe");
 	nftnl_flowtable_set_u32(ft, NFTNL_FLOWTABLE_HOOKNUM, NF_NETDEV_INGRESS);
 	nftnl_flowtable_set_s32(ft, NFTNL_FLOWTABLE_PRIO, 0);
-	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWFLOWTABLE,
-				    NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, seq++);
+	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWFLOWTABLE, NFPROTO_INET,
+				    NLM_F_CREATE | NLM_F_ACK, seq++);
 	nftnl_flowtable_nlmsg_build_payload(nlh, ft);
 	mnl_nlmsg_batch_next(b);
 
@@ -592,7 +592,7 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 		err = -errno;
 		goto out_close;
 	}
-	seq -= 3;	/* back to the first message with an ack: the table */
+	seq -= 3; /* back to the first message with an ack: the table */
 	while (acks < 3) {
 		bool foreign;
 		ssize_t n = pfd_nl_recv(&nl, nl.buf, PFD_NL_BUF_SIZE, &foreign);
@@ -600,7 +600,7 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 		size_t left;
 
 		if (n == -EAGAIN)
-			break;	/* timed out: decide with what arrived */
+			break; /* timed out: decide with what arrived */
 		if (n < 0) {
 			err = (int)n;
 			goto out_close;

@@ -22,7 +22,7 @@
 
 int pfd_nl_open(struct pfd_nl *nl, int proto, int rcvbuf, bool nonblock)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	socklen_t salen = sizeof(sa);
 	struct timeval tv = {
 		.tv_sec = PFD_NL_TIMEOUT_MS / 1000,
@@ -35,7 +35,8 @@ int pfd_nl_open(struct pfd_nl *nl, int proto, int rcvbuf, bool nonblock)
 	nl->buf = malloc(PFD_NL_BUF_SIZE);
 	if (!nl->buf)
 		return -ENOMEM;
-	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), proto);
+	nl->fd =
+		socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), proto);
 	if (nl->fd < 0) {
 		err = -errno;
 		goto err_free;
@@ -98,7 +99,7 @@ int pfd_nl_join(struct pfd_nl *nl, unsigned int group)
 ssize_t pfd_nl_recv(struct pfd_nl *nl, void *buf, size_t len, bool *foreign)
 {
 	struct sockaddr_nl sa;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr msg = {
 		.msg_name = &sa,
 		.msg_namelen = sizeof(sa),
@@ -154,7 +155,7 @@ static int nl_error(const struct nlmsghdr *nlh)
 
 int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, void *arg)
 {
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	bool dump = (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	int err = 0, intr = 0;
 	__u32 seq;
@@ -188,8 +189,9 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 				intr = -EINTR;
 			if (m->nlmsg_type == NLMSG_DONE) {
 				/* A dump that failed midway says so in DONE. */
-				int e = m->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) ?
-					*(const int *)NLMSG_DATA(m) : 0;
+				int e = m->nlmsg_len >= NLMSG_LENGTH(sizeof(int))
+						? *(const int *)NLMSG_DATA(m)
+						: 0;
 
 				if (e < 0)
 					return e;
@@ -201,7 +203,7 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 				return e ? e : (err ? err : intr);
 			}
 			if (m->nlmsg_type < NLMSG_MIN_TYPE)
-				continue;	/* NLMSG_NOOP, NLMSG_OVERRUN */
+				continue; /* NLMSG_NOOP, NLMSG_OVERRUN */
 			if (cb && !err)
 				err = cb(m, arg);
 			if (err > 0)

@@ -20,19 +20,19 @@ struct nlmsghdr;
 
 /* Large enough for any datagram the kernel builds for a dump (it grows dump
  * skbs up to 32 KiB when the receive buffer allows) or an event. */
-#define PFD_NL_BUF_SIZE		65536
+#define PFD_NL_BUF_SIZE 65536
 /* Room for one request pfd builds (the largest, a conntrack update, is
  * under 200 bytes). Zeroed before use: attribute padding goes to the kernel. */
-#define PFD_NL_REQ_SIZE		1024
+#define PFD_NL_REQ_SIZE 1024
 /* A request that gets no answer within this time fails with -ETIMEDOUT. */
-#define PFD_NL_TIMEOUT_MS	5000
+#define PFD_NL_TIMEOUT_MS 5000
 
 struct pfd_nl {
-	int	fd;
-	__u32	portid;
-	__u32	seq;
-	int	rcvbuf;		/* effective receive buffer (getsockopt), bytes */
-	char	*buf;		/* PFD_NL_BUF_SIZE bytes, for pfd_nl_request's replies */
+	int fd;
+	__u32 portid;
+	__u32 seq;
+	int rcvbuf; /* effective receive buffer (getsockopt), bytes */
+	char *buf;  /* PFD_NL_BUF_SIZE bytes, for pfd_nl_request's replies */
 };
 
 /* Calls back once per message of a reply; a negative return is remembered

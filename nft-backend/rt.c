@@ -27,33 +27,33 @@
 #include "nft-backend/nl.h"
 #include "nft-backend/rt.h"
 
-#define RT_EVENT_RCVBUF	(4 << 20)	/* a route flap or table load is bursty */
+#define RT_EVENT_RCVBUF (4 << 20) /* a route flap or table load is bursty */
 #define RT_READ_BUDGET	1024
 
 /* enum bpf_attach_type values of Linux 6.6 (tcx, commit e420bed02507):
  * enumerators, so they cannot be tested with #ifndef like compat.h does. */
-#define PFD_BPF_TCX_INGRESS	46
-#define PFD_BPF_TCX_EGRESS	47
+#define PFD_BPF_TCX_INGRESS 46
+#define PFD_BPF_TCX_EGRESS  47
 
 struct pfd_rt {
-	struct pfd_nl	ev;
-	struct pfd_nl	req;
-	pfd_rt_cb	cb;
-	void		*arg;
+	struct pfd_nl ev;
+	struct pfd_nl req;
+	pfd_rt_cb cb;
+	void *arg;
 	/* xfrm policies, asked for per flow: a snapshot of their selectors,
 	 * reused until XFRMNLGRP_POLICY reports a change. */
-	struct pfd_nl	xfrm_req, xfrm_ev;	/* opened on first use */
+	struct pfd_nl xfrm_req, xfrm_ev; /* opened on first use */
 	struct xfrm_selector *xfrm;
-	unsigned int	nxfrm;
-	bool		xfrm_valid;
-	bool		xfrm_none;		/* no NETLINK_XFRM in this kernel */
+	unsigned int nxfrm;
+	bool xfrm_valid;
+	bool xfrm_none; /* no NETLINK_XFRM in this kernel */
 };
 
 int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 {
 	static const unsigned int groups[] = {
-		RTNLGRP_LINK,	     RTNLGRP_NEIGH,	  RTNLGRP_TC,
-		RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,  RTNLGRP_IPV4_RULE,
+		RTNLGRP_LINK,	     RTNLGRP_NEIGH,	 RTNLGRP_TC,
+		RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE,
 		RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,
 	};
 	struct pfd_rt *rt = calloc(1, sizeof(*rt));
@@ -122,7 +122,7 @@ int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *i
 
 		if (!has_hdr(nlh, sizeof(*r)))
 			return -EINVAL;
-		mnl_attr_for_each(a, nlh, sizeof(*r))
+		mnl_attr_for_each (a, nlh, sizeof(*r))
 			if (mnl_attr_get_type(a) == RTA_OIF &&
 			    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 				*ifindex = (int)mnl_attr_get_u32(a);
@@ -201,7 +201,7 @@ int pfd_rt_events_read(struct pfd_rt *rt)
 		if (n == -EAGAIN)
 			break;
 		if (n == -ENOBUFS) {
-			ret = -ENOBUFS;	/* lost: the caller treats it as "all changed" */
+			ret = -ENOBUFS; /* lost: the caller treats it as "all changed" */
 			continue;
 		}
 		if (n == -EMSGSIZE || foreign)
@@ -239,9 +239,9 @@ static bool addr_is_zero(const __be32 *a, int len)
 }
 
 struct route_reply {
-	int	oif;
-	__u8	type;
-	bool	seen;
+	int oif;
+	__u8 type;
+	bool seen;
 };
 
 static int route_cb(const struct nlmsghdr *nlh, void *arg)
@@ -254,7 +254,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *arg)
 		return -EBADMSG;
 	r->seen = true;
 	r->type = rtm->rtm_type;
-	mnl_attr_for_each(a, nlh, sizeof(*rtm))
+	mnl_attr_for_each (a, nlh, sizeof(*rtm))
 		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			r->oif = (int)mnl_attr_get_u32(a);
 	return 0;
@@ -263,8 +263,8 @@ static int route_cb(const struct nlmsghdr *nlh, void *arg)
 int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
 		     __u32 mark, int *oif)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
-	struct route_reply r = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
+	struct route_reply r = {0};
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	int alen = addr_len(family), err;
@@ -296,9 +296,9 @@ int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __b
 	if (!r.seen)
 		return -ENODATA;
 	if (r.type == RTN_LOCAL)
-		return -EADDRNOTAVAIL;	/* delivered to this host, not forwarded */
+		return -EADDRNOTAVAIL; /* delivered to this host, not forwarded */
 	if (r.type != RTN_UNICAST)
-		return -ENETUNREACH;	/* blackhole, prohibit, broadcast, ... */
+		return -ENETUNREACH; /* blackhole, prohibit, broadcast, ... */
 	if (r.oif <= 0)
 		return -ENODATA;
 	*oif = r.oif;
@@ -314,7 +314,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	/* The kernel reports FRA_FWMARK only when the rule matches a mark
 	 * (fib_nl_fill_rule): presence is the answer. */
-	mnl_attr_for_each(a, nlh, sizeof(struct fib_rule_hdr))
+	mnl_attr_for_each (a, nlh, sizeof(struct fib_rule_hdr))
 		if (mnl_attr_get_type(a) == FRA_FWMARK || mnl_attr_get_type(a) == FRA_FWMASK)
 			*found = 1;
 	return 0;
@@ -322,7 +322,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct fib_rule_hdr *frh;
 	int found = 0, err;
@@ -332,7 +332,7 @@ int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family)
 	nlh->nlmsg_type = RTM_GETRULE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = family;	/* AF_UNSPEC: every family */
+	frh->family = family; /* AF_UNSPEC: every family */
 	err = pfd_nl_request(&rt->req, nlh, rule_cb, &found);
 	/* A kernel without IPv6 policy routing has no IPv6 rules. */
 	if (err == -EAFNOSUPPORT && family == AF_INET6)
@@ -370,14 +370,14 @@ bool pfd_rt_xfrm_selector_covers(const struct xfrm_selector *sel, int family, co
 	if (sel->family != AF_UNSPEC && sel->family != family)
 		return false;
 	if (sel->family == AF_UNSPEC && (sel->prefixlen_s || sel->prefixlen_d))
-		return false;	/* addresses without a family cannot match */
+		return false; /* addresses without a family cannot match */
 	return prefix_match(a, &sel->saddr, sel->prefixlen_s, alen) &&
 	       prefix_match(b, &sel->daddr, sel->prefixlen_d, alen);
 }
 
 struct xfrm_snap {
-	struct xfrm_selector	*sel;
-	unsigned int		n, cap;
+	struct xfrm_selector *sel;
+	unsigned int n, cap;
 };
 
 static int xfrm_cb(const struct nlmsghdr *nlh, void *arg)
@@ -422,8 +422,8 @@ static bool xfrm_snapshot_fresh(struct pfd_rt *rt)
 
 static int xfrm_snapshot(struct pfd_rt *rt)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
-	struct xfrm_snap x = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
+	struct xfrm_snap x = {0};
 	struct nlmsghdr *nlh;
 	int err;
 
@@ -507,8 +507,9 @@ static bool bpf_filter_is_pfd(const struct nlattr *opts)
 	const char *name = NULL;
 	__u32 id = 0;
 
-	mnl_attr_for_each_nested(a, opts) {
-		if (mnl_attr_get_type(a) == TCA_BPF_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+	mnl_attr_for_each_nested (a, opts) {
+		if (mnl_attr_get_type(a) == TCA_BPF_NAME &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			name = mnl_attr_get_str(a);
 		else if (mnl_attr_get_type(a) == TCA_BPF_ID &&
 			 mnl_attr_validate(a, MNL_TYPE_U32) == 0)
@@ -520,9 +521,9 @@ static bool bpf_filter_is_pfd(const struct nlattr *opts)
 }
 
 struct tc_arg {
-	int		ifindex;
-	int		found;
-	char		default_qdisc[32];
+	int ifindex;
+	int found;
+	char default_qdisc[32];
 };
 
 static int filter_cb(const struct nlmsghdr *nlh, void *arg)
@@ -535,8 +536,9 @@ static int filter_cb(const struct nlmsghdr *nlh, void *arg)
 	if (nlh->nlmsg_type != RTM_NEWTFILTER || !has_hdr(nlh, sizeof(*tcm)) ||
 	    tcm->tcm_ifindex != t->ifindex)
 		return 0;
-	mnl_attr_for_each(a, nlh, sizeof(*tcm)) {
-		if (mnl_attr_get_type(a) == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+	mnl_attr_for_each (a, nlh, sizeof(*tcm)) {
+		if (mnl_attr_get_type(a) == TCA_KIND &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			kind = mnl_attr_get_str(a);
 		else if (mnl_attr_get_type(a) == TCA_OPTIONS)
 			opts = a;
@@ -553,7 +555,7 @@ static int filter_cb(const struct nlmsghdr *nlh, void *arg)
 
 static int dump_filters(struct pfd_rt *rt, int ifindex, __u32 parent, struct tc_arg *t)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct tcmsg *tcm;
 	int err;
@@ -605,13 +607,15 @@ static int qdisc_cb(const struct nlmsghdr *nlh, void *arg)
 	/* ingress and clsact carry filters, checked on their own. */
 	if (tcm->tcm_parent == TC_H_INGRESS)
 		return 0;
-	mnl_attr_for_each(a, nlh, sizeof(*tcm))
-		if (mnl_attr_get_type(a) == TCA_KIND && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+	mnl_attr_for_each (a, nlh, sizeof(*tcm))
+		if (mnl_attr_get_type(a) == TCA_KIND &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 			kind = mnl_attr_get_str(a);
 	if (!kind)
 		return 0;
 	if (!strcmp(kind, "noqueue") || !strcmp(kind, "pfifo_fast") ||
-	    !strcmp(kind, t->default_qdisc) || (tcm->tcm_parent == TC_H_ROOT && !strcmp(kind, "mq")))
+	    !strcmp(kind, t->default_qdisc) ||
+	    (tcm->tcm_parent == TC_H_ROOT && !strcmp(kind, "mq")))
 		return 0;
 	t->found = 1;
 	return 0;
@@ -631,8 +635,8 @@ static void read_default_qdisc(char *buf, size_t size)
 
 int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
-	struct tc_arg t = { .ifindex = ifindex };
+	char buf[PFD_NL_REQ_SIZE] = {0};
+	struct tc_arg t = {.ifindex = ifindex};
 	struct nlmsghdr *nlh;
 	struct tcmsg *tcm;
 	int err;
@@ -658,7 +662,7 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
 {
-	struct tc_arg t = { .ifindex = ifindex };
+	struct tc_arg t = {.ifindex = ifindex};
 	int err;
 
 	if (ifindex <= 0)
@@ -671,7 +675,7 @@ int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
 
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh;
 	struct ndmsg *ndm;
 	int alen = addr_len(family);

@@ -58,7 +58,7 @@ __attribute__((format(printf, 1, 2))) static int kt_sh(const char *fmt, ...)
 
 /* Runs a command and returns its stdout (first size-1 bytes). */
 __attribute__((format(printf, 3, 4))) static int kt_out(char *out, size_t size, const char *fmt,
-							 ...)
+							...)
 {
 	char cmd[4096], full[4200];
 	va_list ap;
@@ -87,7 +87,7 @@ __attribute__((format(printf, 3, 4))) static int kt_out(char *out, size_t size, 
 /* Waits up to ms for fd to become readable: 1 readable, 0 timeout. */
 static int kt_readable(int fd, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, ms) > 0 && (p.revents & POLLIN);
 }

@@ -23,9 +23,9 @@
 #define MAXSEEN 4096
 
 struct seen {
-	unsigned int		n, new, update, destroy;
-	struct pfd_ct_entry	e[MAXSEEN];
-	enum pfd_ct_event	ev[MAXSEEN];
+	unsigned int n, new, update, destroy;
+	struct pfd_ct_entry e[MAXSEEN];
+	enum pfd_ct_event ev[MAXSEEN];
 };
 
 static struct seen seen;
@@ -35,7 +35,7 @@ static void collect(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry *
 	struct seen *s = arg;
 
 	if (ev == PFD_CT_EV_NEW)
-		s->new++;
+		s->new ++;
 	else if (ev == PFD_CT_EV_UPDATE)
 		s->update++;
 	else
@@ -270,7 +270,7 @@ static void test_updates(struct pfd_ct *ct)
 
 static void test_enobufs(void)
 {
-	struct pfd_ct_opts o = { .rcvbuf = 1, .cb = collect, .arg = &seen };
+	struct pfd_ct_opts o = {.rcvbuf = 1, .cb = collect, .arg = &seen};
 	struct pfd_ct *small;
 	FILE *f;
 	int i, err, ret = 0;
@@ -290,8 +290,10 @@ static void test_enobufs(void)
 	}
 	T_TRUE(pfd_ct_events_rcvbuf(small) < 16384, "tiny buffer: kernel minimum");
 	for (i = 0; i < 2000; i++)
-		fprintf(f, "-I -p udp -s 203.0.113.%d -d 198.51.100.9 --sport %d --dport 53 "
-			   "-t 600 -u ASSURED\n", 1 + i % 200, 10000 + i);
+		fprintf(f,
+			"-I -p udp -s 203.0.113.%d -d 198.51.100.9 --sport %d --dport 53 "
+			"-t 600 -u ASSURED\n",
+			1 + i % 200, 10000 + i);
 	fclose(f);
 	T_OK(kt_sh("conntrack -R %s", path), "conntrack -R: 2000 inserts in one batch");
 	unlink(path);
@@ -323,7 +325,7 @@ static void test_enobufs(void)
 static void test_foreign(struct pfd_ct *ct)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK};
 	struct sockaddr_nl me;
 	socklen_t len = sizeof(me);
 	struct nlmsghdr *nlh;
@@ -331,7 +333,7 @@ static void test_foreign(struct pfd_ct *ct)
 	__u64 before = pfd_ct_get_stats(ct)->foreign;
 	int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
 
-	pfd_ct_events_read(ct);	/* drain */
+	pfd_ct_events_read(ct); /* drain */
 	reset();
 	if (getsockname(pfd_ct_events_fd(ct), (struct sockaddr *)&me, &len) || s < 0) {
 		T_TRUE(0, "foreign: sockets");
@@ -353,7 +355,7 @@ static void test_foreign(struct pfd_ct *ct)
 
 int main(void)
 {
-	struct pfd_ct_opts o = { .rcvbuf = 1 << 20, .cb = collect, .arg = &seen };
+	struct pfd_ct_opts o = {.rcvbuf = 1 << 20, .cb = collect, .arg = &seen};
 	struct pfd_ct *ct = NULL;
 
 	if (kt_netns("ct"))

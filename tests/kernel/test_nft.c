@@ -103,11 +103,14 @@ static void test_netdev_chains(struct pfd_nft *nft)
 		   "ip link set kd1 up"),
 	     "veth pair");
 	T_OK(kt_sh("nft add table netdev nt && "
-		   "nft add chain netdev nt in \"{ type filter hook ingress device kd0 priority 0; }\" && "
-		   "nft add chain netdev nt out \"{ type filter hook egress devices = { kd0, kd1 } priority 0; }\" && "
+		   "nft add chain netdev nt in \"{ type filter hook ingress device kd0 priority 0; "
+		   "}\" && "
+		   "nft add chain netdev nt out \"{ type filter hook egress devices = { kd0, kd1 } "
+		   "priority 0; }\" && "
 		   "nft add chain netdev nt plain && "
 		   "nft add table inet it && "
-		   "nft add chain inet it ing \"{ type filter hook ingress device kd1 priority 0; }\" && "
+		   "nft add chain inet it ing \"{ type filter hook ingress device kd1 priority 0; "
+		   "}\" && "
 		   "nft add chain inet it fw \"{ type filter hook forward priority 0; }\""),
 	     "nft netdev/inet chains");
 	T_OK(pfd_nft_read_netdev_chains(nft, &rows, &n), "read netdev chains");
@@ -123,7 +126,7 @@ static void test_netdev_chains(struct pfd_nft *nft)
 
 static void test_flowtables(struct pfd_nft *nft)
 {
-	struct pfd_ft_list l = { 0 };
+	struct pfd_ft_list l = {0};
 	uint32_t before = 0, after = 0, g = 0;
 	char out[4096];
 	int probe, can;

@@ -24,10 +24,10 @@
 #define MAXEV 256
 
 struct evlog {
-	unsigned int		n;
-	enum pfd_rt_event	ev[MAXEV];
-	int			ifindex[MAXEV];
-	bool			up[MAXEV];
+	unsigned int n;
+	enum pfd_rt_event ev[MAXEV];
+	int ifindex[MAXEV];
+	bool up[MAXEV];
 };
 
 static struct evlog evlog;
@@ -45,8 +45,7 @@ static void record(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
 
 /* Runs cmd, then reads events for up to 1 s until (ev, ifindex[, up])
  * shows up; ifindex -1 matches any. */
-static bool saw_after(struct pfd_rt *rt, const char *cmd, enum pfd_rt_event ev, int ifindex,
-		      int up)
+static bool saw_after(struct pfd_rt *rt, const char *cmd, enum pfd_rt_event ev, int ifindex, int up)
 {
 	unsigned int k;
 	int i;
@@ -99,7 +98,8 @@ static void test_events(struct pfd_rt *rt)
 	       "IPv6 route event");
 	T_TRUE(saw_after(rt, "ip rule add to 203.0.113.99 table 200", PFD_RT_EV_ROUTE, -1, -1),
 	       "IPv4 rule event");
-	T_TRUE(saw_after(rt, "ip -6 rule add to 2001:db8:9::/64 table 200", PFD_RT_EV_ROUTE, -1, -1),
+	T_TRUE(saw_after(rt, "ip -6 rule add to 2001:db8:9::/64 table 200", PFD_RT_EV_ROUTE, -1,
+			 -1),
 	       "IPv6 rule event");
 	T_TRUE(saw_after(rt, "ip neigh add 198.51.100.50 lladdr 02:00:00:00:00:50 dev s0",
 			 PFD_RT_EV_NEIGH, s0, -1),
@@ -160,10 +160,12 @@ static void test_routes(struct pfd_rt *rt)
 	T_EQ(oif, r0, "v4 reply direction: via r0");
 
 	/* A fwmark rule sends marked packets elsewhere. */
-	T_OK(kt_sh("ip route add 203.0.113.64/26 dev r0 table 100 && ip rule add fwmark 0x7 table 100"),
+	T_OK(kt_sh("ip route add 203.0.113.64/26 dev r0 table 100 && ip rule add fwmark 0x7 table "
+		   "100"),
 	     "fwmark rule and table");
 	oif = 0;
-	T_OK(pfd_rt_route_oif(rt, AF_INET, a4("203.0.113.70", d), a4("192.0.2.10", s), r0, 0x7, &oif),
+	T_OK(pfd_rt_route_oif(rt, AF_INET, a4("203.0.113.70", d), a4("192.0.2.10", s), r0, 0x7,
+			      &oif),
 	     "marked: resolves");
 	T_EQ(oif, r0, "marked: table 100's device");
 	oif = 0;
@@ -239,8 +241,8 @@ static void test_xfrm(struct pfd_rt *rt)
 static int load_prog(const char *name)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_UNSPEC },
-		{ .code = BPF_JMP | BPF_EXIT },
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_UNSPEC},
+		{.code = BPF_JMP | BPF_EXIT},
 	};
 
 	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL", insns, 2, NULL);
@@ -338,8 +340,10 @@ int main(void)
 
 	if (kt_netns("rt"))
 		return t_done();
-	if (kt_sh("ip link add r0 type veth peer name r1 && ip link add s0 type veth peer name s1 && "
-		  "ip link set r0 up && ip link set r1 up && ip link set s0 up && ip link set s1 up && "
+	if (kt_sh("ip link add r0 type veth peer name r1 && ip link add s0 type veth peer name s1 "
+		  "&& "
+		  "ip link set r0 up && ip link set r1 up && ip link set s0 up && ip link set s1 "
+		  "up && "
 		  "ip addr add 192.0.2.1/24 dev r0 && ip addr add 198.51.100.1/24 dev s0 && "
 		  "ip -6 addr add 2001:db8:1::1/64 dev r0 nodad && "
 		  "ip -6 addr add 2001:db8:2::1/64 dev s0 nodad && "

@@ -26,26 +26,26 @@
 
 /* What a test message contains; the builder follows the kernel's layout. */
 struct spec {
-	__u16		type;		/* IPCTNL_MSG_CT_NEW or _DELETE */
-	__u16		flags;		/* NLM_F_CREATE, NLM_F_MULTI or 0 */
-	__u8		family;
-	__u8		proto;
-	const char	*osrc, *odst, *rsrc, *rdst;
-	__u16		osport, odport, rsport, rdport;	/* host order */
-	__u32		status, mark, timeout, id;
-	__u16		zone;
-	bool		tcp_info;
-	__u8		tcp_state, flags_orig, flags_reply;
-	bool		counters, counters32;
-	bool		helper, master, seqadj;
+	__u16 type;  /* IPCTNL_MSG_CT_NEW or _DELETE */
+	__u16 flags; /* NLM_F_CREATE, NLM_F_MULTI or 0 */
+	__u8 family;
+	__u8 proto;
+	const char *osrc, *odst, *rsrc, *rdst;
+	__u16 osport, odport, rsport, rdport; /* host order */
+	__u32 status, mark, timeout, id;
+	__u16 zone;
+	bool tcp_info;
+	__u8 tcp_state, flags_orig, flags_reply;
+	bool counters, counters32;
+	bool helper, master, seqadj;
 	/* Deliberate damage. */
-	bool		no_orig, no_reply, no_ports, no_protonum, unknown_attrs;
-	int		bad_len;	/* 1 status, 2 ipv4 src, 3 tcp flags, 4 zone, 5 protonum */
+	bool no_orig, no_reply, no_ports, no_protonum, unknown_attrs;
+	int bad_len; /* 1 status, 2 ipv4 src, 3 tcp flags, 4 zone, 5 protonum */
 };
 
 static void put_addr(struct nlmsghdr *nlh, int type, __u8 family, const char *s, int bad)
 {
-	unsigned char a[16] = { 0 };
+	unsigned char a[16] = {0};
 
 	inet_pton(family, s, a);
 	mnl_attr_put(nlh, type, bad ? 16 : family == AF_INET ? 4 : 16, a);
@@ -136,16 +136,16 @@ static struct nlmsghdr *build(char *buf, const struct spec *s)
 	mnl_attr_put_u32(nlh, CTA_USE, htonl(1));
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(s->id));
 	if (s->tcp_info) {
-		struct nf_ct_tcp_flags fo = { .flags = s->flags_orig, .mask = 0xff };
-		struct nf_ct_tcp_flags fr = { .flags = s->flags_reply, .mask = 0xff };
+		struct nf_ct_tcp_flags fo = {.flags = s->flags_orig, .mask = 0xff};
+		struct nf_ct_tcp_flags fr = {.flags = s->flags_reply, .mask = 0xff};
 
 		n = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
 		m = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
 		mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_STATE, s->tcp_state);
 		mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL, 7);
 		mnl_attr_put_u8(nlh, CTA_PROTOINFO_TCP_WSCALE_REPLY, 7);
-		mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, s->bad_len == 3 ? 1 : sizeof(fo),
-			     &fo);
+		mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL,
+			     s->bad_len == 3 ? 1 : sizeof(fo), &fo);
 		mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_REPLY, sizeof(fr), &fr);
 		mnl_attr_nest_end(nlh, m);
 		mnl_attr_nest_end(nlh, n);
@@ -166,19 +166,30 @@ static struct nlmsghdr *build(char *buf, const struct spec *s)
 		mnl_attr_nest_end(nlh, n);
 	}
 	if (s->unknown_attrs) {
-		mnl_attr_put_u32(nlh, 250, 1);	/* from a future kernel */
+		mnl_attr_put_u32(nlh, 250, 1); /* from a future kernel */
 		mnl_attr_put_strz(nlh, CTA_SECCTX, "whatever");
 	}
 	return nlh;
 }
 
 static const struct spec tcp4 = {
-	.type = IPCTNL_MSG_CT_NEW, .flags = NLM_F_CREATE | NLM_F_EXCL,
-	.family = AF_INET, .proto = IPPROTO_TCP,
-	.osrc = "192.0.2.10", .odst = "198.51.100.20", .osport = 40000, .odport = 80,
-	.rsrc = "198.51.100.20", .rdst = "192.0.2.10", .rsport = 80, .rdport = 40000,
-	.status = IPS_CONFIRMED | IPS_ASSURED | IPS_SEEN_REPLY, .mark = 0x11,
-	.timeout = 431999, .id = 0xabcdef, .tcp_info = true,
+	.type = IPCTNL_MSG_CT_NEW,
+	.flags = NLM_F_CREATE | NLM_F_EXCL,
+	.family = AF_INET,
+	.proto = IPPROTO_TCP,
+	.osrc = "192.0.2.10",
+	.odst = "198.51.100.20",
+	.osport = 40000,
+	.odport = 80,
+	.rsrc = "198.51.100.20",
+	.rdst = "192.0.2.10",
+	.rsport = 80,
+	.rdport = 40000,
+	.status = IPS_CONFIRMED | IPS_ASSURED | IPS_SEEN_REPLY,
+	.mark = 0x11,
+	.timeout = 431999,
+	.id = 0xabcdef,
+	.tcp_info = true,
 	.tcp_state = TCP_CONNTRACK_ESTABLISHED,
 	.flags_orig = IP_CT_TCP_FLAG_SACK_PERM | IP_CT_TCP_FLAG_WINDOW_SCALE,
 	.flags_reply = IP_CT_TCP_FLAG_BE_LIBERAL | IP_CT_TCP_FLAG_MAXACK_SET,
@@ -227,7 +238,8 @@ static void test_valid(void)
 	T_EQ(e.orig_bytes, 1000, "tcp4 new: orig bytes");
 	T_EQ(e.reply_packets, 20, "tcp4 new: reply packets");
 	T_EQ(e.reply_bytes, 9000000000ULL, "tcp4 new: 64-bit reply bytes");
-	T_TRUE(!e.has_helper && !e.has_master && !e.has_seqadj, "tcp4 new: no helper/master/seqadj");
+	T_TRUE(!e.has_helper && !e.has_master && !e.has_seqadj,
+	       "tcp4 new: no helper/master/seqadj");
 
 	/* The event type follows the message type and flags. */
 	s = tcp4;
@@ -248,11 +260,24 @@ static void test_valid(void)
 	/* IPv6 UDP through DNAT: the reply tuple names the real server and
 	 * port; zone and 32-bit counters. */
 	s = (struct spec){
-		.type = IPCTNL_MSG_CT_NEW, .flags = 0, .family = AF_INET6, .proto = IPPROTO_UDP,
-		.osrc = "2001:db8:1::10", .odst = "2001:db8:ffff::1", .osport = 5353, .odport = 53,
-		.rsrc = "2001:db8:2::53", .rdst = "2001:db8:1::10", .rsport = 5300, .rdport = 5353,
+		.type = IPCTNL_MSG_CT_NEW,
+		.flags = 0,
+		.family = AF_INET6,
+		.proto = IPPROTO_UDP,
+		.osrc = "2001:db8:1::10",
+		.odst = "2001:db8:ffff::1",
+		.osport = 5353,
+		.odport = 53,
+		.rsrc = "2001:db8:2::53",
+		.rdst = "2001:db8:1::10",
+		.rsport = 5300,
+		.rdport = 5353,
 		.status = IPS_CONFIRMED | IPS_ASSURED | IPS_DST_NAT | IPS_DST_NAT_DONE,
-		.mark = 0xffffffff, .timeout = 120, .zone = 7, .counters = true, .counters32 = true,
+		.mark = 0xffffffff,
+		.timeout = 120,
+		.zone = 7,
+		.counters = true,
+		.counters32 = true,
 	};
 	T_OK(pfd_ct_parse(build(buf, &s), &e, &ev), "udp6 dnat: parses");
 	T_EQ(ev, PFD_CT_EV_UPDATE, "udp6 dnat: event");
@@ -300,35 +325,69 @@ static void test_valid(void)
 }
 
 struct bad_case {
-	const char	*name;
-	void		(*mutate)(struct spec *s);
-	int		want;
+	const char *name;
+	void (*mutate)(struct spec *s);
+	int want;
 };
 
-static void m_no_orig(struct spec *s) { s->no_orig = true; }
-static void m_no_reply(struct spec *s) { s->no_reply = true; }
-static void m_no_ports(struct spec *s) { s->no_ports = true; }
-static void m_no_protonum(struct spec *s) { s->no_protonum = true; }
-static void m_bad_status(struct spec *s) { s->bad_len = 1; }
-static void m_bad_v4(struct spec *s) { s->bad_len = 2; }
-static void m_bad_flags(struct spec *s) { s->bad_len = 3; }
-static void m_bad_zone(struct spec *s) { s->zone = 3; s->bad_len = 4; }
-static void m_bad_protonum(struct spec *s) { s->bad_len = 5; }
-static void m_family(struct spec *s) { s->family = AF_BRIDGE; }
-static void m_type(struct spec *s) { s->type = IPCTNL_MSG_CT_GET_STATS_CPU; }
+static void m_no_orig(struct spec *s)
+{
+	s->no_orig = true;
+}
+static void m_no_reply(struct spec *s)
+{
+	s->no_reply = true;
+}
+static void m_no_ports(struct spec *s)
+{
+	s->no_ports = true;
+}
+static void m_no_protonum(struct spec *s)
+{
+	s->no_protonum = true;
+}
+static void m_bad_status(struct spec *s)
+{
+	s->bad_len = 1;
+}
+static void m_bad_v4(struct spec *s)
+{
+	s->bad_len = 2;
+}
+static void m_bad_flags(struct spec *s)
+{
+	s->bad_len = 3;
+}
+static void m_bad_zone(struct spec *s)
+{
+	s->zone = 3;
+	s->bad_len = 4;
+}
+static void m_bad_protonum(struct spec *s)
+{
+	s->bad_len = 5;
+}
+static void m_family(struct spec *s)
+{
+	s->family = AF_BRIDGE;
+}
+static void m_type(struct spec *s)
+{
+	s->type = IPCTNL_MSG_CT_GET_STATS_CPU;
+}
 
 static const struct bad_case bad_cases[] = {
-	{ "missing orig tuple",		m_no_orig,	-EINVAL },
-	{ "missing reply tuple",	m_no_reply,	-EINVAL },
-	{ "tcp without ports",		m_no_ports,	-EINVAL },
-	{ "tuple without protonum",	m_no_protonum,	-EINVAL },
-	{ "status of 2 bytes",		m_bad_status,	-EINVAL },
-	{ "ipv4 address of 16 bytes",	m_bad_v4,	-EINVAL },
-	{ "tcp flags of 1 byte",	m_bad_flags,	-EINVAL },
-	{ "zone of 4 bytes",		m_bad_zone,	-EINVAL },
-	{ "protonum of 2 bytes",	m_bad_protonum,	-EINVAL },
-	{ "bridge family",		m_family,	-EOPNOTSUPP },
-	{ "stats message",		m_type,		-EOPNOTSUPP },
+	{"missing orig tuple", m_no_orig, -EINVAL},
+	{"missing reply tuple", m_no_reply, -EINVAL},
+	{"tcp without ports", m_no_ports, -EINVAL},
+	{"tuple without protonum", m_no_protonum, -EINVAL},
+	{"status of 2 bytes", m_bad_status, -EINVAL},
+	{"ipv4 address of 16 bytes", m_bad_v4, -EINVAL},
+	{"tcp flags of 1 byte", m_bad_flags, -EINVAL},
+	{"zone of 4 bytes", m_bad_zone, -EINVAL},
+	{"protonum of 2 bytes", m_bad_protonum, -EINVAL},
+	{"bridge family", m_family, -EOPNOTSUPP},
+	{"stats message", m_type, -EOPNOTSUPP},
 };
 
 static void test_malformed(void)
@@ -376,7 +435,7 @@ static void test_malformed(void)
 
 	/* A nested attribute whose inner length overruns the nest. */
 	nlh = build(buf, &tcp4);
-	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));	/* CTA_TUPLE_ORIG */
+	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)); /* CTA_TUPLE_ORIG */
 	((struct nlattr *)mnl_attr_get_payload(a))->nla_len = (__u16)(a->nla_len + 4);
 	T_EQ(pfd_ct_parse(nlh, &e, &ev), -EINVAL, "nested length overruns its nest");
 }
@@ -389,7 +448,7 @@ static void test_random(void)
 	const char *env = getenv("T_SEED");
 	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct spec specs[3] = { tcp4, tcp4, tcp4 };
+	struct spec specs[3] = {tcp4, tcp4, tcp4};
 	int i, bad = 0, ok = 0, refused = 0;
 
 	specs[1].family = AF_INET6;
@@ -406,7 +465,8 @@ static void test_random(void)
 		int err;
 
 		for (k = 0; k < flips; k++) {
-			unsigned int off = sizeof(struct nlmsghdr) + random() % (len - sizeof(*nlh));
+			unsigned int off =
+				sizeof(struct nlmsghdr) + random() % (len - sizeof(*nlh));
 
 			buf[off] = (char)random();
 		}

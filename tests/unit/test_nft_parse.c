@@ -44,7 +44,7 @@ static struct nlmsghdr *build_ft(char *buf, uint16_t family, const char *table, 
 static void test_flowtable(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE * 2];
-	const char *devs[] = { "eth0", "eth1", "veth-x", NULL };
+	const char *devs[] = {"eth0", "eth1", "veth-x", NULL};
 	const char *many[40];
 	char names[40][IFNAMSIZ];
 	struct pfd_flowtable ft;
@@ -117,13 +117,13 @@ static struct nlmsghdr *build_chain(char *buf, uint16_t family, const char *name
 static void test_chains(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	const char *devs[] = { "eth0", "eth1", "eth2", NULL };
+	const char *devs[] = {"eth0", "eth1", "eth2", NULL};
 	struct pfd_nft_netdev_chain rows[4];
 	unsigned int n;
 
-	T_OK(pfd_nft_parse_chain(build_chain(buf, NFPROTO_NETDEV, "in", NF_NETDEV_INGRESS, "eth0",
-					     NULL),
-				 rows, 4, &n),
+	T_OK(pfd_nft_parse_chain(
+		     build_chain(buf, NFPROTO_NETDEV, "in", NF_NETDEV_INGRESS, "eth0", NULL), rows,
+		     4, &n),
 	     "netdev ingress chain: parses");
 	T_EQ(n, 1, "netdev ingress chain: one row");
 	T_STR(rows[0].dev, "eth0", "netdev ingress chain: device");
@@ -131,21 +131,21 @@ static void test_chains(void)
 	T_STR(rows[0].table, "t", "netdev ingress chain: table");
 	T_EQ(rows[0].hooknum, NF_NETDEV_INGRESS, "netdev ingress chain: hook");
 
-	T_OK(pfd_nft_parse_chain(build_chain(buf, NFPROTO_NETDEV, "out", NF_NETDEV_EGRESS, NULL,
-					     devs),
-				 rows, 4, &n),
+	T_OK(pfd_nft_parse_chain(
+		     build_chain(buf, NFPROTO_NETDEV, "out", NF_NETDEV_EGRESS, NULL, devs), rows, 4,
+		     &n),
 	     "netdev egress chain, 3 devices: parses");
 	T_EQ(n, 3, "netdev egress chain: one row per device");
 	T_STR(rows[2].dev, "eth2", "netdev egress chain: third device");
 	T_EQ(rows[1].hooknum, NF_NETDEV_EGRESS, "netdev egress chain: hook");
-	T_EQ(pfd_nft_parse_chain(build_chain(buf, NFPROTO_NETDEV, "out", NF_NETDEV_EGRESS, NULL,
-					     devs),
-				 rows, 2, &n),
+	T_EQ(pfd_nft_parse_chain(
+		     build_chain(buf, NFPROTO_NETDEV, "out", NF_NETDEV_EGRESS, NULL, devs), rows, 2,
+		     &n),
 	     -E2BIG, "netdev egress chain: too many rows for the room");
 
-	T_OK(pfd_nft_parse_chain(build_chain(buf, NFPROTO_INET, "ing", NF_INET_INGRESS, "eth1",
-					     NULL),
-				 rows, 4, &n),
+	T_OK(pfd_nft_parse_chain(
+		     build_chain(buf, NFPROTO_INET, "ing", NF_INET_INGRESS, "eth1", NULL), rows, 4,
+		     &n),
 	     "inet ingress chain: parses");
 	T_EQ(n, 1, "inet ingress chain: counted (XDP skips it too)");
 	T_EQ(rows[0].hooknum, NF_NETDEV_INGRESS, "inet ingress chain: reported as netdev ingress");
@@ -189,7 +189,7 @@ static void test_gen(void)
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE;
 	T_EQ(pfd_nft_parse_gen(nlh, &gen), -EINVAL, "newtable is not newgen");
 	nlh = build_gen(buf, true, 1);
-	nlh->nlmsg_len -= 6;	/* cuts into the attribute after the id */
+	nlh->nlmsg_len -= 6; /* cuts into the attribute after the id */
 	T_EQ(pfd_nft_parse_gen(nlh, &gen), 0, "newgen cut after the id: id still read");
 	nlh = build_gen(buf, false, 1);
 	mnl_attr_put_u16(nlh, NFTA_GEN_ID, 1);
@@ -200,7 +200,7 @@ static void test_gen(void)
 static void test_hostile(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	const char *devs[] = { "eth0", NULL };
+	const char *devs[] = {"eth0", NULL};
 	struct pfd_flowtable ft;
 	struct pfd_nft_netdev_chain rows[4];
 	struct nlmsghdr *nlh;
@@ -208,7 +208,7 @@ static void test_hostile(void)
 	unsigned int n;
 
 	nlh = build_ft(buf, NFPROTO_INET, "filter", "ft", devs, 0);
-	mnl_attr_put_u16(nlh, NFTA_FLOWTABLE_FLAGS, 1);	/* libnftnl: abi_breakage() */
+	mnl_attr_put_u16(nlh, NFTA_FLOWTABLE_FLAGS, 1); /* libnftnl: abi_breakage() */
 	T_EQ(pfd_nft_parse_flowtable(nlh, &ft), -EINVAL, "flowtable: 2-byte flags refused");
 	nlh = build_ft(buf, NFPROTO_INET, "filter", "ft", devs, 0);
 	mnl_attr_put(nlh, NFTA_FLOWTABLE_HANDLE, 4, "abcd");
@@ -230,7 +230,7 @@ static void test_random(void)
 {
 	const char *env = getenv("T_SEED");
 	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
-	const char *devs[] = { "eth0", "eth1", NULL };
+	const char *devs[] = {"eth0", "eth1", NULL};
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int i, ok = 0, refused = 0, other = 0;
 
@@ -246,8 +246,8 @@ static void test_random(void)
 
 		/* libnftnl leaves attribute padding as it was: start clean. */
 		memset(buf, 0, sizeof(buf));
-		nlh = i % 2 ? build_ft(buf, NFPROTO_INET, "t", "f", devs, 1) :
-			      build_chain(buf, NFPROTO_NETDEV, "c", NF_NETDEV_INGRESS, NULL, devs);
+		nlh = i % 2 ? build_ft(buf, NFPROTO_INET, "t", "f", devs, 1)
+			    : build_chain(buf, NFPROTO_NETDEV, "c", NF_NETDEV_INGRESS, NULL, devs);
 		len = nlh->nlmsg_len;
 		for (k = 0; k < flips; k++)
 			buf[sizeof(*nlh) + random() % (len - sizeof(*nlh))] = (char)random();
@@ -258,8 +258,8 @@ static void test_random(void)
 		if (!copy)
 			break;
 		memcpy(copy, buf, len);
-		err = i % 2 ? pfd_nft_parse_flowtable((struct nlmsghdr *)copy, &ft) :
-			pfd_nft_parse_chain((struct nlmsghdr *)copy, rows, 4, &n);
+		err = i % 2 ? pfd_nft_parse_flowtable((struct nlmsghdr *)copy, &ft)
+			    : pfd_nft_parse_chain((struct nlmsghdr *)copy, rows, 4, &n);
 		free(copy);
 		if (!err)
 			ok++;
