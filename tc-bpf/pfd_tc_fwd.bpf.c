@@ -23,6 +23,19 @@
 /* Through the checksum helpers: skbs carry CHECKSUM_PARTIAL/COMPLETE state. */
 #define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite_skb(ctx, pkt, flow, dmac, smac)
 
+/*
+ * The stack takes a VLAN tag out of the frame before TC ingress
+ * (skb_vlan_untag(), or the NIC did): a tagged packet looks untagged here
+ * and must pass like a tagged frame in XDP, or a VLAN's traffic would match
+ * the flows of the untagged network. pkt_type is exact where XDP can only
+ * test the group bit: ip_forward() drops anything but PACKET_HOST.
+ */
+#define pfd_ctx_l2_check(ctx)                                  \
+	((ctx)->vlan_present		      ? PFD_R_NOT_IP   \
+	 : (ctx)->pkt_type != PFD_PACKET_HOST ? PFD_R_NOT_HOST \
+					      : PFD_R_FORWARDED)
+#define PFD_PACKET_HOST 0 /* linux/if_packet.h PACKET_HOST */
+
 #include "../xdp-bpf/fastpath.bpf.h"
 
 char _license[] SEC("license") = "GPL"; /* bpf_fib_lookup is GPL-only */

@@ -13,6 +13,8 @@
  *   pfd_ctx_redirect(ctx, oif)    arm the redirect; true on success
  *   pfd_ctx_mtu_len(ctx, pkt)     the length the egress MTU must hold
  *   pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac)  NAT, TTL, MACs
+ *   pfd_ctx_l2_check(ctx)         what the hook knows about L2 beyond the
+ *                                 frame (skb: VLAN tag taken out, pkt_type)
  *   PFD_HOOK_XDP_ONLY             defined for XDP: VIA_TC flows and the
  *                                 devmap check apply
  */
@@ -242,6 +244,9 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	if (ctl->heartbeat_ns + ctl->heartbeat_max_ns < now)
 		return PFD_R_STALE;
 
+	why = pfd_ctx_l2_check(ctx);
+	if (why != PFD_R_FORWARDED)
+		return why;
 	why = pfd_parse(pkt);
 	if (why != PFD_R_FORWARDED)
 		return why;

@@ -20,6 +20,9 @@
 /* An xdp_buff has no checksum state: rewrite in place. */
 #define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite(pkt, flow, dmac, smac)
 
+/* A VLAN tag is in the frame (EtherType 0x8100: not_ip); no pkt_type. */
+#define pfd_ctx_l2_check(ctx) PFD_R_FORWARDED
+
 #include "fastpath.bpf.h"
 
 char _license[] SEC("license") = "GPL"; /* bpf_fib_lookup is GPL-only */

@@ -31,7 +31,7 @@
 	X(REDIRECT,	17, "redirect_failed",	"redirect failed")		\
 	X(NO_DEV,	18, "no_dev",		"ingress device not registered") \
 	X(KEEPALIVE,	19, "keepalive",	"flowtable keep-alive: left to the kernel") \
-	X(NOT_HOST,	20, "not_host",		"multicast/broadcast destination MAC")
+	X(NOT_HOST,	20, "not_host",		"destination MAC not this host (XDP: group bit only)")
 
 enum pfd_reason {
 #define PFD_REASON_ENUM(name, value, label, text)	PFD_R_##name = value,

@@ -28,6 +28,7 @@
 
 static const __u8 bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const __u8 mcast_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+static const __u8 other_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x77 };
 
 struct flow_spec {
 	int		set;
@@ -106,6 +107,8 @@ static const struct fp_row rows[] = {
 	{ "arp passes", 0, { .arp = 1 }, FLOW(), PASS(NOT_IP) },
 	{ "broadcast destination mac passes", 0, TCP4(.dmac = bcast_mac), FLOW(), PASS(NOT_HOST) },
 	{ "multicast destination mac passes", 0, UDP6(.dmac = mcast_mac), FLOW(), PASS(NOT_HOST) },
+	{ "unicast to another host: tc passes (pkt_type)", H_TC, TCP4(.dmac = other_mac), FLOW(),
+	  PASS(NOT_HOST) },
 	{ "vlan tagged v4 passes", 0, TCP4(.vlan = 1), FLOW(), PASS(NOT_IP) },
 	{ "v4 options pass", 0, TCP4(.opts = 1), FLOW(), PASS(IP_SPECIAL) },
 	{ "v4 first fragment (MF) passes", 0, UDP4(.frag = 0x2000), FLOW(), PASS(IP_SPECIAL) },
