@@ -82,18 +82,24 @@ int pfd_ct_events_fd(const struct pfd_ct *ct);
  * than pfd_ct_opts.rcvbuf means neither SO_RCVBUFFORCE nor net.core.rmem_max
  * allowed more. */
 int pfd_ct_events_rcvbuf(const struct pfd_ct *ct);
-/* Reads and delivers every pending event without blocking. Returns 0, or
- * -ENOBUFS when events were lost (counted): the caller must resync with a
- * full dump. */
+/* Reads and delivers pending events without blocking (at most 1024
+ * datagrams per call, so a flood cannot starve the caller's loop: the fd
+ * stays readable). Returns 0, or -ENOBUFS when events were lost (counted):
+ * the caller must resync with a full dump. The callback may call the
+ * pfd_ct_set_* functions (they use their own socket). */
 int pfd_ct_events_read(struct pfd_ct *ct);
 
 /* Full dump of both families; every entry goes to the callback as
  * PFD_CT_EV_NEW. status_mask/status_value (0/0 = all) filter in the kernel
  * where supported (CTA_STATUS + CTA_STATUS_MASK, kernel >= 5.19) and are
- * re-checked here. */
+ * re-checked here; -EINVAL if status_value has bits outside status_mask.
+ * The callback may call pfd_ct_set_*, not pfd_ct_dump. */
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value);
 
-/* Updates identify the entry by its original tuple and zone. */
+/* Updates identify the entry by its original tuple and zone (TCP and UDP
+ * only: -EOPNOTSUPP otherwise); -ENOENT when it is gone. They never create
+ * an entry. pfd_ct_set_timeout returns -EPERM for IPS_FIXED_TIMEOUT entries,
+ * not counted in update_errors. */
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds);
 /* TCP only: set and clear IP_CT_TCP_FLAG_* bits on both directions. */
 int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e,

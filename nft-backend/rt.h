@@ -30,19 +30,23 @@ struct pfd_rt;
 int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg);
 void pfd_rt_close(struct pfd_rt *rt);
 int pfd_rt_events_fd(const struct pfd_rt *rt);
-/* Drains pending events; -ENOBUFS when events were lost (treat as "all
- * changed"). */
+/* Drains pending events (at most 1024 datagrams per call); -ENOBUFS when
+ * events were lost (treat as "all changed"). The callback must not call
+ * pfd_rt_events_read. */
 int pfd_rt_events_read(struct pfd_rt *rt);
 
 /* RTM_GETROUTE for family/dst with src and iif (0 = none) and mark:
- * the output device the kernel would pick. 0 or -errno (-ENETUNREACH ...). */
+ * the output device the kernel would pick. 0 or -errno: the kernel's
+ * (-ENETUNREACH, -EHOSTUNREACH, -EINVAL for a martian ...), -EADDRNOTAVAIL
+ * for a local destination, -ENETUNREACH for a non-unicast route. */
 int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src,
 		     int iif, __u32 mark, int *oif);
 
 /* Policy checks; each returns 1 (present), 0 (absent) or -errno. */
 int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family);
 /* An xfrm policy whose selector covers src->dst (either direction's
- * policies, any of in/out/fwd). */
+ * policies, any of in/out/fwd; ports not considered). The policies are
+ * kept between calls and re-read after an XFRMNLGRP_POLICY event. */
 int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const __be32 *dst);
 /* Egress policy XDP redirect would skip: a tc egress filter (other than
  * pfd's own, recognised by the pfd_ name prefix) or a root qdisc other than
@@ -52,7 +56,8 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex);
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
 
 /* Marks the neighbour of addr on ifindex for confirmation (NTF_USE), as
- * traffic through the kernel would. */
+ * traffic through the kernel would. -ENOENT if there is no entry (none is
+ * created: the kernel resolves it when the fast path passes a packet). */
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex);
 
 /* Exposed for the unit tests. */
