@@ -284,34 +284,28 @@ static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pf
 	env->route_err[1] = err;
 }
 
-static struct dev_probe *dev_probe(struct pfd_flows *f, int ifindex)
+/* nft netdev chains, one dump for every device that needs a probe. */
+static void probe_netdev_chains(struct pfd_flows *f)
 {
-	struct dev_probe *p = NULL, *free_slot = NULL;
 	struct pfd_nft_netdev_chain *chains = NULL;
-	unsigned int i, n = 0;
-	char name[IF_NAMESIZE];
+	unsigned int i, j, n = 0;
+	bool failed = false;
 
-	for (i = 0; i < PFD_MAX_DEVS; i++) {
-		if (f->probes[i].ifindex == ifindex) {
-			p = &f->probes[i];
-			break;
-		}
-		if (!free_slot && (!f->probes[i].ifindex || !f->probes[i].valid))
-			free_slot = &f->probes[i];
+	if (!f->ctx.nft)
+		return;
+	if (pfd_nft_read_netdev_chains(f->ctx.nft, &chains, &n)) {
+		failed = true;
+		n = 0;
 	}
-	if (p && p->valid)
-		return p;
-	if (!p)
-		p = free_slot ? free_slot : &f->probes[ifindex % PFD_MAX_DEVS];
-	memset(p, 0, sizeof(*p));
-	p->ifindex = ifindex;
-	/* a failed probe counts as policy present: when in doubt, the kernel */
-	p->egress = pfd_rt_dev_has_egress_policy(f->ctx.rt, ifindex) != 0;
-	p->ingress = pfd_rt_dev_has_ingress_policy(f->ctx.rt, ifindex) != 0;
-	if (f->ctx.nft && if_indextoname((unsigned int)ifindex, name)) {
-		if (pfd_nft_read_netdev_chains(f->ctx.nft, &chains, &n)) {
-			p->netdev_chain = true;
-			n = 0;
+	for (j = 0; j < PFD_MAX_DEVS; j++) {
+		struct dev_probe *p = &f->probes[j];
+		char name[IF_NAMESIZE];
+
+		if (!p->ifindex || p->valid)
+			continue;
+		if (failed || !if_indextoname((unsigned int)p->ifindex, name)) {
+			p->netdev_chain = true;	/* could not tell: the kernel keeps it */
+			continue;
 		}
 		for (i = 0; i < n; i++) {
 			if (strncmp(chains[i].dev, name, IFNAMSIZ))
@@ -321,10 +315,77 @@ static struct dev_probe *dev_probe(struct pfd_flows *f, int ifindex)
 			else
 				p->netdev_chain = true;
 		}
-		free(chains);
 	}
+	free(chains);
+}
+
+static void probe_tc(struct pfd_flows *f, struct dev_probe *p)
+{
+	/* a failed probe counts as policy present: when in doubt, the kernel */
+	p->egress = pfd_rt_dev_has_egress_policy(f->ctx.rt, p->ifindex) != 0;
+	p->ingress = pfd_rt_dev_has_ingress_policy(f->ctx.rt, p->ifindex) != 0;
+	p->netdev_chain = false;
+}
+
+static struct dev_probe *dev_probe(struct pfd_flows *f, int ifindex)
+{
+	struct dev_probe *p = NULL, *free_slot = NULL;
+	unsigned int i;
+
+	for (i = 0; i < PFD_MAX_DEVS; i++) {
+		if (f->probes[i].ifindex == ifindex) {
+			p = &f->probes[i];
+			break;
+		}
+		if (!free_slot && !f->probes[i].ifindex)
+			free_slot = &f->probes[i];
+	}
+	if (p && p->valid)
+		return p;
+	if (!p)
+		p = free_slot ? free_slot : &f->probes[(unsigned int)ifindex % PFD_MAX_DEVS];
+	memset(p, 0, sizeof(*p));
+	p->ifindex = ifindex;
+	probe_tc(f, p);
+	probe_netdev_chains(f);
 	p->valid = true;
 	return p;
+}
+
+void pfd_flows_warm(struct pfd_flows *f)
+{
+	unsigned int i, j;
+	bool any = false;
+
+	/* every attached device gets a slot; the probes run now, not in the
+	 * middle of the first flow's install */
+	for (i = 0; i < f->ctx.devs->n; i++) {
+		int ifx = f->ctx.devs->d[i].ifindex;
+		struct dev_probe *p = NULL, *free_slot = NULL;
+
+		for (j = 0; j < PFD_MAX_DEVS; j++) {
+			if (f->probes[j].ifindex == ifx)
+				p = &f->probes[j];
+			else if (!free_slot && !f->probes[j].ifindex)
+				free_slot = &f->probes[j];
+		}
+		if (!p)
+			p = free_slot;
+		if (!p || p->valid)
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->ifindex = ifx;
+		probe_tc(f, p);
+		any = true;
+	}
+	if (any)
+		probe_netdev_chains(f);
+	for (j = 0; j < PFD_MAX_DEVS; j++)
+		if (f->probes[j].ifindex)
+			f->probes[j].valid = true;
+	for (i = 0; i < 2; i++)
+		if (f->fwmark[i] < 0)
+			f->fwmark[i] = pfd_rt_has_fwmark_rules(f->ctx.rt, i ? AF_INET6 : AF_INET) != 0;
 }
 
 static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
@@ -371,7 +432,7 @@ void pfd_flows_invalidate(struct pfd_flows *f, int ifindex)
 	memset(f->rtc, 0, RT_CACHE_SIZE * sizeof(*f->rtc));
 	f->fwmark[0] = f->fwmark[1] = -1;
 	for (i = 0; i < PFD_MAX_DEVS; i++)
-		if (ifindex < 0 || f->probes[i].ifindex == ifindex)
+		if (ifindex < 0 || (ifindex > 0 && f->probes[i].ifindex == ifindex))
 			f->probes[i].valid = false;
 }
 

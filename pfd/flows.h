@@ -78,6 +78,11 @@ void pfd_flows_flush_dev(struct pfd_flows *f, int ifindex);
  * every device's. */
 void pfd_flows_invalidate(struct pfd_flows *f, int ifindex);
 
+/* Runs the policy probes (tc, netdev chains, fwmark rules) that are not
+ * cached, for every attached device: after startup and invalidations, so a
+ * flow's install pays only for its routes. */
+void pfd_flows_warm(struct pfd_flows *f);
+
 /* Timer work: conntrack timeouts of flows whose last_seen advanced (mark
  * mode), neighbour confirmation of their next hops. */
 void pfd_flows_refresh(struct pfd_flows *f);
