@@ -13,6 +13,7 @@
 #include <net/ethernet.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "lab.h"
 #include "pkt.h"
@@ -158,6 +159,113 @@ static void run_case(struct lab *lab, int hook, const struct live_case *c, int t
 	}
 }
 
+/*
+ * CHECKSUM_PARTIAL through TC: a client in its own netns sends a UDP datagram
+ * from a socket over a veth with checksum offload on, so the skb reaches TC
+ * ingress with only the pseudo-header sum in the UDP field. The program SNATs
+ * it; out0 has tx offload off, so the kernel completes the checksum in
+ * software on the way out, from what the program left: the datagram on the
+ * wire is valid only if the pseudo-header was updated and the ports were
+ * not added (bpf_l4_csum_replace() with BPF_F_PSEUDO_HDR, as nf_flow_table).
+ */
+static void test_tc_partial(struct lab *lab, int rx)
+{
+	struct bpf_tc_hook tch = { .sz = sizeof(tch), .attach_point = BPF_TC_INGRESS };
+	struct pfd_dev dev = { .slot = 6, .flags = PFD_DEV_F_TC };
+	const char *name = "live: tc snat of a CHECKSUM_PARTIAL udp datagram";
+	int ready[2], go[2], status, err;
+	struct pfd_flow_key key = {};
+	struct pfd_flow val = {};
+	struct pfd_counter b, a;
+	__u8 got[4096], src[4];
+	size_t got_len;
+	__u32 ifindex;
+	char c = 0;
+	pid_t pid;
+
+	if (lab_sh("ip link add cl0 type veth peer name cl0p && "
+		   "ip link set cl0 address 02:00:00:00:01:03 up") ||
+	    pipe(ready) || pipe(go)) {
+		T_TRUE(0, name);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(40000) };
+		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(53) };
+		__u8 payload[100];
+		int fd;
+
+		if (unshare(CLONE_NEWNET) || write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		if (system("ip link set lo up && ip link set cl0p up && "
+			   "ip addr add 192.0.2.10/24 dev cl0p && "
+			   "ip neigh add 192.0.2.1 lladdr 02:00:00:00:01:03 dev cl0p nud permanent && "
+			   "ip route add 198.51.100.0/24 via 192.0.2.1"))
+			_exit(2);
+		inet_pton(AF_INET, "192.0.2.10", &me.sin_addr);
+		inet_pton(AF_INET, "198.51.100.2", &to.sin_addr);
+		memset(payload, 0x5a, sizeof(payload));
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+		    sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)) !=
+			    sizeof(payload))
+			_exit(3);
+		_exit(0);
+	}
+	if (pid < 0 || read(ready[0], &c, 1) != 1) {
+		T_TRUE(0, name);
+		return;
+	}
+	err = lab_sh("ip link set cl0p netns %d && timeout 10 ethtool -K out0 tx off >/dev/null",
+		     (int)pid);
+	ifindex = if_nametoindex("cl0");
+	tch.ifindex = ifindex;
+	err = err ?: bpf_tc_hook_create(&tch);
+	if (!err) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = bpf_program__fd(lab->tc->progs.pfd_tc_fwd));
+
+		err = bpf_tc_attach(&tch, &o);
+	}
+	err = err ?: bpf_map_update_elem(lab->devs_fd, &ifindex, &dev, BPF_ANY);
+	key.ifindex = ifindex;
+	key.family = AF_INET;
+	key.l4proto = IPPROTO_UDP;
+	inet_pton(AF_INET, "192.0.2.10", key.saddr);
+	inet_pton(AF_INET, "198.51.100.2", key.daddr);
+	key.sport = htons(40000);
+	key.dport = htons(53);
+	val.flags = PFD_FLOW_F_SNAT;
+	val.oif = lab->ifindex[OUT0];
+	inet_pton(AF_INET, "198.51.100.1", val.nat_saddr);
+	val.nat_daddr[0] = key.daddr[0];
+	val.nat_sport = htons(1024);
+	val.nat_dport = key.dport;
+	err = err ?: bpf_map_update_elem(lab->flows_fd, &key, &val, BPF_ANY);
+	T_OK(err, name);
+
+	drain(rx);
+	b = lab_stat(lab, dev.slot, PFD_HOOK_TC, PFD_R_FORWARDED);
+	if (write(go[1], &c, 1) != 1)
+		T_TRUE(0, name);
+	T_TRUE(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status), name);
+	got_len = recv_frame(rx, lab_nb_mac[OUT0], got, sizeof(got));
+	a = lab_stat(lab, dev.slot, PFD_HOOK_TC, PFD_R_FORWARDED);
+	T_EQ(a.packets - b.packets, 1, name);
+	T_EQ(got_len, 14 + 20 + 8 + 100, name);
+	if (got_len == 14 + 20 + 8 + 100) {
+		inet_pton(AF_INET, "198.51.100.1", src);
+		T_BYTES(got + 26, 4, src, 4, name);
+		T_EQ(get16(got + 34), 1024, name);
+		T_EQ(pkt_fold(pkt_sum(got + 14, 20, 0)), 0xffff, "live: ip header checksum valid");
+		T_EQ(pkt_fold(pkt_sum(got + 34, 108, pkt_pseudo(0, got + 26, got + 30, 17, 108))),
+		     0xffff, "live: udp checksum valid after software completion");
+	}
+	tch.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	bpf_tc_hook_destroy(&tch);
+	lab_sh("timeout 10 ethtool -K out0 tx on >/dev/null");	/* cl0 left with the netns */
+}
+
 int main(void)
 {
 	static const struct live_case cases[] = {
@@ -215,6 +323,7 @@ int main(void)
 			run_case(&lab, hook, &cases[i], tx, rx);
 		detach(&lab, hook, &tch);
 	}
+	test_tc_partial(&lab, rx);
 	close(tx);
 	close(rx);
 	lab_fini(&lab);
