@@ -74,6 +74,7 @@ struct pfd_flows {
 	int			fwmark[2];	/* [v4, v6]: -1 unknown, 0/1 */
 	struct pfd_flow_key	*sweep;		/* reconcile: map keys to delete */
 	size_t			nsweep;
+	uint64_t		repairs_before;	/* st.repairs at reconcile begin */
 };
 
 /* FNV-1a: the inputs are small fixed-size tuples. */
@@ -613,6 +614,7 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 
 void pfd_flows_reconcile_begin(struct pfd_flows *f)
 {
+	f->repairs_before = f->st.repairs;
 	f->gen++;
 	f->reconciling = true;
 }
@@ -648,7 +650,7 @@ static int sweep_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_fl
 
 uint64_t pfd_flows_reconcile_end(struct pfd_flows *f)
 {
-	uint64_t before = f->st.repairs;
+	uint64_t before = f->repairs_before;
 	size_t i;
 
 	f->reconciling = false;

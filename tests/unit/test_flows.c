@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests of the daemon's flow table (pfd/flows.c) against a real BPF
+ * hash map and stubbed netlink backends: install of both directions with
+ * BE_LIBERAL, idempotent re-install keeping the fast path's counters,
+ * removal on DESTROY / mark change / state change (with MAXACK_SET cleared),
+ * reconcile both ways, map full, revalidation clearing the offload mark,
+ * link-down flush, timeout refresh (and IPS_FIXED_TIMEOUT), a route change
+ * moving the keys. Needs CAP_BPF for the map; skips without it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+
+#include "t.h"
+#include "../../pfd/flows.c"
+
+/* ---- stubbed backends ----------------------------------------------- */
+
+static int route_iface_v4[2] = { 2, 3 };	/* 192.0.2.0/24 -> [0], else [1] */
+static int timeout_ret;
+static unsigned int n_timeout, n_flags, n_mark, n_neigh;
+static __u8 last_set, last_clear;
+static __u32 last_mark_mask, last_timeout;
+
+int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src,
+		     int iif, __u32 mark, int *oif)
+{
+	(void)rt, (void)src, (void)iif, (void)mark;
+	if (family != AF_INET)
+		return -ENETUNREACH;
+	*oif = (ntohl(dst[0]) >> 8) == 0xc00002 ? route_iface_v4[0] : route_iface_v4[1];
+	return 0;
+}
+
+int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
+{
+	(void)rt, (void)ifindex;
+	return 0;
+}
+
+int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
+{
+	(void)rt, (void)ifindex;
+	return 0;
+}
+
+int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family)
+{
+	(void)rt, (void)family;
+	return 0;
+}
+
+int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const __be32 *dst)
+{
+	(void)rt, (void)family, (void)src, (void)dst;
+	return 0;
+}
+
+int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
+{
+	(void)rt, (void)family, (void)addr, (void)ifindex;
+	n_neigh++;
+	return 0;
+}
+
+int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain **out,
+			       unsigned int *count)
+{
+	(void)nft;
+	*out = NULL;
+	*count = 0;
+	return 0;
+}
+
+int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
+{
+	(void)ct, (void)e;
+	n_timeout++;
+	last_timeout = seconds;
+	return timeout_ret;
+}
+
+int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear)
+{
+	(void)ct, (void)e;
+	n_flags++;
+	last_set = set;
+	last_clear = clear;
+	return 0;
+}
+
+int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask)
+{
+	(void)ct, (void)e, (void)value;
+	n_mark++;
+	last_mark_mask = mask;
+	return 0;
+}
+
+/* ---- fixtures -------------------------------------------------------- */
+
+static struct pfd_config cfg;
+static struct pfd_policy_devs devs;
+
+static void entry(struct pfd_ct_entry *e, int sport)
+{
+	memset(e, 0, sizeof(*e));
+	e->orig.family = e->reply.family = AF_INET;
+	e->orig.l4proto = e->reply.l4proto = IPPROTO_TCP;
+	inet_pton(AF_INET, "192.0.2.10", e->orig.src);
+	inet_pton(AF_INET, "198.51.100.20", e->orig.dst);
+	e->orig.sport = htons((uint16_t)sport);
+	e->orig.dport = htons(80);
+	e->reply.src[0] = e->orig.dst[0];
+	e->reply.dst[0] = e->orig.src[0];
+	e->reply.sport = e->orig.dport;
+	e->reply.dport = e->orig.sport;
+	e->status = IPS_CONFIRMED | IPS_ASSURED | IPS_SEEN_REPLY;
+	e->has_tcp_state = 1;
+	e->tcp_state = TCP_CONNTRACK_ESTABLISHED;
+	e->mark = 1;
+}
+
+static int map_count(int fd)
+{
+	struct pfd_flow_key k, n;
+	void *prev = NULL;
+	int c = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &n)) {
+		k = n;
+		prev = &k;
+		c++;
+	}
+	return c;
+}
+
+static int new_map(unsigned int max)
+{
+	return bpf_map_create(BPF_MAP_TYPE_HASH, "pfd_test_flows", sizeof(struct pfd_flow_key),
+			      sizeof(struct pfd_flow), max, NULL);
+}
+
+static struct pfd_flows *new_table(int fd, enum pfd_mode mode)
+{
+	struct pfd_flows_ctx ctx = { .cfg = &cfg, .mode = mode, .devs = &devs, .flows_fd = fd };
+	struct pfd_flows *f = NULL;
+
+	T_OK(pfd_flows_new(&f, &ctx), "table");
+	return f;
+}
+
+static void key_of(const struct pfd_ct_entry *e, int dir, struct pfd_flow_key *k)
+{
+	const struct pfd_ct_tuple *t = dir ? &e->reply : &e->orig;
+
+	memset(k, 0, sizeof(*k));
+	k->ifindex = dir ? 3 : 2;
+	k->family = AF_INET;
+	k->l4proto = IPPROTO_TCP;
+	k->saddr[0] = t->src[0];
+	k->daddr[0] = t->dst[0];
+	k->sport = t->sport;
+	k->dport = t->dport;
+}
+
+/* ---- cases ----------------------------------------------------------- */
+
+static void install_remove(int fd)
+{
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	struct pfd_ct_entry e, e2;
+	struct pfd_flow_key k0, k1;
+	struct pfd_flow v;
+
+	entry(&e, 40000);
+	key_of(&e, 0, &k0);
+	key_of(&e, 1, &k1);
+	n_flags = 0;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &e);
+	T_EQ(map_count(fd), 2, "install: two map entries");
+	T_OK(bpf_map_lookup_elem(fd, &k0, &v), "install: original key present");
+	T_EQ(v.oif, 3, "install: original leaves by the server side");
+	T_EQ(v.flags & PFD_FLOW_F_REPLY, 0, "install: original not flagged reply");
+	T_OK(bpf_map_lookup_elem(fd, &k1, &v), "install: reply key present");
+	T_EQ(v.oif, 2, "install: reply leaves by the client side");
+	T_EQ(pfd_flows_get_stats(f)->installs, 1, "install counted");
+	T_EQ(pfd_flows_get_stats(f)->flows, 1, "one flow");
+	T_EQ(n_flags, 1, "BE_LIBERAL set once");
+	T_EQ(last_set, IP_CT_TCP_FLAG_BE_LIBERAL, "the flag is BE_LIBERAL");
+
+	/* the fast path counts; a repeated event must not reset it */
+	v.packets = 5;
+	v.bytes = 500;
+	bpf_map_lookup_elem(fd, &k0, &v);
+	v.packets = 5;
+	v.bytes = 500;
+	v.cache_gen = 7;
+	bpf_map_update_elem(fd, &k0, &v, BPF_EXIST);
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &e);
+	bpf_map_lookup_elem(fd, &k0, &v);
+	T_EQ(v.packets, 5, "repeat event keeps packets");
+	T_EQ(v.cache_gen, 7, "repeat event keeps the FIB cache");
+	T_EQ(pfd_flows_get_stats(f)->installs, 1, "repeat event is no install");
+	T_EQ(n_flags, 1, "no second BE_LIBERAL");
+
+	/* mark cleared by the ruleset: back to the kernel, MAXACK cleared */
+	e2 = e;
+	e2.mark = 0;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &e2);
+	T_EQ(map_count(fd), 0, "mark cleared: entries removed");
+	T_EQ(last_clear, IP_CT_TCP_FLAG_MAXACK_SET, "MAXACK_SET cleared on return");
+	T_EQ(pfd_flows_get_stats(f)->removals, 1, "removal counted");
+
+	/* FIN seen: leaves ESTABLISHED */
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &e);
+	T_EQ(map_count(fd), 2, "re-install after the mark came back");
+	e2 = e;
+	e2.tcp_state = TCP_CONNTRACK_FIN_WAIT;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &e2);
+	T_EQ(map_count(fd), 0, "FIN_WAIT: removed");
+
+	/* DESTROY: removed, conntrack not touched (the entry is gone) */
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &e);
+	n_flags = 0;
+	pfd_flows_ct_cb(f, PFD_CT_EV_DESTROY, &e);
+	T_EQ(map_count(fd), 0, "destroy: removed");
+	T_EQ(n_flags, 0, "destroy: no conntrack update");
+	T_EQ(pfd_flows_get_stats(f)->flows, 0, "no flows left");
+
+	/* a DESTROY for something never offloaded is harmless */
+	pfd_flows_ct_cb(f, PFD_CT_EV_DESTROY, &e);
+	T_EQ(pfd_flows_get_stats(f)->flows, 0, "destroy of unknown entry");
+
+	/* not eligible from the start: nothing installed */
+	e2 = e;
+	e2.has_helper = true;
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &e2);
+	T_EQ(map_count(fd), 0, "helper: not installed");
+	pfd_flows_free(f);
+}
+
+static void reconcile(int fd)
+{
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	struct pfd_ct_entry a, b;
+	struct pfd_flow_key stray;
+	struct pfd_flow v = {};
+	uint64_t fixed;
+
+	entry(&a, 41000);
+	entry(&b, 41001);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &b);
+	T_EQ(map_count(fd), 4, "reconcile: two flows installed");
+	/* a stray entry (a previous run's, or a lost DESTROY's) */
+	key_of(&a, 0, &stray);
+	stray.sport = htons(9);
+	bpf_map_update_elem(fd, &stray, &v, BPF_ANY);
+	/* and a map entry lost behind pfd's back */
+	key_of(&a, 1, &stray);
+	bpf_map_delete_elem(fd, &stray);
+
+	pfd_flows_reconcile_begin(f);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);	/* the dump shows only a */
+	fixed = pfd_flows_reconcile_end(f);
+	T_EQ(map_count(fd), 2, "reconcile: b removed, stray swept, a repaired");
+	T_OK(bpf_map_lookup_elem(fd, &stray, &v), "reconcile: a's lost reply entry restored");
+	T_EQ(fixed, 3, "reconcile: three differences repaired");
+	T_EQ(pfd_flows_get_stats(f)->flows, 1, "reconcile: one flow");
+
+	/* revalidation: everything goes, mark bits cleared with the mask */
+	n_mark = 0;
+	cfg.mark_mask = 0x3;
+	pfd_flows_remove_all(f, true);
+	T_EQ(map_count(fd), 0, "revalidation: map empty");
+	T_EQ(n_mark, 1, "revalidation: offload mark cleared");
+	T_EQ(last_mark_mask, 0x3, "revalidation: with the configured mask");
+	cfg.mark_mask = 0x1;
+	pfd_flows_free(f);
+}
+
+static void map_full(void)
+{
+	int fd = new_map(2);
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	struct pfd_ct_entry a, b;
+
+	entry(&a, 42000);
+	entry(&b, 42001);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &b);
+	T_EQ(pfd_flows_get_stats(f)->flows, 1, "map full: the second flow stays slow");
+	T_EQ(pfd_flows_get_stats(f)->map_full, 1, "map full: counted");
+	T_EQ(map_count(fd), 2, "map full: no half-installed flow");
+	pfd_flows_ct_cb(f, PFD_CT_EV_DESTROY, &a);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &b);
+	T_EQ(pfd_flows_get_stats(f)->flows, 1, "map full: room again, b installed");
+	pfd_flows_free(f);
+	close(fd);
+}
+
+static void refresh_and_routes(int fd)
+{
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	struct pfd_flow_key k0, k1;
+	struct pfd_ct_entry a;
+	struct pfd_flow v;
+
+	entry(&a, 43000);
+	key_of(&a, 0, &k0);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	n_timeout = n_neigh = 0;
+	pfd_flows_refresh(f);
+	T_EQ(n_timeout, 0, "refresh: idle flow left to expire");
+
+	bpf_map_lookup_elem(fd, &k0, &v);
+	v.last_seen_ns = 1000;
+	bpf_map_update_elem(fd, &k0, &v, BPF_EXIST);
+	pfd_flows_refresh(f);
+	T_EQ(n_timeout, 1, "refresh: active flow's timeout refreshed");
+	T_TRUE(last_timeout > 0, "refresh: with the established timeout");
+	T_EQ(n_neigh, 2, "refresh: both next hops confirmed");
+	pfd_flows_refresh(f);
+	T_EQ(n_timeout, 1, "refresh: no new packets, no refresh");
+
+	v.last_seen_ns = 2000;
+	bpf_map_update_elem(fd, &k0, &v, BPF_EXIST);
+	timeout_ret = -EPERM;
+	pfd_flows_refresh(f);
+	T_EQ(n_timeout, 2, "refresh: tried once more");
+	v.last_seen_ns = 3000;
+	bpf_map_update_elem(fd, &k0, &v, BPF_EXIST);
+	pfd_flows_refresh(f);
+	T_EQ(n_timeout, 2, "refresh: IPS_FIXED_TIMEOUT (EPERM) respected");
+	timeout_ret = 0;
+
+	/* the server side moves to ifindex 4 (attached too) */
+	route_iface_v4[1] = 4;
+	pfd_flows_invalidate(f, 0);
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &a);
+	key_of(&a, 1, &k1);
+	T_TRUE(bpf_map_lookup_elem(fd, &k1, &v) != 0, "route change: old reply key gone");
+	k1.ifindex = 4;
+	T_OK(bpf_map_lookup_elem(fd, &k1, &v), "route change: reply key on the new device");
+	bpf_map_lookup_elem(fd, &k0, &v);
+	T_EQ(v.oif, 4, "route change: original leaves by the new device");
+	T_EQ(map_count(fd), 2, "route change: still two entries");
+
+	pfd_flows_flush_dev(f, 4);
+	T_EQ(map_count(fd), 0, "link down: flows through the device flushed");
+	route_iface_v4[1] = 3;
+	pfd_flows_free(f);
+}
+
+int main(void)
+{
+	int fd;
+
+	pfd_config_defaults(&cfg);
+	cfg.mode = PFD_MODE_MARK;
+	cfg.mark_value = 1;
+	cfg.mark_mask = 1;
+	cfg.flow_map_size = 1024;
+	devs.n = 3;
+	devs.d[0].ifindex = 2;
+	devs.d[1].ifindex = 3;
+	devs.d[2].ifindex = 4;
+	devs.d[0].flags = devs.d[1].flags = devs.d[2].flags = PFD_DEV_F_XDP;
+
+	fd = new_map(64);
+	if (fd < 0) {
+		t_skip("flow table", "cannot create a BPF map (needs CAP_BPF)");
+		return t_done();
+	}
+	install_remove(fd);
+	reconcile(fd);
+	map_full();
+	refresh_and_routes(fd);
+	close(fd);
+	return t_done();
+}
