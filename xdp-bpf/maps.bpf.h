@@ -33,8 +33,9 @@ struct {
  * Adoption trap: the kernel adds BPF_F_RDONLY_PROG to every devmap it creates
  * (dev_map_init_map()) but refuses the flag from userspace, so libbpf 1.1's
  * map_is_reuse_compat() never matches a pinned devmap ("parameter mismatch").
- * A loader that finds the pin must clear the map's pin path and
- * bpf_map__reuse_fd() the pinned fd itself (tests/bpf/lab.h shows how).
+ * A loader that finds the pin either adds the flag to the definition before
+ * load (pfd/bpf.c) or clears the pin path and bpf_map__reuse_fd()s the pin
+ * (tests/bpf/lab.h).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
