@@ -19,6 +19,10 @@
  *   pfd_bench gen NETNS DEV --dmac M --smac M --src IP --dst IP [options]
  *   pfd_bench pfd-attach NETNS BPFFS DEV...
  *   pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS [NAT_ADDR]
+ *   pfd_bench mapcount PIN            entries in a pinned hash map
+ *   pfd_bench ctload NETNS SRC DST N DPORT   N conntrack entries, fast
+ *   pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES
+ *                                    conntrack event -> pfd flow map entry
  *
  * gen prints one JSON line: frames sent, frames the sinks counted, wall ns.
  */
@@ -43,6 +47,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
 #include "pfd/abi.h"
 
@@ -74,6 +79,9 @@ static void die_usage(void)
 		"       pfd_bench mapmem ENTRIES\n"
 		"       pfd_bench pfd-attach NETNS BPFFS DEV...\n"
 		"       pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS [NAT_ADDR]\n"
+		"       pfd_bench mapcount PIN\n"
+		"       pfd_bench ctload NETNS SRC DST N DPORT\n"
+		"       pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES\n"
 		"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
 		"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
 		"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
@@ -734,6 +742,186 @@ out:
 	return ret;
 }
 
+static int cmd_mapcount(int argc, char **argv)
+{
+	struct pfd_flow_key key, next;
+	unsigned long n = 0;
+	void *prev = NULL;
+	int fd;
+
+	if (argc != 1)
+		die_usage();
+	fd = bpf_obj_get(argv[0]);
+	if (fd < 0)
+		return err_out("cannot open %s", argv[0], errno);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	close(fd);
+	printf("%lu\n", n);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* An accepted, replied, assured UDP entry carrying pfd's mark (0x1): what
+ * the bench's ruleset makes of a real flow. */
+static void ct_fill(struct nf_conntrack *ct, __be32 src, __be32 dst, unsigned int sport,
+		    unsigned int dport)
+{
+	nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
+	nfct_set_attr_u32(ct, ATTR_IPV4_SRC, src);
+	nfct_set_attr_u32(ct, ATTR_IPV4_DST, dst);
+	nfct_set_attr_u8(ct, ATTR_L4PROTO, IPPROTO_UDP);
+	nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(sport));
+	nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(dport));
+	nfct_setobjopt(ct, NFCT_SOPT_SETUP_REPLY);
+	nfct_set_attr_u32(ct, ATTR_TIMEOUT, 600);
+	nfct_set_attr_u32(ct, ATTR_MARK, 1);
+	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_ASSURED | IPS_SEEN_REPLY);
+}
+
+/* Creates N such entries as fast as ctnetlink takes them: sources
+ * SRC + i / 50000, source ports 10000 + i % 50000. Prints the seconds it
+ * took, so the caller can tell the injector's limit from the daemon's. */
+static int cmd_ctload(int argc, char **argv)
+{
+	struct nf_conntrack *ct = NULL;
+	struct nfct_handle *h = NULL;
+	struct in_addr src, dst;
+	unsigned long n, dport;
+	int ret = 1;
+	char *e1, *e2;
+	uint64_t t0;
+
+	if (argc != 5)
+		die_usage();
+	n = strtoul(argv[3], &e1, 0);
+	dport = strtoul(argv[4], &e2, 0);
+	if (*e1 || *e2 || !n || n > 10000000 || !dport || dport > 65535 ||
+	    inet_pton(AF_INET, argv[1], &src) != 1 || inet_pton(AF_INET, argv[2], &dst) != 1) {
+		fprintf(stderr, "pfd_bench: error: ctload: bad addresses, count or port\n");
+		return 2;
+	}
+	if (enter_netns(argv[0]))
+		return 1;
+	h = nfct_open(CONNTRACK, 0);
+	ct = nfct_new();
+	if (!h || !ct) {
+		err_out("cannot open %s", "ctnetlink", errno);
+		goto out;
+	}
+	t0 = now_ns();
+	for (unsigned long i = 0; i < n; i++) {
+		__be32 s = htonl(ntohl(src.s_addr) + i / 50000);
+
+		ct_fill(ct, s, dst.s_addr, 10000 + i % 50000, dport);
+		if (nfct_query(h, NFCT_Q_CREATE, ct)) {
+			err_out("conntrack create failed (%s entries in)", argv[3], errno);
+			goto out;
+		}
+	}
+	printf("%.6f\n", (now_ns() - t0) / 1e9);
+	ret = 0;
+out:
+	if (ct)
+		nfct_destroy(ct);
+	if (h)
+		nfct_close(h);
+	return ret;
+}
+
+/* Creates conntrack entries one at a time, as an accepted, replied and
+ * assured UDP flow with pfd's mark, and times each from just before the
+ * create (the kernel emits the event inside it) to the moment its
+ * original-direction entry is in pfd's flow map (busy polling). */
+static int cmd_latency(int argc, char **argv)
+{
+	unsigned long sport, dport, samples, done = 0, timeouts = 0;
+	struct nfct_handle *h = NULL;
+	struct nf_conntrack *ct = NULL;
+	struct in_addr src, dst;
+	uint64_t *lat = NULL;
+	unsigned int in;
+	int fd = -1, ret = 1;
+	char *e1, *e2, *e3;
+
+	if (argc != 8)
+		die_usage();
+	sport = strtoul(argv[5], &e1, 0);
+	dport = strtoul(argv[6], &e2, 0);
+	samples = strtoul(argv[7], &e3, 0);
+	if (*e1 || *e2 || *e3 || !sport || !dport || dport > 65535 || !samples ||
+	    samples > 10000 || sport + samples - 1 > 65535 || inet_pton(AF_INET, argv[3], &src) != 1 ||
+	    inet_pton(AF_INET, argv[4], &dst) != 1) {
+		fprintf(stderr, "pfd_bench: error: latency: bad addresses, ports or sample count\n");
+		return 2;
+	}
+	if (enter_netns(argv[0]) || dev_index(argv[2], &in))
+		return 1;
+	fd = bpf_obj_get(argv[1]);
+	if (fd < 0)
+		return err_out("cannot open %s", argv[1], errno);
+	lat = calloc(samples, sizeof(*lat));
+	h = nfct_open(CONNTRACK, 0);
+	ct = nfct_new();
+	if (!lat || !h || !ct) {
+		err_out("cannot open %s", "ctnetlink", errno);
+		goto out;
+	}
+	for (unsigned long i = 0; i < samples; i++) {
+		struct pfd_flow_key key = { .ifindex = in, .family = AF_INET,
+					    .l4proto = IPPROTO_UDP,
+					    .sport = htons(sport + i), .dport = htons(dport) };
+		struct pfd_flow val;
+		uint64_t t0, t;
+
+		key.saddr[0] = src.s_addr;
+		key.daddr[0] = dst.s_addr;
+		ct_fill(ct, src.s_addr, dst.s_addr, sport + i, dport);
+		t0 = now_ns();
+		if (nfct_query(h, NFCT_Q_CREATE, ct)) {
+			err_out("cannot create a conntrack entry in %s", argv[0], errno);
+			goto out;
+		}
+		for (;;) {
+			t = now_ns();
+			if (!bpf_map_lookup_elem(fd, &key, &val))
+				break;
+			if (t - t0 > 5000000000ull) {
+				timeouts++;
+				break;
+			}
+		}
+		if (t - t0 <= 5000000000ull)
+			lat[done++] = t - t0;
+		usleep(2000);	/* one event at a time, not a burst */
+	}
+	qsort(lat, done, sizeof(*lat), cmp_u64);
+	printf("{\"samples\": %lu, \"timeouts\": %lu", done, timeouts);
+	if (done)
+		printf(", \"median_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f",
+		       lat[done / 2] / 1e3, lat[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] / 1e3,
+		       lat[done - 1] / 1e3);
+	printf("}\n");
+	ret = 0;
+out:
+	if (ct)
+		nfct_destroy(ct);
+	if (h)
+		nfct_close(h);
+	free(lat);
+	close(fd);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -749,6 +937,12 @@ int main(int argc, char **argv)
 		return cmd_pfd_attach(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "pfd-flows"))
 		return cmd_pfd_flows(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "mapcount"))
+		return cmd_mapcount(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "ctload"))
+		return cmd_ctload(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "latency"))
+		return cmd_latency(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "mapmem"))
 		return cmd_mapmem(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "gen"))
