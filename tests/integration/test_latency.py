@@ -43,6 +43,6 @@ def test_event_to_map_latency(lab):
         assert not r["errors"], r
         assert r["installed"] == COUNT, "only %d of %d entries reached the map" % (r["installed"], COUNT)
     # a loose bound: the numbers themselves are the result (a busy, shared
-    # 2-core machine stretches the tail); this only catches "installed by the
-    # periodic reconcile instead of the event"
-    assert paced["median_ms"] < 100, "median %.1f ms" % paced["median_ms"]
+    # 2-core machine stretches them); this only catches "installed by the
+    # periodic reconcile (every 5 s in the lab) instead of by the event"
+    assert paced["median_ms"] < 1000, "median %.1f ms: events are not acted on" % paced["median_ms"]
