@@ -123,12 +123,12 @@ static void test_enobufs(struct pfd_rt *rt)
 		T_TRUE(0, "enobufs: temp file");
 		return;
 	}
-	for (i = 0; i < 40000; i++)
+	for (i = 0; i < 20000; i++)
 		fprintf(f, "route add 2001:db8:4::%x/128 via 2001:db8:2::2\n", i + 1);
 	fclose(f);
 	while (kt_readable(pfd_rt_events_fd(rt), 50))
 		pfd_rt_events_read(rt);
-	T_OK(kt_sh("ip -6 -batch %s", path), "ip -batch: 40000 routes");
+	T_OK(kt_sh("ip -6 -batch %s", path), "ip -batch: 20000 routes");
 	unlink(path);
 	for (i = 0; i < 400 && kt_readable(pfd_rt_events_fd(rt), 100); i++) {
 		int r = pfd_rt_events_read(rt);
