@@ -478,7 +478,7 @@ static void test_keepalive(struct lab *lab, int hook)
 	lab_flows_clear(lab);
 	lab_devs_reset(lab, 0);
 	lab_ctl_live(&ctl);
-	ctl.keepalive_ms = 200;
+	ctl.keepalive_ms = 500;	/* wide: a loaded CI machine must not stall past it */
 	lab_ctl_set(lab, &ctl);
 	flow_install(lab, &s, &f, &key);
 
@@ -492,14 +492,14 @@ static void test_keepalive(struct lab *lab, int hook)
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 
 	snprintf(name, sizeof(name), "keepalive: due again after the interval [%s]", hn);
-	usleep(250 * 1000);
+	usleep(600 * 1000);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_KEEPALIVE, name);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 
 	snprintf(name, sizeof(name), "keepalive: interval 0 turns it off [%s]", hn);
 	ctl.keepalive_ms = 0;
 	lab_ctl_set(lab, &ctl);
-	usleep(250 * 1000);
+	usleep(600 * 1000);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 
 	snprintf(name, sizeof(name), "keepalive: flows without the flag unaffected [%s]", hn);
