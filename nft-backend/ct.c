@@ -14,7 +14,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <libmnl/libmnl.h>
+#include <linux/filter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
@@ -325,6 +327,29 @@ static void ct_deliver(struct pfd_ct *ct, const struct nlmsghdr *nlh, __u32 stat
 		ct->opts.cb(ct->opts.arg, ev, &e);
 }
 
+/* Every update pfd makes comes back as an UPDATE event: ctnetlink reports
+ * the change to all listeners, with the requester's port id in nlmsg_pid
+ * (ctnetlink_conntrack_event; packet-driven events carry 0). Refreshing the
+ * timeouts of tens of thousands of flows would then fill the event socket
+ * with pfd's own echoes and overflow it (ENOBUFS, a full resync) on every
+ * refresh round. A socket filter drops them in the kernel, before they take
+ * buffer space; pfd knows what it changed. */
+static int ignore_own_updates(struct pfd_ct *ct)
+{
+	struct sock_filter code[] = {
+		/* A = nlmsg_pid; classic BPF loads words big-endian. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(ct->req.portid), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),	       /* ours: drop */
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* everything else */
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+
+	if (setsockopt(ct->ev.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		return -errno;
+	return 0;
+}
+
 int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts)
 {
 	static const unsigned int groups[] = {
@@ -359,9 +384,14 @@ int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts)
 	err = pfd_nl_open(&ct->req, NETLINK_NETFILTER, 0, false);
 	if (err)
 		goto err_close_dump;
+	err = ignore_own_updates(ct);
+	if (err)
+		goto err_close_req;
 	*out = ct;
 	return 0;
 
+err_close_req:
+	pfd_nl_close(&ct->req);
 err_close_dump:
 	pfd_nl_close(&ct->dump);
 err_close_ev:

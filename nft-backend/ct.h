@@ -72,6 +72,9 @@ struct pfd_ct_stats {
 struct pfd_ct;
 
 /* Opens the event socket (NEW, UPDATE, DESTROY groups) and a request socket.
+ * Changes made through this handle (pfd_ct_set_*) do not come back as
+ * events: a socket filter drops them in the kernel, so that refreshing many
+ * timeouts cannot overflow the event buffer. Changes by anyone else do.
  * Subscribe first, dump second: events racing the dump are delivered twice
  * at worst, and pfd's installs and removals are idempotent. */
 int pfd_ct_open(struct pfd_ct **out, const struct pfd_ct_opts *opts);

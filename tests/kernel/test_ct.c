@@ -189,6 +189,7 @@ static void test_updates(struct pfd_ct *ct)
 {
 	struct pfd_ct_entry e, z, now, gone;
 	const struct pfd_ct_entry *ev;
+	struct pfd_ct *other = NULL;
 	long t;
 
 	if (redump(ct, AF_INET, IPPROTO_TCP, 40000, 0, &e) ||
@@ -232,8 +233,19 @@ static void test_updates(struct pfd_ct *ct)
 	reset();
 	T_OK(pfd_ct_set_mark(ct, &e, 0x100, 0xf00), "set mark 0x100/0xf00");
 	T_TRUE(cli_has("-p tcp --sport 40000 -w 0", "mark=273 "), "mark: conntrack -L 273");
+	/* pfd's own change is not echoed back as an event; a change by
+	 * another netlink socket (a second handle: conntrack -U fails with
+	 * EOPNOTSUPP on entries it did not create with NAT) is. */
 	ev = wait_event(ct, PFD_CT_EV_UPDATE, IPPROTO_TCP, 40000);
-	T_TRUE(ev && ev->mark == 0x111, "mark: UPDATE event carries 0x111");
+	T_TRUE(!ev, "mark: our own update is not an event");
+	T_OK(pfd_ct_open(&other, NULL), "second handle");
+	if (other) {
+		T_OK(pfd_ct_set_mark(other, &e, 0x1000, 0x1000), "mark set by the second handle");
+		ev = wait_event(ct, PFD_CT_EV_UPDATE, IPPROTO_TCP, 40000);
+		T_TRUE(ev && ev->mark == 0x1111, "mark: another socket's update is an event");
+		T_OK(pfd_ct_set_mark(other, &e, 0, 0x1000), "second handle restores the mark");
+		pfd_ct_close(other);
+	}
 	T_OK(pfd_ct_set_mark(ct, &e, 0, 0x1), "clear mark bit 0x1");
 	T_TRUE(cli_has("-p tcp --sport 40000 -w 0", "mark=272 "), "mark: conntrack -L 272");
 	T_TRUE(cli_has("-p tcp --sport 40000 -w 5", "mark=0 "), "mark: zone 5 untouched");
@@ -274,7 +286,8 @@ static void test_enobufs(void)
 	struct pfd_ct *small;
 	FILE *f;
 	int i, err, ret = 0;
-	unsigned int k, burst = 0;
+	unsigned int k, burst = 0, refreshed;
+	__u64 before;
 	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
 	int fd = mkstemp(path);
 
@@ -318,6 +331,22 @@ static void test_enobufs(void)
 		    ntohs(seen.e[k].orig.sport) >= 10000 && ntohs(seen.e[k].orig.sport) < 12000)
 			burst++;
 	T_EQ(burst, 2000, "resync dump: all 2000 entries");
+
+	/* 500 timeout refreshes through the tiny-buffer handle: without the
+	 * filter on our own echoes they would overflow it at once. */
+	while (kt_readable(pfd_ct_events_fd(small), 50))
+		pfd_ct_events_read(small);
+	before = pfd_ct_get_stats(small)->overruns;
+	for (k = 0, refreshed = 0; k < seen.n && refreshed < 500; k++)
+		if (seen.e[k].orig.dport == htons(53) &&
+		    !pfd_ct_set_timeout(small, &seen.e[k], 500))
+			refreshed++;
+	T_EQ(refreshed, 500, "500 timeout refreshes");
+	reset();
+	ret = kt_readable(pfd_ct_events_fd(small), 300) ? pfd_ct_events_read(small) : 0;
+	T_EQ(ret, 0, "refreshes: no overrun");
+	T_EQ(pfd_ct_get_stats(small)->overruns, before, "refreshes: overrun count unchanged");
+	T_EQ(seen.n, 0, "refreshes: no echo events");
 	pfd_ct_close(small);
 }
 
