@@ -207,13 +207,16 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 		}
 	}
 	if (env->fwmark_rules > 0) {
-		if (!env->fib_mark_ok) {
-			refuse(out, "fwmark routing rules exist and this kernel's bpf_fib_lookup "
-				    "ignores marks (BPF_FIB_LOOKUP_MARK, 6.10)");
-			return;
-		}
-		out->flags |= PFD_FLOW_F_FIB_MARK;
-		out->fib_mark = e->mark;
+		/* The kernel routed this flow with skb->mark, which the ruleset
+		 * may set from anything (meta mark set ...), and XDP cannot know
+		 * it. BPF_FIB_LOOKUP_MARK (6.10) could pass the ct mark, but that
+		 * is the packet's mark only where the ruleset restores it from
+		 * the ct mark: passing it blindly sends marked flows out of the
+		 * main table's route (the fwmark integration test). */
+		refuse(out, "fwmark routing rules exist (ip rule ... fwmark): the fast path cannot "
+			    "know the packet mark the ruleset sets%s",
+		       env->fib_mark_ok ? "" : " (and bpf_fib_lookup ignores marks before 6.10)");
+		return;
 	}
 	for (d = 0; d < 2; d++) {
 		out->dir_flags[d] = 0;

@@ -116,8 +116,8 @@ static const struct {
 	{ "egress device not attached", M_NOT_ATTACHED, false, "not attached", 0, 0 },
 	{ "xfrm policy covers it", M_XFRM, false, "xfrm", 0, 0 },
 	{ "fwmark rules, no BPF_FIB_LOOKUP_MARK", M_FWMARK_NO_FIB, false, "fwmark", 0, 0 },
-	{ "fwmark rules, BPF_FIB_LOOKUP_MARK", M_FWMARK_FIB, true, "eligible",
-	  PFD_FLOW_F_FIB_MARK, 0 },
+	/* the packet's mark is the ruleset's, not the ct mark: still refused */
+	{ "fwmark rules, BPF_FIB_LOOKUP_MARK", M_FWMARK_FIB, false, "fwmark", 0, 0 },
 	{ "netdev ingress chain", M_NETDEV_CHAIN, false, "netdev", 0, 0 },
 	{ "tc ingress filter", M_INGRESS_TC, false, "tc ingress", 0, 0 },
 	{ "egress qdisc, ingress without TC", M_EGRESS_POLICY_NO_TC, false, "egress policy", 0,
