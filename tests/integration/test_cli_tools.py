@@ -95,7 +95,8 @@ def test_feasibility_reports_kernel_and_devices(lab):
 
 def test_flows_filters_and_explain(pfd_lab):
     lab = pfd_lab
-    cli, srv = lab.tcp_transfer(64 << 20, rate=16 << 20, port=pfdlab.PORT_MASQ, timeout=30)
+    # 10 s of traffic: the flow must outlive the checks below, even under ASan
+    cli, srv = lab.tcp_transfer(80 << 20, rate=8 << 20, port=pfdlab.PORT_MASQ, timeout=40)
     try:
         deadline = time.monotonic() + 10
         flows = []
