@@ -74,6 +74,11 @@ int pfd_cli_config(struct pfd_cli *cli, bool need_file);
  * if it could not tell (cli_feas.c). */
 int pfd_cli_fib_mark_ok(void);
 
+/* The TC egress programs (cli_egress.c): their counters as an "egress"
+ * object of status (nothing if they were never loaded), and their removal. */
+void pfd_cli_print_egress(const char *bpffs);
+int pfd_cli_detach_egress(const char *bpffs);
+
 /* Commands (cli_show.c, cli_ops.c, cli_feas.c, cli_probe.c). */
 int pfd_cmd_run(struct pfd_cli *cli);
 int pfd_cmd_reload(struct pfd_cli *cli);

@@ -143,6 +143,9 @@ int pfd_cmd_detach(struct pfd_cli *cli)
 		return PFD_EXIT_FAIL;
 	}
 	err = pfd_bpf_detach_all(cli->cfg->bpffs);
+	/* the TC egress programs (MSS clamp, jitter) are pfd's too */
+	if (!err)
+		err = pfd_cli_detach_egress(cli->cfg->bpffs);
 	if (err) {
 		pr_err("detach --all: %s", strerror(-err));
 		return PFD_EXIT_FAIL;

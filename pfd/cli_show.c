@@ -289,6 +289,7 @@ int pfd_cmd_status(struct pfd_cli *cli)
 		pfd_print_str(PFD_PRINT_JSON, "reload_error", NULL, "");
 	}
 	pfd_out_close_obj();
+	pfd_cli_print_egress(cli->cfg->bpffs);
 	pfd_out_close_obj();
 	pfd_out_end();
 	free(sum);
