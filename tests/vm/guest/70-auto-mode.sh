@@ -1,18 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Guest scenario: on a kernel with nf_flow_table and a flowtable in the
-# ruleset, `mode auto` picks flowtable mode, and `pfd feasibility` reports
+# ruleset, `mode auto 0x1/0x1` picks flowtable mode (the host, without
+# nf_flow_table, picks mark: tests/vm/run), and `pfd feasibility` reports
 # nf_flow_table as present.
 . "$(dirname "$0")/lib.sh"
 with_pfd || skip "needs pfd"
 topo_up
 nft_up
-out=$(inr timeout 30 "$PFD" feasibility 2>&1)
-ft=$(grep -iE 'nf_flow_table|flowtable' <<<"$out" | head -n 3)
-say "feasibility: $(tr '\n' '|' <<<"$ft")"
-grep -iE 'nf_flow_table|flowtable' <<<"$out" | grep -qiE 'pass|ok|yes|present' ||
-	{ sed 's/^/  | /' <<<"$out" | head -n 30; fail "pfd feasibility does not report nf_flow_table as present"; }
-pfd_start auto
+pfd_conf "auto 0x1/0x1"
+out=$(inr timeout 60 "$PFD" -c "$CONF" -j feasibility 2>&1)
+ft=$(jq -r '.checks[] | select(.check == "nf_flow_table") | .result + " " + .detail' <<<"$out" 2>/dev/null)
+auto=$(jq -r '.checks[] | select(.check == "mode auto") | .result + " " + .detail' <<<"$out" 2>/dev/null)
+say "feasibility: nf_flow_table: $ft; mode auto: $auto"
+[ "${ft%% *}" = PASS ] || { head -c 1500 <<<"$out" | sed 's/^/  | /'; fail "pfd feasibility: nf_flow_table is '$ft', not PASS"; }
+[[ $auto == *flowtable* ]] || fail "pfd feasibility: mode auto says '$auto', expected flowtable"
+pfd_start "auto 0x1/0x1"
 mode=$(pfd_json status | jq -r '.mode' 2>/dev/null)
 [ "$mode" = flowtable ] || { pfd_log_tail; fail "mode auto chose '$mode', not flowtable"; }
-pass "mode auto -> flowtable; feasibility: $(head -n 1 <<<"$ft" | tr -s ' \t' ' ')"
+pass "mode auto 0x1/0x1 -> flowtable (status); feasibility: $ft"

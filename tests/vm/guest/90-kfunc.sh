@@ -38,8 +38,8 @@ say "lookups=$look hits=$hit"
 $N bpftool net detach xdp dev r0; $N bpftool net detach xdp dev r1
 [ "${hit:-0}" -gt 0 ] && [ "$hit" -gt $((look / 2)) ] || fail "kfunc found the offloaded flow in only $hit of $look lookups"
 cmp=""
-if [ -f "$BUILD/xdp-bpf/pfd_xdp.bpf.o" ] &&
-   bpftool -d prog load "$BUILD/xdp-bpf/pfd_xdp.bpf.o" "$P/pfd" pinmaps "$P/pfdmaps" >"$W/pfd.err" 2>&1; then
+if [ -f "$VMOBJ/snap/pfd_xdp.bpf.o" ] &&
+   bpftool -d prog load "$VMOBJ/snap/pfd_xdp.bpf.o" "$P/pfd" pinmaps "$P/pfdmaps" >"$W/pfd.err" 2>&1; then
 	cmp=" (pfd_xdp.bpf.o alone: $(verified "$W/pfd.err") insns processed)"
 fi
 pass "kfunc finds $hit of $look packets in the kernel flowtable; verifier processed $vi insns$cmp"

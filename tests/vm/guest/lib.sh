@@ -156,7 +156,7 @@ pfd_start() { # mode
 }
 
 pfd_json() { timeout 20 ip netns exec "$R" "$PFD" -c "$CONF" -j "$@" 2>>"$W/cli.err"; }
-pfd_log_tail() { tail -n "${1:-15}" "$W/pfd.log" 2>/dev/null | sed 's/^/  pfd: /'; }
+pfd_log_tail() { tail -n "${1:-${PFD_VM_LOG_LINES:-15}}" "$W/pfd.log" 2>/dev/null | sed 's/^/  pfd: /'; }
 # forwarded packets, summed over devices and hooks (0 if pfd cannot say)
 pfd_fwd() { pfd_json stats | jq -r '.reasons.forwarded.packets // 0' 2>/dev/null || echo 0; }
 pfd_reason() { pfd_json stats | jq -r --arg r "$1" '.reasons[$r].packets // 0' 2>/dev/null || echo 0; }
@@ -193,7 +193,7 @@ stream_start() {
 			"SYSTEM:tee -a $ST_OUT" 2>"$W/srv-$port.err" &
 	fi
 	ST_SRV=$!; PIDS+=("$ST_SRV")
-	nap 0.5
+	wait_for 15 listening "$proto" "$port" || fail "the server did not listen on $proto/$port"
 	if [ "$proto" = tcp ]; then
 		( gen "$lines" "$gap" "$bulk" | tee "$ST_IN" |
 		  timeout "$budget" ip netns exec "$C" socat -u - "TCP$v:$dst:$port" ) 2>"$W/cli-$port.err" &
@@ -202,6 +202,10 @@ stream_start() {
 		  timeout "$budget" ip netns exec "$C" socat -t 2 - "UDP$v:$dst:$port" > "$ST_ECHO" ) 2>"$W/cli-$port.err" &
 	fi
 	ST_CLI=$!; PIDS+=("$ST_CLI")
+}
+
+listening() { # tcp|udp port
+	[ -n "$(ins ss -Hln "--$1" "sport = :$2" 2>/dev/null)" ]
 }
 
 gen() { # lines gap bulk_kb

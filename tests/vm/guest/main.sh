@@ -23,7 +23,7 @@ for f in "${scenarios[@]}"; do
 	# shellcheck disable=SC2053
 	[ -n "${PFD_VM_ONLY:-}" ] && [[ $name != ${PFD_VM_ONLY} ]] && continue
 	t0=$SECONDS
-	timeout -k 5 "${PFD_VM_SCENARIO_TIMEOUT:-150}" bash "$f" > "$LOG" 2>&1
+	timeout -k 5 "${PFD_VM_SCENARIO_TIMEOUT:-300}" bash "$f" > "$LOG" 2>&1
 	rc=$?
 	dt=$((SECONDS - t0))
 	msg=$(grep -E '^(PASS|FAIL|SKIP): ' "$LOG" | tail -n 1 | cut -d' ' -f2-)
@@ -32,7 +32,7 @@ for f in "${scenarios[@]}"; do
 	77) ns=$((ns + 1)); echo "SKIP $K $name: ${msg:-skipped}" ;;
 	*)
 		nf=$((nf + 1))
-		[ $rc = 124 ] && msg="timed out after ${PFD_VM_SCENARIO_TIMEOUT:-150}s"
+		[ $rc = 124 ] && msg="timed out after ${PFD_VM_SCENARIO_TIMEOUT:-300}s"
 		echo "FAIL $K $name (${dt}s, exit $rc): ${msg:-no message}"
 		tail -n 40 "$LOG" | sed 's/^/    | /'
 		;;
