@@ -284,14 +284,12 @@ static void breaker_check(struct pfd *d, bool window_end)
 {
 	unsigned int i;
 
-	if (pfd_stats_read(d->maps->stats, d->sum))
-		return;
 	for (i = 0; i < d->n_devs; i++) {
 		struct pfd_device *dv = &d->devs[i];
 		uint64_t matched, failed, dm, df;
 		int slot = dev_slot(d, dv->ifindex);
 
-		if (slot <= 0)
+		if (slot <= 0 || pfd_stats_read_slot(d->maps->stats, (unsigned int)slot, d->sum))
 			continue;
 		breaker_counts(d->sum, (unsigned int)slot, &matched, &failed);
 		dm = matched - dv->base_matched;
@@ -479,6 +477,9 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		}
 	}
 	devset_refresh(d);
+	/* flows were decided on the old device set */
+	pfd_flows_invalidate(d->flows, -1);
+	pfd_flows_warm(d->flows);
 }
 
 /* -------------------------------------------------------------------- */

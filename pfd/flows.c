@@ -37,6 +37,7 @@ struct rec {
 	unsigned char		tmpl[2][FLOW_TMPL_LEN];
 	uint64_t		refreshed_seen;	/* max last_seen_ns at the last refresh */
 	uint32_t		seen_gen;
+	uint32_t		env_gen;	/* f->env_gen when last decided */
 	bool			fixed_timeout;	/* IPS_FIXED_TIMEOUT: EPERM on refresh */
 };
 
@@ -75,6 +76,7 @@ struct pfd_flows {
 	struct pfd_flow_key	*sweep;		/* reconcile: map keys to delete */
 	size_t			nsweep;
 	uint64_t		repairs_before;	/* st.repairs at reconcile begin */
+	uint32_t		env_gen;	/* bumped by every invalidation */
 };
 
 /* FNV-1a: the inputs are small fixed-size tuples. */
@@ -418,10 +420,11 @@ static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct p
 	if (f->fwmark[fi] < 0)
 		f->fwmark[fi] = pfd_rt_has_fwmark_rules(f->ctx.rt, e->orig.family) != 0;
 	env->fwmark_rules = f->fwmark[fi];
-	/* xfrm has no change events here: asked per flow, an error counts
-	 * as covered (the kernel keeps the flow) */
+	/* xfrm has no change events here: asked per flow (and again on every
+	 * reconcile), an error counts as covered (the kernel keeps the flow).
+	 * Without NAT the reply tuple is the original reversed: one question. */
 	k = pfd_rt_xfrm_covers(f->ctx.rt, e->orig.family, e->orig.src, e->orig.dst);
-	if (!k)
+	if (!k && (memcmp(e->orig.src, e->reply.dst, 16) || memcmp(e->orig.dst, e->reply.src, 16)))
 		k = pfd_rt_xfrm_covers(f->ctx.rt, e->orig.family, e->reply.src, e->reply.dst);
 	env->xfrm = k != 0;
 }
@@ -432,6 +435,7 @@ void pfd_flows_invalidate(struct pfd_flows *f, int ifindex)
 
 	memset(f->rtc, 0, RT_CACHE_SIZE * sizeof(*f->rtc));
 	f->fwmark[0] = f->fwmark[1] = -1;
+	f->env_gen++;
 	for (i = 0; i < PFD_MAX_DEVS; i++)
 		if (ifindex < 0 || (ifindex > 0 && f->probes[i].ifindex == ifindex))
 			f->probes[i].valid = false;
@@ -516,6 +520,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 		}
 		r->e = *e;
 		r->seen_gen = f->gen;
+		r->env_gen = f->env_gen;
 		return;
 	}
 	if (r && memcmp(r->key, key, sizeof(key))) {
@@ -570,6 +575,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 	memcpy(r->tmpl[1], &val[1], FLOW_TMPL_LEN);
 	link_keys(f, r);
 	r->seen_gen = f->gen;
+	r->env_gen = f->env_gen;
 	if (fresh && mark_mode(f) && e->orig.l4proto == IPPROTO_TCP)
 		/* Packets that come back to the kernel after a fast-path gap
 		 * must not be judged out of window (nf_flow_table does the
@@ -595,6 +601,13 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 		/* left ESTABLISHED/ASSURED, mark cleared, IPS_OFFLOAD gone */
 		if (r)
 			remove_rec(f, r, false, false, d.reason);
+		return;
+	}
+	if (r && r->env_gen == f->env_gen && !f->reconciling) {
+		/* Still eligible, and nothing it was decided on has changed
+		 * (routes, devices, policy probes): an UPDATE for a counter,
+		 * a timeout, our own BE_LIBERAL. Reconcile re-decides all. */
+		r->e = *e;
 		return;
 	}
 	fill_env(f, e, &env);

@@ -52,13 +52,12 @@ uint64_t pfd_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
+static int read_range(int stats_fd, struct pfd_stats_sum *out, __u32 first, __u32 end)
 {
 	struct pfd_counter *percpu;
 	int ncpu, err = 0;
 	__u32 i;
 
-	memset(out, 0, sizeof(*out));
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		return ncpu < 0 ? ncpu : -EINVAL;
@@ -68,7 +67,7 @@ int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
 	/* The per-CPU array is small (64 devices x 2 hooks x 32 reasons): one
 	 * lookup per index is simpler than a batch and fast enough for a CLI
 	 * and a 15 s metrics timer. */
-	for (i = 0; i < PFD_STATS_ENTRIES; i++) {
+	for (i = first; i < end; i++) {
 		struct pfd_counter *dst;
 		int cpu;
 
@@ -78,6 +77,7 @@ int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
 		}
 		dst = &out->c[i / (PFD_HOOKS * PFD_REASON_SLOTS)]
 			     [(i / PFD_REASON_SLOTS) % PFD_HOOKS][i % PFD_REASON_SLOTS];
+		dst->packets = dst->bytes = 0;
 		for (cpu = 0; cpu < ncpu; cpu++) {
 			dst->packets += percpu[cpu].packets;
 			dst->bytes += percpu[cpu].bytes;
@@ -85,6 +85,20 @@ int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
 	}
 	free(percpu);
 	return err;
+}
+
+int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
+{
+	memset(out, 0, sizeof(*out));
+	return read_range(stats_fd, out, 0, PFD_STATS_ENTRIES);
+}
+
+int pfd_stats_read_slot(int stats_fd, unsigned int slot, struct pfd_stats_sum *out)
+{
+	if (slot >= PFD_MAX_DEVS)
+		return -EINVAL;
+	return read_range(stats_fd, out, PFD_STATS_INDEX(slot, 0, 0),
+			  PFD_STATS_INDEX(slot + 1, 0, 0));
 }
 
 struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigned int reason)

@@ -21,6 +21,9 @@ struct pfd_stats_sum {
 
 /* Reads every per-CPU slot of the pfd_stats map fd. 0 or -errno. */
 int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out);
+/* Reads only one device slot's counters into out->c[slot] (the rest of out
+ * is left alone): the daemon's breaker reads its devices every heartbeat. */
+int pfd_stats_read_slot(int stats_fd, unsigned int slot, struct pfd_stats_sum *out);
 /* Sum of one reason over every slot and hook. */
 struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigned int reason);
 
