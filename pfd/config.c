@@ -957,7 +957,12 @@ int pfd_config_load(const char *path, struct pfd_config **out)
 		pr_err("%s: cannot open (%s)", path, strerror(-err));
 		return err;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		pr_err("%s: cannot read (%s)", path, strerror(-err));
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		pr_err("%s: not a regular file", path);
 		goto err_close;
