@@ -53,6 +53,16 @@ struct rt_cache_ent {
 	int		err, oif;
 };
 
+/* xfrm coverage per address pair: no change events exist for it, so the
+ * cache lives from one reconcile (or invalidation) to the next. */
+#define XFRM_CACHE_SIZE	1024
+struct xfrm_cache_ent {
+	bool		valid;
+	uint8_t		family;
+	int		covered;
+	__be32		src[4], dst[4];
+};
+
 /* Per-device policy probes (tc filters, qdiscs, netdev chains), cached until
  * a TC event on the device or a ruleset change. */
 struct dev_probe {
@@ -71,6 +81,7 @@ struct pfd_flows {
 	bool			reconciling;
 	bool			full_logged;
 	struct rt_cache_ent	*rtc;
+	struct xfrm_cache_ent	*xfc;
 	struct dev_probe	probes[PFD_MAX_DEVS];
 	int			fwmark[2];	/* [v4, v6]: -1 unknown, 0/1 */
 	struct pfd_flow_key	*sweep;		/* reconcile: map keys to delete */
@@ -190,7 +201,8 @@ int pfd_flows_new(struct pfd_flows **out, const struct pfd_flows_ctx *ctx)
 	f->by_id = calloc(n, sizeof(*f->by_id));
 	f->by_key = calloc(n, sizeof(*f->by_key));
 	f->rtc = calloc(RT_CACHE_SIZE, sizeof(*f->rtc));
-	if (!f->by_id || !f->by_key || !f->rtc) {
+	f->xfc = calloc(XFRM_CACHE_SIZE, sizeof(*f->xfc));
+	if (!f->by_id || !f->by_key || !f->rtc || !f->xfc) {
 		pfd_flows_free(f);
 		return -ENOMEM;
 	}
@@ -217,6 +229,7 @@ void pfd_flows_free(struct pfd_flows *f)
 	free(f->by_id);
 	free(f->by_key);
 	free(f->rtc);
+	free(f->xfc);
 	free(f);
 }
 
@@ -261,6 +274,25 @@ static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const _
 	memcpy(c->src, src, 16);
 	*oif = c->oif;
 	return c->err;
+}
+
+static int xfrm_covers(struct pfd_flows *f, int family, const __be32 *src, const __be32 *dst)
+{
+	struct xfrm_cache_ent *c;
+	uint64_t h;
+
+	h = hash_bytes(src, 16, 0xcbf29ce484222325ULL);
+	h = hash_bytes(dst, 16, h);
+	c = &f->xfc[h % XFRM_CACHE_SIZE];
+	if (c->valid && c->family == family && !memcmp(c->src, src, 16) && !memcmp(c->dst, dst, 16))
+		return c->covered;
+	/* an error counts as covered: the kernel keeps the flow */
+	c->covered = pfd_rt_xfrm_covers(f->ctx.rt, family, src, dst) != 0;
+	c->valid = true;
+	c->family = (uint8_t)family;
+	memcpy(c->src, src, 16);
+	memcpy(c->dst, dst, 16);
+	return c->covered;
 }
 
 static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
@@ -423,10 +455,10 @@ static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct p
 	/* xfrm has no change events here: asked per flow (and again on every
 	 * reconcile), an error counts as covered (the kernel keeps the flow).
 	 * Without NAT the reply tuple is the original reversed: one question. */
-	k = pfd_rt_xfrm_covers(f->ctx.rt, e->orig.family, e->orig.src, e->orig.dst);
+	k = xfrm_covers(f, e->orig.family, e->orig.src, e->orig.dst);
 	if (!k && (memcmp(e->orig.src, e->reply.dst, 16) || memcmp(e->orig.dst, e->reply.src, 16)))
-		k = pfd_rt_xfrm_covers(f->ctx.rt, e->orig.family, e->reply.src, e->reply.dst);
-	env->xfrm = k != 0;
+		k = xfrm_covers(f, e->orig.family, e->reply.src, e->reply.dst);
+	env->xfrm = k;
 }
 
 void pfd_flows_invalidate(struct pfd_flows *f, int ifindex)
@@ -434,6 +466,7 @@ void pfd_flows_invalidate(struct pfd_flows *f, int ifindex)
 	unsigned int i;
 
 	memset(f->rtc, 0, RT_CACHE_SIZE * sizeof(*f->rtc));
+	memset(f->xfc, 0, XFRM_CACHE_SIZE * sizeof(*f->xfc));
 	f->fwmark[0] = f->fwmark[1] = -1;
 	f->env_gen++;
 	for (i = 0; i < PFD_MAX_DEVS; i++)
@@ -628,6 +661,7 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 void pfd_flows_reconcile_begin(struct pfd_flows *f)
 {
 	f->repairs_before = f->st.repairs;
+	memset(f->xfc, 0, XFRM_CACHE_SIZE * sizeof(*f->xfc));
 	f->gen++;
 	f->reconciling = true;
 }
