@@ -16,8 +16,9 @@ MSS4 = 1448
 
 def watch_flow(lab, proc, proto, port, family=None, interval=0.1):
     """Polls `pfd flows -j` until proc exits; returns (first time the flow
-    was seen or None, the last entry seen)."""
-    first, last = None, None
+    was seen or None, the last entry seen, the forward chain's packet count
+    when it was first seen)."""
+    first, last, fwd_at = None, None, None
     while proc.poll() is None:
         try:
             hit = pfdlab.find_flow(lab.flows(), proto, port, family)
@@ -27,15 +28,18 @@ def watch_flow(lab, proc, proto, port, family=None, interval=0.1):
             last = hit[0]
             if first is None:
                 first = time.monotonic()
+                fwd_at = lab.counter("cnt_fwd")[0]
         time.sleep(interval)
-    return first, last
+    return first, last, fwd_at
 
 
 def handful(data_packets):
-    """What "only a handful" means for the forward chain: the handshake and
-    the packets before pfd installed the flow, plus FIN/ACKs; at most 2% of
-    the flow's packets, plus 20."""
-    return 20 + data_packets // 50
+    """What "only a handful" means for the forward chain over a whole
+    transfer: the handshake, the packets before pfd installed the flow (on
+    this busy 2-core machine that can take ~100 ms, a thousand packets at
+    full speed), and the FIN/ACKs: at most 5% of the flow's packets, plus 20.
+    Once the flow is installed, only the closing packets may go there."""
+    return 20 + data_packets // 20
 
 
 def check_tcp_fast(lab, nbytes, port, dst=pfdlab.SRV4, connect=None, rate=0, family="ipv4"):
@@ -46,21 +50,25 @@ def check_tcp_fast(lab, nbytes, port, dst=pfdlab.SRV4, connect=None, rate=0, fam
     f0 = lab.reason("forwarded")
     t0 = time.monotonic()
     cli, srv = lab.tcp_transfer(nbytes, dst=dst, port=port, connect=connect, rate=rate)
-    first, entry = watch_flow(lab, cli, "tcp", port, family)
+    first, entry, fwd_at = watch_flow(lab, cli, "tcp", port, family)
     c, s = lab.result(cli), lab.result(srv)
-    fwd = lab.counter("cnt_fwd")[0] - fwd0
+    fwd_end = lab.counter("cnt_fwd")[0]
+    fwd = fwd_end - fwd0
+    fwd_after = fwd_end - fwd_at if fwd_at is not None else None
     f1 = lab.reason("forwarded")
     fp, fb = f1[0] - f0[0], f1[1] - f0[1]
     data = nbytes // MSS4
     report("tcp %s port %d" % (family, port),
-           "%d bytes in %.2fs, pfd forwarded %d packets %d bytes, nft forward chain %d packets, "
-           "offloaded %.0f ms after start" % (nbytes, c["seconds"], fp, fb, fwd,
-                                             (first - t0) * 1000 if first else -1))
+           "%d bytes in %.2fs, pfd forwarded %d packets %d bytes, nft forward chain %d packets "
+           "(%s after pfd flows showed it), first seen by polling pfd flows %.0f ms after start" %
+           (nbytes, c["seconds"], fp, fb, fwd, fwd_after, (first - t0) * 1000 if first else -1))
     assert c["error"] is None, c
     assert s["error"] is None, s
     assert s["bytes"] == nbytes and s["sha256"] == c["sha256"], "payload differs"
     assert fb >= 0.9 * nbytes, "pfd forwarded %d bytes of a %d-byte transfer" % (fb, nbytes)
     assert fwd <= handful(data), "the forward chain saw %d packets of ~%d" % (fwd, data)
+    assert entry is not None, "the flow never showed in pfd flows"
+    assert fwd_after <= 10, "the forward chain saw %d packets after the flow was offloaded" % fwd_after
     return c, s, entry
 
 
