@@ -67,11 +67,13 @@ def test_mark_mode_ruleset(netns):
     # loaded for real: the rule that marks accepted, established flows is there
     nft(netns, "-f", path)
     out = nft(netns, "list", "table", "inet", "pfd_example").stdout
-    assert re.search(r"ct state established .*ct mark set ct mark \| 0x00000001 accept", out), out
+    # one bit per direction, so one direction cannot re-mark the other
+    assert re.search(r"ct state established .*ct direction original ct mark set ct mark \| 0x00000001 accept", out), out
+    assert re.search(r"ct state established .*ct direction reply ct mark set ct mark \| 0x00000002 accept", out), out
     assert "policy drop" in out and "masquerade" in out
     # loading it again replaces the table instead of failing or duplicating
     nft(netns, "-f", path)
-    assert nft(netns, "list", "table", "inet", "pfd_example").stdout.count("ct mark set") == 1
+    assert nft(netns, "list", "table", "inet", "pfd_example").stdout.count("ct mark set") == 2
 
 
 def test_flowtable_mode_ruleset(netns):
