@@ -48,7 +48,8 @@ int pfd_nft_generation(struct pfd_nft *nft, uint32_t *genid);
 
 /* Every flowtable of every table, consistent: the generation is read before
  * and after the dump and the dump is repeated if it changed. -EAGAIN after
- * too many tries. An empty list where the kernel has no flowtable support. */
+ * too many tries. An empty list where the kernel has no flowtable support.
+ * *out is overwritten, not freed: pfd_ft_list_clear a previous list first. */
 int pfd_nft_read_flowtables(struct pfd_nft *nft, struct pfd_ft_list *out);
 void pfd_ft_list_clear(struct pfd_ft_list *l);
 
