@@ -16,9 +16,9 @@ inr sysctl -qw net.netfilter.nf_flowtable_tcp_timeout=$TMO net.netfilter.nf_flow
 	fail "cannot lower nf_flowtable_*_timeout"
 with_pfd && pfd_start flowtable
 p0=0; with_pfd && p0=$(pfd_fwd)
-stream_start tcp 4 5401 160 0.1
+stream_start tcp 4 5401 240 0.1
 T_CLI=$ST_CLI T_SRV=$ST_SRV T_IN=$ST_IN T_OUT=$ST_OUT
-stream_start udp 4 5402 160 0.1
+stream_start udp 4 5402 240 0.1
 # Sample until both streams end; a port counts only while its sender runs.
 declare -A first id flaps last cli
 cli[5401]=$T_CLI cli[5402]=$ST_CLI
@@ -51,6 +51,7 @@ for port in 5401 5402; do
 done
 stream_wait
 stream_check
+wait "$T_SRV" 2>/dev/null
 ST_PROTO=tcp ST_IN=$T_IN ST_OUT=$T_OUT ST_PORT=5401 stream_check
 msg=""
 if with_pfd; then

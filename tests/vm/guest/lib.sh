@@ -39,7 +39,10 @@ lib_cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	[ -n "$PFD_PID" ] && kill -9 "$PFD_PID" 2>/dev/null
+	if [ -n "$PFD_PID" ]; then
+		kill "$PFD_PID" 2>/dev/null
+		wait "$PFD_PID" 2>/dev/null
+	fi
 	ip netns del "$C" 2>/dev/null
 	ip netns del "$R" 2>/dev/null
 	ip netns del "$S" 2>/dev/null
@@ -140,7 +143,9 @@ pfd_conf() { # mode
 pfd_start() { # mode
 	[ -x "$PFD" ] || fail "$PFD not built (make build/pfd on the host)"
 	pfd_conf "${1:-flowtable}"
-	inr "$PFD" -c "$CONF" run > "$W/pfd.log" 2>&1 &
+	# not through inr(): $! must be pfd itself (ip netns exec execs it),
+	# not a subshell whose death would leave pfd running
+	ip netns exec "$R" "$PFD" -c "$CONF" run > "$W/pfd.log" 2>&1 &
 	PFD_PID=$!
 	local i
 	for i in $(seq 1 50); do
@@ -156,7 +161,7 @@ pfd_start() { # mode
 }
 
 pfd_json() { timeout 20 ip netns exec "$R" "$PFD" -c "$CONF" -j "$@" 2>>"$W/cli.err"; }
-pfd_log_tail() { tail -n "${1:-${PFD_VM_LOG_LINES:-15}}" "$W/pfd.log" 2>/dev/null | sed 's/^/  pfd: /'; }
+pfd_log_tail() { tail -n "${PFD_VM_LOG_LINES:-15}" "$W/pfd.log" 2>/dev/null | sed 's/^/  pfd: /'; }
 # forwarded packets, summed over devices and hooks (0 if pfd cannot say)
 pfd_fwd() { pfd_json stats | jq -r '.reasons.forwarded.packets // 0' 2>/dev/null || echo 0; }
 pfd_reason() { pfd_json stats | jq -r --arg r "$1" '.reasons[$r].packets // 0' 2>/dev/null || echo 0; }
@@ -219,7 +224,7 @@ gen() { # lines gap bulk_kb
 }
 
 stream_wait() {
-	wait "$ST_CLI"; ST_CRC=$?
+	wait "$ST_CLI"
 	if [ "$ST_PROTO" = udp ]; then
 		nap 1
 		kill "$ST_SRV" 2>/dev/null; wait "$ST_SRV" 2>/dev/null
