@@ -19,6 +19,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/neighbour.h>
+#include <linux/netconf.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -55,6 +56,9 @@ int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 		RTNLGRP_LINK,	     RTNLGRP_NEIGH,	 RTNLGRP_TC,
 		RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE,
 		RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,
+		/* forwarding (and rp_filter) switched per device or for all:
+		 * the kernel stops forwarding, so must a cached fast path */
+		RTNLGRP_IPV4_NETCONF, RTNLGRP_IPV6_NETCONF,
 	};
 	struct pfd_rt *rt = calloc(1, sizeof(*rt));
 	unsigned int i;
@@ -71,7 +75,7 @@ int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 		err = pfd_nl_join(&rt->ev, groups[i]);
 		/* A kernel without IPv6 has no IPv6 groups to join. */
 		if (err && !(groups[i] == RTNLGRP_IPV6_IFADDR || groups[i] == RTNLGRP_IPV6_ROUTE ||
-			     groups[i] == RTNLGRP_IPV6_RULE))
+			     groups[i] == RTNLGRP_IPV6_RULE || groups[i] == RTNLGRP_IPV6_NETCONF))
 			goto err_close_ev;
 	}
 	err = pfd_nl_open(&rt->req, NETLINK_ROUTE, 0, false);
@@ -135,6 +139,24 @@ int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *i
 			return -EINVAL;
 		*ev = PFD_RT_EV_ROUTE;
 		return 0;
+	case RTM_NEWNETCONF:
+	case RTM_DELNETCONF: {
+		/* A forwarding switch changes what bpf_fib_lookup answers
+		 * (FWD_DISABLED) without any route event: treat it as one, so
+		 * the FIB cache generation moves. */
+		const struct netconfmsg *c = NLMSG_DATA(nlh);
+		const struct nlattr *a;
+
+		if (!has_hdr(nlh, sizeof(*c)))
+			return -EINVAL;
+		mnl_attr_for_each (a, nlh, sizeof(*c))
+			if (mnl_attr_get_type(a) == NETCONFA_IFINDEX &&
+			    mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
+			    (int)mnl_attr_get_u32(a) > 0)
+				*ifindex = (int)mnl_attr_get_u32(a);
+		*ev = PFD_RT_EV_NETCONF;
+		return 0;
+	}
 	case RTM_NEWNEIGH:
 	case RTM_DELNEIGH: {
 		const struct ndmsg *n = NLMSG_DATA(nlh);

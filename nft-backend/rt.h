@@ -21,6 +21,8 @@ enum pfd_rt_event {
 	PFD_RT_EV_ADDR,		/* address added/removed */
 	PFD_RT_EV_LINK,		/* link changed (ifindex; up tells the state) */
 	PFD_RT_EV_TC,		/* qdisc or filter changed on ifindex */
+	PFD_RT_EV_NETCONF,	/* forwarding or another per-device IP setting changed
+				 * (ifindex, or 0 for all devices): like a route change */
 };
 
 typedef void (*pfd_rt_cb)(void *arg, enum pfd_rt_event ev, int ifindex, bool up);

@@ -108,6 +108,13 @@ static void test_events(struct pfd_rt *rt)
 	T_TRUE(saw_after(rt, "tc filter add dev s0 egress protocol all prio 1 u32 match u32 0 0",
 			 PFD_RT_EV_TC, s0, -1),
 	       "filter event");
+	/* forwarding switched off changes bpf_fib_lookup's answer with no
+	 * route event: it must still reach pfd (FIB cache generation) */
+	T_TRUE(saw_after(rt, "sysctl -qw net.ipv4.conf.r0.forwarding=0", PFD_RT_EV_NETCONF, r0, -1),
+	       "IPv4 forwarding switch event");
+	T_TRUE(saw_after(rt, "sysctl -qw net.ipv6.conf.r0.forwarding=0", PFD_RT_EV_NETCONF, r0, -1),
+	       "IPv6 forwarding switch event");
+	kt_sh("sysctl -qw net.ipv4.conf.r0.forwarding=1 net.ipv6.conf.r0.forwarding=1");
 	kt_sh("tc qdisc del dev s0 clsact");
 	kt_sh("ip rule del to 203.0.113.99 table 200");
 	kt_sh("ip -6 rule del to 2001:db8:9::/64 table 200");

@@ -13,6 +13,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/neighbour.h>
+#include <linux/netconf.h>
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 
@@ -37,6 +38,7 @@ static void test_events(void)
 	struct tcmsg tcm = {.tcm_ifindex = 10};
 	struct rtmsg rtm = {.rtm_family = AF_INET};
 	struct fib_rule_hdr frh = {.family = AF_INET6};
+	struct netconfmsg ncm = {.ncm_family = AF_INET};
 	const struct {
 		__u16 type;
 		const void *hdr;
@@ -55,6 +57,7 @@ static void test_events(void)
 		{RTM_DELROUTE, &rtm, sizeof(rtm), PFD_RT_EV_ROUTE, 0, "delroute"},
 		{RTM_NEWRULE, &frh, sizeof(frh), PFD_RT_EV_ROUTE, 0, "newrule"},
 		{RTM_DELRULE, &frh, sizeof(frh), PFD_RT_EV_ROUTE, 0, "delrule"},
+		{RTM_NEWNETCONF, &ncm, sizeof(ncm), PFD_RT_EV_NETCONF, 0, "newnetconf"},
 	};
 	enum pfd_rt_event ev;
 	struct nlmsghdr *nlh;
