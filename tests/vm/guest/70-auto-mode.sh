@@ -9,7 +9,8 @@ with_pfd || skip "needs pfd"
 topo_up
 nft_up
 pfd_conf "auto 0x1/0x1"
-out=$(inr timeout 60 "$PFD" -c "$CONF" -j feasibility 2>&1)
+out=$(inr timeout 60 "$PFD" -c "$CONF" -j feasibility 2>"$W/feas.err")
+[ -s "$W/feas.err" ] && say "feasibility stderr: $(grep -vE '^[0-9]+: |^; ' "$W/feas.err" | head -n 5 | tr '\n' '|')"
 ft=$(jq -r '.checks[] | select(.check == "nf_flow_table") | .result + " " + .detail' <<<"$out" 2>/dev/null)
 auto=$(jq -r '.checks[] | select(.check == "mode auto") | .result + " " + .detail' <<<"$out" 2>/dev/null)
 say "feasibility: nf_flow_table: $ft; mode auto: $auto"
