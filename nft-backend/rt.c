@@ -695,28 +695,56 @@ int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
 	return err ? err : t.found;
 }
 
+static int neigh_state_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct ndmsg *ndm = NLMSG_DATA(nlh);
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH || !has_hdr(nlh, sizeof(*ndm)))
+		return 0;
+	*(int *)arg = ndm->ndm_state;
+	return 0;
+}
+
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
 {
 	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh;
 	struct ndmsg *ndm;
-	int alen = addr_len(family);
+	int alen = addr_len(family), state = -1, err;
 
 	if (alen < 0)
 		return alen;
 	if (!addr || ifindex <= 0)
 		return -EINVAL;
+
+	/* Only a STALE entry needs what a transmitted packet would do. An
+	 * NTF_USE request goes through neigh_add(), which also rewrites the
+	 * entry's state: it turned an operator's PERMANENT entry into a
+	 * dynamic one that then aged out (tests/kernel/test_rt). */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = family;
+	ndm->ndm_ifindex = ifindex;
+	mnl_attr_put(nlh, NDA_DST, alen, addr);
+	err = pfd_nl_request(&rt->req, nlh, neigh_state_cb, &state);
+	if (err)
+		return err; /* -ENOENT: resolved by the kernel on the next passed packet */
+	if (state < 0 || !(state & NUD_STALE))
+		return 0;
+
+	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWNEIGH;
-	/* No NLM_F_CREATE: refresh an existing entry (-ENOENT if there is
-	 * none); a missing one is resolved by the kernel when the fast path
-	 * passes the next packet for lack of a neighbour. */
+	/* No NLM_F_CREATE: refresh an existing entry (-ENOENT if it went
+	 * away meanwhile). */
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_REPLACE;
 	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
 	ndm->ndm_family = family;
 	ndm->ndm_ifindex = ifindex;
 	/* neigh_add: NTF_USE calls neigh_event_send() as a transmitted
-	 * packet would: a STALE entry moves to DELAY and gets confirmed. */
+	 * packet would: the STALE entry moves to DELAY and gets confirmed. */
 	ndm->ndm_flags = NTF_USE;
 	mnl_attr_put(nlh, NDA_DST, alen, addr);
 	return pfd_nl_request(&rt->req, nlh, NULL, NULL);

@@ -343,6 +343,18 @@ static void test_neigh(struct pfd_rt *rt)
 	       "neigh use v6: STALE -> DELAY");
 	T_EQ(pfd_rt_neigh_use(rt, AF_INET, a4("198.51.100.99", a), s0), -ENOENT,
 	     "neigh use of a missing entry: -ENOENT (not created)");
+
+	/* An operator's static entry must stay exactly as configured. */
+	T_OK(kt_sh("ip neigh replace 198.51.100.10 lladdr 02:00:00:00:00:0a nud permanent dev s0"),
+	     "permanent neighbour");
+	pfd_rt_neigh_use(rt, AF_INET, a4("198.51.100.10", a), s0);
+	kt_out(out, sizeof(out), "ip neigh show 198.51.100.10 dev s0");
+	T_TRUE(strstr(out, "PERMANENT") != NULL, "neigh use leaves a PERMANENT IPv4 entry alone");
+	T_OK(kt_sh("ip -6 neigh replace 2001:db8:2::10 lladdr 02:00:00:00:00:0a nud permanent dev s0"),
+	     "permanent v6 neighbour");
+	pfd_rt_neigh_use(rt, AF_INET6, a6("2001:db8:2::10", a), s0);
+	kt_out(out, sizeof(out), "ip -6 neigh show 2001:db8:2::10 dev s0");
+	T_TRUE(strstr(out, "PERMANENT") != NULL, "neigh use leaves a PERMANENT IPv6 entry alone");
 }
 
 int main(void)
