@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "egress.h"
 #include "pfd/bpf.h"
 #include "pfd/compat.h"
 #include "pfd/log.h"
@@ -859,6 +860,8 @@ int pfd_bpf_detach_all(const char *bpffs)
 		err = fmt_path(globals, sizeof(globals), "%s/tc/globals", bpffs);
 	if (err)
 		return err;
+	/* the TC egress programs first: their filters would outlive the pins */
+	pfd_egress_detach_all(bpffs);
 	dir = opendir(links);
 	if (dir) {
 		while ((de = readdir(dir))) {

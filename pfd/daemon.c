@@ -28,6 +28,7 @@
 #include "nft-backend/ct.h"
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
+#include "egress.h"
 #include "pfd/bpf.h"
 #include "pfd/config.h"
 #include "pfd/daemon.h"
@@ -58,6 +59,7 @@ struct pfd {
 	int64_t			started;
 
 	struct pfd_bpf		*bpf;
+	struct pfd_egress	*egress;	/* TC egress programs (MSS, jitter) */
 	const struct pfd_maps	*maps;
 	struct pfd_ctl		ctl;
 
@@ -422,6 +424,42 @@ static void devices_prune(struct pfd *d)
 	closedir(dir);
 }
 
+/* The TC egress programs follow the attach set (a bare `mss` applies to
+ * every attach device). At startup and on reload (full) the apply runs even
+ * without egress keys, so that a configuration that dropped them also drops
+ * pfd's filters, including ones a previous run left; on the other syncs
+ * (flowtable or link changes) only when something is configured, to keep
+ * the tc netlink walk off those paths. */
+static void egress_sync(struct pfd *d, const struct pfd_config *cfg, bool full)
+{
+	const char *names[PFD_MAX_DEVS];
+	unsigned int i;
+
+	if (!cfg->egress || (!full && !pfd_egress_configured(cfg->egress)))
+		return;
+	for (i = 0; i < d->n_devs; i++)
+		names[i] = d->devs[i].name;
+	/* it logs its own errors, per device; the rest still applies */
+	pfd_egress_apply(&d->egress, cfg->egress, cfg->bpffs, names, d->n_devs);
+}
+
+/* A single-bit mask cannot tell which direction passed the ruleset: say so
+ * once per configuration that has it (startup, and a reload that sets it). */
+static void mark_check(const struct pfd *d, const struct pfd_config *old)
+{
+	const struct pfd_config *cfg = d->cfg;
+	uint32_t m = cfg->mark_mask;
+
+	if (d->mode != PFD_MODE_MARK || !m || (m & (m - 1)))
+		return;
+	if (old && old->mark_mask == m && old->mark_value == cfg->mark_value)
+		return;
+	pr_warn("mode mark 0x%x/0x%x: one bit cannot tell the directions apart: a drop rule "
+		"for one direction can be undone by the other direction re-marking the flow; "
+		"mark each direction with its own bit (see pfd.conf(5))",
+		cfg->mark_value, m);
+}
+
 /* Makes the attached set equal to the wanted one. Existing attachments in
  * the right mode are adopted (no gap). rearm: reset the circuit breakers
  * (startup, reload); otherwise a tripped device stays in dry run. */
@@ -477,6 +515,7 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		}
 	}
 	devset_refresh(d);
+	egress_sync(d, cfg, rearm);
 	/* flows were decided on the old device set */
 	pfd_flows_invalidate(d->flows, -1);
 	pfd_flows_warm(d->flows);
@@ -766,6 +805,7 @@ static void reload(struct pfd *d)
 		pfd_flows_remove_all(d->flows, false);
 		d->mode = mode;
 	}
+	mark_check(d, mode_changed ? NULL : old);
 	if (d->mode == PFD_MODE_FLOWTABLE) {
 		pfd_ft_list_clear(&d->ft);
 		pfd_nft_read_flowtables(d->nft, &d->ft);
@@ -851,6 +891,7 @@ static void teardown(struct pfd *d)
 	pfd_rt_close(d->rt);
 	pfd_nft_close(d->nft);
 	pfd_ft_list_clear(&d->ft);
+	pfd_egress_close(d->egress);
 	pfd_bpf_close(d->bpf);
 	free(d->sum);
 	if (d->lock_fd >= 0) {
@@ -898,6 +939,7 @@ static int start(struct pfd *d)
 	err = resolve_mode(d, d->cfg, &d->mode);
 	if (err)
 		return err;
+	mark_check(d, NULL);
 
 	pfd_log_libbpf();
 	err = pfd_bpf_open(&d->bpf, d->cfg);
