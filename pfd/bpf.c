@@ -704,11 +704,21 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 		}
 		if (*kind != PFD_ATT_NONE) {
 			flags |= PFD_DEV_F_XDP;
-			/* A TC program left from a previous `tc` attach is
-			 * kept: flows marked VIA_TC need it. */
-			if (!access(tc, F_OK) || !access(tcq, F_OK))
-				if (!tc_attach(b, ifname, ifindex))
-					flags |= PFD_DEV_F_TC;
+			/* auto: TC ingress behind XDP, for the flows whose
+			 * egress has policy an XDP redirect would skip
+			 * (VIA_TC); it leaves every other packet to XDP's
+			 * verdict. Without it such flows stay in the kernel.
+			 * A TC program left from a previous run is kept too. */
+			if (mode == PFD_ATTACH_AUTO || !access(tc, F_OK) || !access(tcq, F_OK)) {
+				if (!tc_attach(b, ifname, ifindex)) {
+					flags |= PFD_DEV_F_TC | PFD_DEV_F_TC_VIA_ONLY;
+					pr_info("%s: TC ingress behind XDP (for flows toward "
+						"devices with egress policy)", ifname);
+				} else
+					pr_warn("%s: no TC ingress behind XDP: flows toward "
+						"devices with egress policy stay in the kernel",
+						ifname);
+			}
 		}
 	}
 	if (*kind == PFD_ATT_NONE) {
@@ -787,6 +797,8 @@ int pfd_bpf_attach_tc(struct pfd_bpf *b, const char *ifname)
 		return err;
 	if (!bpf_map_lookup_elem(b->maps.devs, &key, &dev)) {
 		dev.flags |= PFD_DEV_F_TC;
+		if (dev.flags & PFD_DEV_F_XDP)
+			dev.flags |= PFD_DEV_F_TC_VIA_ONLY;
 		bpf_map_update_elem(b->maps.devs, &key, &dev, BPF_EXIST);
 	}
 	return 0;

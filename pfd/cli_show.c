@@ -713,8 +713,12 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 	if (fc.found) {
 		uint64_t pk = fc.pair.orig.packets + fc.pair.reply.packets;
 
-		rc = explain_result(true, "on the fast path (%llu packets forwarded)%s%s",
+		bool via_tc = (fc.pair.orig.flags | fc.pair.reply.flags) & PFD_FLOW_F_VIA_TC;
+
+		rc = explain_result(true, "on the fast path (%llu packets forwarded)%s%s%s",
 				    (unsigned long long)pk,
+				    via_tc ? ", via the TC datapath (egress policy on the way out)" :
+					     "",
 				    dec.offload ? "" : "; but the current policy would not offload it: ",
 				    dec.offload ? "" : dec.reason);
 	} else if (dec.offload) {

@@ -62,6 +62,7 @@ int pfd_tc_fwd(struct __sk_buff *skb)
 	pkt.frame_len = skb->len;
 	why = pfd_fastpath(skb, &pkt);
 
-	pfd_count(&pkt, why);
+	if (!pkt.quiet)
+		pfd_count(&pkt, why);
 	return why == PFD_R_FORWARDED ? TC_ACT_REDIRECT : TC_ACT_OK;
 }

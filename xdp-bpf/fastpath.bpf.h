@@ -234,6 +234,13 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	if (!dev)
 		return PFD_R_NO_DEV; /* counted in slot 0 */
 	pkt->slot = dev->slot < PFD_MAX_DEVS ? dev->slot : 0;
+#ifndef PFD_HOOK_XDP_ONLY
+	/* TC ingress on a device that also runs pfd's XDP program: XDP has
+	 * decided and counted every packet that reaches TC, and TC carries
+	 * only the flows XDP handed over (VIA_TC, below); counting the rest
+	 * again would show every passed packet twice. */
+	pkt->quiet = !!(dev->flags & PFD_DEV_F_TC_VIA_ONLY);
+#endif
 
 	/* Fail open: a control block from another build, or none. */
 	ctl = bpf_map_lookup_elem(&pfd_ctl, &zero);
@@ -270,6 +277,14 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	 * which TC then applies once instead of both hooks in a row. */
 	if (flow->flags & PFD_FLOW_F_VIA_TC)
 		return PFD_R_VIA_TC;
+#else
+	/* Behind XDP, any other flow was XDP's to forward: it passed it for
+	 * a reason (keep-alive, FIB, dry run) that TC must not overrule. */
+	if (pkt->quiet) {
+		if (!(flow->flags & PFD_FLOW_F_VIA_TC))
+			return PFD_R_NO_FLOW;
+		pkt->quiet = 0;
+	}
 #endif
 
 	/* Flowtable mode: one packet per interval goes through the kernel,

@@ -48,6 +48,7 @@ struct pfd_pkt {
 	__u32 oif;	 /* egress, once the FIB agreed */
 	__u8 family;
 	__u8 l4proto;
+	__u8 quiet; /* TC behind pfd's XDP: XDP counted this packet already */
 };
 
 static __always_inline enum pfd_reason pfd_parse_l4(struct pfd_pkt *pkt, void *l4, __u32 l4_len)

@@ -132,6 +132,9 @@ PFD_ABI_CHECK(sizeof(struct pfd_ctl) == 32);
 #define PFD_DEV_F_DRY_RUN	(1U << 0)	/* circuit breaker tripped: pass all */
 #define PFD_DEV_F_XDP		(1U << 1)	/* pfd's XDP program is attached */
 #define PFD_DEV_F_TC		(1U << 2)	/* pfd's TC ingress program is attached */
+#define PFD_DEV_F_TC_VIA_ONLY	(1U << 3)	/* TC ingress runs behind pfd's XDP: it
+						 * carries only VIA_TC flows, XDP
+						 * decided (and counted) the rest */
 
 /* pfd_devs: ifindex -> record, for every device pfd attached to. */
 struct pfd_dev {
