@@ -82,6 +82,8 @@ struct pfd {
 	uint64_t		reloads, reload_attempts;
 	char			reload_error[512];
 	bool			rt_changed;
+	int			tc_changed[4];	/* ifindexes; -1: more, re-decide all */
+	unsigned int		n_tc_changed;
 	bool			link_down[PFD_MAX_DEVS];
 };
 
@@ -639,6 +641,16 @@ static void on_rt_event(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
 	if (ev != PFD_RT_EV_NEIGH)
 		pfd_flows_invalidate(d->flows,
 				     ev == PFD_RT_EV_TC || ev == PFD_RT_EV_LINK ? ifindex : 0);
+	if (ev == PFD_RT_EV_TC) {
+		/* re-decided once the batch is read (on_rt) */
+		for (i = 0; i < d->n_tc_changed; i++)
+			if (d->tc_changed[i] == ifindex || d->tc_changed[i] < 0)
+				break;
+		if (i == d->n_tc_changed && i < sizeof(d->tc_changed) / sizeof(d->tc_changed[0]))
+			d->tc_changed[d->n_tc_changed++] = ifindex;
+		else if (i == d->n_tc_changed)
+			d->tc_changed[0] = -1;
+	}
 	if (ev != PFD_RT_EV_LINK || up)
 		return;
 	for (i = 0; i < d->n_devs; i++)
@@ -665,6 +677,12 @@ static void on_rt(void *arg, int fd, uint32_t events)
 		d->rt_changed = false;
 		pfd_flows_warm(d->flows);
 	}
+	for (i = 0; i < d->n_tc_changed; i++) {
+		pfd_flows_redecide(d->flows, d->tc_changed[0] < 0 ? -1 : d->tc_changed[i]);
+		if (d->tc_changed[0] < 0)
+			break;
+	}
+	d->n_tc_changed = 0;
 	for (i = 0; i < d->n_devs; i++) {
 		if (!d->link_down[i])
 			continue;

@@ -655,6 +655,33 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 	install(f, r, e, &env, &d);
 }
 
+void pfd_flows_redecide(struct pfd_flows *f, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < f->nbuckets; i++) {
+		struct rec *r, *next;
+
+		for (r = f->by_id[i]; r; r = next) {
+			struct pfd_policy_decision dec;
+			struct pfd_policy_env env;
+			struct pfd_ct_entry e;
+
+			next = r->next_id;	/* remove_rec() frees r */
+			if (ifindex >= 0 && r->key[0].ifindex != (__u32)ifindex &&
+			    r->key[1].ifindex != (__u32)ifindex)
+				continue;
+			e = r->e;
+			fill_env(f, &e, &env);
+			pfd_policy_decide(f->ctx.cfg, &e, &env, &dec);
+			if (dec.offload)
+				install(f, r, &e, &env, &dec);
+			else
+				remove_rec(f, r, false, false, dec.reason);
+		}
+	}
+}
+
 /* -------------------------------------------------------------------- */
 /* Reconcile, revalidation, link down                                   */
 

@@ -78,6 +78,12 @@ void pfd_flows_flush_dev(struct pfd_flows *f, int ifindex);
  * every device's. */
 void pfd_flows_invalidate(struct pfd_flows *f, int ifindex);
 
+/* A device's tc policy changed (qdisc or filter added or removed): the
+ * installed flows entering or leaving by ifindex (-1: all) are decided again
+ * from their last conntrack state, now, not at their next event or the
+ * reconcile: a flow that now needs VIA_TC must not bypass the new policy. */
+void pfd_flows_redecide(struct pfd_flows *f, int ifindex);
+
 /* Runs the policy probes (tc, netdev chains, fwmark rules) that are not
  * cached, for every attached device: after startup and invalidations, so a
  * flow's install pays only for its routes. */

@@ -121,3 +121,30 @@ def test_xdp_only_leaves_flow_to_kernel(lab):
     assert ex.get("offloaded") is False, ex
     assert "egress policy" in ex.get("reason", "") and "no TC program" in ex["reason"], ex
     assert not fl, (fl, d.log_text()[-2000:])
+
+
+def test_policy_added_under_a_running_flow(lab):
+    """A qdisc added while a flow is on the XDP fast path: pfd sees the tc
+    change, re-decides the flow as VIA_TC, and the rest of the transfer goes
+    through the egress policy."""
+    d = lab.start_pfd()
+    cli, srv = lab.tcp_transfer(24 << 20, port=PORT, rate=8 << 20, timeout=30)
+    assert wait_for(lambda: find_flow(lab.flows(), "tcp", PORT), 10), d.log_text()[-2000:]
+    ex0 = explain_live(lab)
+    assert ex0.get("offloaded") is True and "TC datapath" not in ex0["reason"], ex0
+    add_policy(lab)
+    c1 = class_packets(lab, "1:20")
+    tc0 = hook_count(lab, lab.rc_if, "tc")
+
+    def via_tc():
+        ex = explain_live(lab)
+        return ex if "TC datapath" in ex.get("reason", "") else None
+    ex = wait_for(via_tc, 5)
+    assert ex, (explain_live(lab), d.log_text()[-2000:])
+    c, s = lab.result(cli), lab.result(srv)
+    assert s["bytes"] == c["bytes"] and s["sha256"] == c["sha256"], (c, s)
+    tc = hook_count(lab, lab.rc_if, "tc") - tc0
+    classed = class_packets(lab, "1:20") - c1
+    pfdlab.report("via_tc_live", "after the qdisc appeared: TC forwarded %d, class 1:20 saw %d"
+                  % (tc, classed))
+    assert tc > 1000 and classed >= tc, (tc, classed)
