@@ -26,7 +26,7 @@ What `lab` gives (pfdlab.Lab; read its docstring for why each choice):
 - checksum offload/TSO/GSO off on every veth, GRO on the client's and the
   server's ends (so they accept XDP_REDIRECTed frames), permanent neighbours;
 - the router's ruleset: table inet pfdt (forward policy drop, established
-  flows marked 0x1 and accepted, PORT_EXCLUDED accepted unmarked, counters
+  flows marked 0x1/0x2 per direction and accepted, PORT_EXCLUDED accepted unmarked, counters
   cnt_fwd / cnt_finrst / cnt_invalid / cnt_excluded / cnt_new, and
   cnt_drop for rules a test inserts, cnt_dropped for the policy drop: lab.counter("cnt_fwd")),
   table ip pfdt_nat (masquerade for PORT_MASQ, DNAT 192.0.2.1:8080 ->

@@ -13,7 +13,7 @@ the router namespace.
   ctbench.py latency --count N --map PIN --iif-orig X --iif-reply Y [--rate R]
 
 Flows are TCP CLI -> SRV:DPORT from source port SPORT_BASE + i, ESTABLISHED,
-SEEN_REPLY|ASSURED, mark 1 (mark 0 for every K-th with --ineligible-every).
+SEEN_REPLY|ASSURED, mark 3 (both direction bits of the lab ruleset; mark 0 for every K-th with --ineligible-every).
 
 latency: the time from the insert (the kernel emits the NEW event inside the
 insert's sendmsg, so when sendmsg returns the event is queued on pfd's
@@ -134,7 +134,7 @@ def cmd_insert(a, kind=IPCTNL_MSG_CT_NEW):
         pace(t0, i - a.first, a.rate)
         ineligible = a.ineligible_every and i % a.ineligible_every == 0
         eligible += 0 if ineligible else 1
-        nl.send(ct_msg(kind, i + 1, SPORT_BASE + i, 0 if ineligible else 1))
+        nl.send(ct_msg(kind, i + 1, SPORT_BASE + i, 0 if ineligible else 3))
         if i % 256 == 0:
             nl.drain()
     nl.drain(block_until=a.count)
@@ -247,7 +247,7 @@ def cmd_latency(a):
     t0 = time.monotonic()
     for i in range(n):
         pace(t0, i, a.rate)
-        nl.send(ct_msg(IPCTNL_MSG_CT_NEW, i + 1, SPORT_BASE + i, 1))
+        nl.send(ct_msg(IPCTNL_MSG_CT_NEW, i + 1, SPORT_BASE + i, 3))
         struct.pack_into("=d", shared, 8 * (i + 1), time.monotonic())
         struct.pack_into("=q", shared, 0, i + 1)
         if i % 256 == 0:

@@ -50,7 +50,7 @@ PORT_MASQ = 5003	# masqueraded towards the server
 PORT_DNAT = 8080	# router's client-side address:8080 -> server:PORT_DNAT_TO
 PORT_DNAT_TO = 5004
 
-MARK = "0x1/0x1"
+MARK = "0x3/0x3"	# one ct mark bit per direction, as examples/mark-mode.nft
 
 
 class CmdError(Exception):
@@ -81,7 +81,7 @@ def parse_ct(line):
     """One line of `conntrack -L -o extended` as a dict (None if unparsable).
 
     ipv4 2 tcp 6 431999 ESTABLISHED src=.. dst=.. sport=.. dport=.. src=..
-    dst=.. sport=.. dport=.. [ASSURED] mark=1 use=1
+    dst=.. sport=.. dport=.. [ASSURED] mark=3 use=1
     """
     f = line.split()
     if len(f) < 6 or f[0] not in ("ipv4", "ipv6"):
@@ -255,7 +255,8 @@ class Lab:
 
     def ruleset(self):
         """The mark-mode ruleset: forward policy drop; established flows get
-        the offload mark and are accepted; PORT_EXCLUDED is accepted without
+        the offload mark of the direction they travel in (0x1 original,
+        0x2 reply) and are accepted; PORT_EXCLUDED is accepted without
         the mark; named counters prove which packets the kernel saw."""
         c, s = self.rc_if, self.rs_if
         return """
@@ -274,7 +275,8 @@ table inet pfdt {
         ct state invalid counter name "cnt_invalid" drop
         ct state established,related th dport %(excl)d counter name "cnt_excluded" accept
         ct state established,related th sport %(excl)d counter name "cnt_excluded" accept
-        ct state established ct mark set ct mark or 0x1
+        ct state established ct direction original ct mark set ct mark or 0x1
+        ct state established ct direction reply ct mark set ct mark or 0x2
         ct state established,related accept
         iifname "%(c)s" oifname "%(s)s" ct state new counter name "cnt_new" accept
         counter name "cnt_dropped"
