@@ -50,6 +50,12 @@ struct {
 #define TCP_OPT_MSS_LEN 4
 #define TCP_OPTS_MAX	40 /* doff 15 */
 
+/* The options of one segment, as read from the packet; zero past their end.
+ * 64 bytes: an index masked with 63 stays inside. */
+struct mss_opts {
+	__u8 b[64];
+};
+
 /* A ceiling that no clamp reaches: what "exempt" and "none" resolve to. */
 #define MSS_NONE 0x10000
 
@@ -97,15 +103,17 @@ static __always_inline void mss_consider(struct __sk_buff *skb, struct mss_pick 
 /*
  * Precedence, most specific first: prefix + device, prefix (any device),
  * device, default. Among prefixes of one tier the longest wins, whether it
- * matched the source or the destination address.
+ * matched the source or the destination address. Returns the ceiling, or 0
+ * if no entry applies. A global function, like mss_walk().
  */
-static __always_inline __u32 mss_ceiling(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt,
-					 bool *configured)
+__noinline __u32 mss_ceiling(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt)
 {
-	struct mss_pick p = {.rank = 0, .ceiling = MSS_NONE};
+	struct mss_pick p = { .rank = 0, .ceiling = MSS_NONE };
 	const struct pfd_mss_conf *c;
 	__u32 ifindex = skb->ifindex, zero = 0;
 
+	if (!pkt)
+		return 0;
 	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, ifindex, PFD_PFX_SRC, pkt, pkt->saddr);
 	mss_consider(skb, &p, c, c ? 4 * 256 + c->plen : 0, pkt->family);
 	c = pfd_eg_pfx_lookup(&pfd_mss_pfx, ifindex, PFD_PFX_DST, pkt, pkt->daddr);
@@ -122,95 +130,106 @@ static __always_inline __u32 mss_ceiling(struct __sk_buff *skb, const struct pfd
 		c = bpf_map_lookup_elem(&pfd_mss_cfg, &zero);
 		mss_consider(skb, &p, c, 1 * 256, pkt->family);
 	}
-	*configured = p.rank != 0;
-	return p.ceiling;
+	return p.rank ? p.ceiling : 0;
 }
 
 /*
  * Walks the options (RFC 9293 3.1: kind; length including kind and length
- * byte, except EOL and NOP) and returns a bit mask of the offsets of MSS
- * options, or -1 if any option is malformed: a length below 2, running past
- * the header, or an MSS whose length is not 4. Every MSS option is clamped
- * (Linux's tcp_parse_options() uses the last one; another stack may use the
- * first). The loop is bounded: each step consumes at least one byte.
+ * byte, except EOL and NOP) and returns 1 if there is an MSS option, 0 if
+ * not, or -1 if any option is malformed: a length below 2, running past the
+ * header, or an MSS whose length is not 4. The loop is bounded: each step
+ * consumes at least one byte.
+ *
+ * Shaped for the verifier, which explored 904k instructions for the first
+ * version of this walk. This one, mss_ceiling() and mss_apply() are global
+ * functions, each verified once on its own rather than once for every path
+ * that reaches it (IPv4 or IPv6, each way to a ceiling). The loop keeps off
+ * and found only: no step counter, no mask of where the MSS options are, and
+ * no comparison with optlen, which would narrow it differently on each path.
+ * That works because the options are zero past optlen: the walk meets an EOL
+ * where they end, reads a length of 0 for a last byte that has no room for
+ * one, and an option running past the end leaves off beyond optlen, which
+ * the last line checks.
  */
-static __always_inline long mss_walk(const __u8 *opts, __u32 optlen)
+__noinline int mss_walk(const struct mss_opts *o, __u32 optlen)
 {
-	__u64 mss_at = 0;
+	const __u8 *opts;
 	__u32 off = 0;
-	int i;
+	int found = 0;
 
-	for (i = 0; i < TCP_OPTS_MAX; i++) {
+	if (!o) /* a global function's pointer may be NULL to the verifier */
+		return -1;
+	opts = o->b;
+
+	while (off < TCP_OPTS_MAX) {
 		__u8 kind, len;
 
-		if (off >= optlen)
-			break;
 		kind = opts[off & 63];
 		if (kind == TCP_OPT_EOL)
 			break;
 		if (kind == TCP_OPT_NOP) {
 			off++;
+			/* Not "off += kind", as clang may emit: Linux 6.1's
+			 * verifier does not know that the copy of kind added
+			 * is 1, sees off stay put: "infinite loop detected". */
+			barrier_var(off);
 			continue;
 		}
-		if (off + 1 >= optlen)
-			return -1;
 		len = opts[(off + 1) & 63];
-		if (len < 2 || off + len > optlen)
+		if (len < 2)
 			return -1;
 		if (kind == TCP_OPT_MSS) {
 			if (len != TCP_OPT_MSS_LEN)
 				return -1;
-			mss_at |= 1ULL << off;
+			found = 1;
 		}
 		off += len;
 	}
-	return (long)mss_at;
+	return off > optlen ? -1 : found;
 }
 
-static __always_inline enum pfd_mss_stat
-mss_clamp(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt, const struct tcphdr *th)
+/*
+ * Lowers every MSS option above ceiling to it, in the packet and in the TCP
+ * checksum (Linux's tcp_parse_options() uses the last one; another stack may
+ * use the first), and returns the PFD_MSS_S_* outcome. It walks again the
+ * options mss_walk() accepted (remembering where their MSS options are would
+ * be verifier state again); its check of len only bounds the loop.
+ */
+__noinline int mss_apply(struct __sk_buff *skb, __u32 l4off, const struct mss_opts *o,
+			 __u32 ceiling)
 {
-	__u8 opts[64] = {};
-	__u32 optlen, ceiling, off;
-	bool configured, clamped = false;
-	long mss_at;
+	bool clamped = false;
+	const __u8 *opts;
+	__u32 off = 0;
 
-	/* doff < 5 is malformed; doff 5 has no options at all */
-	if (th->doff < 5)
-		return PFD_MSS_S_MALFORMED;
-	optlen = (th->doff - 5) * 4;
-	if (!optlen)
-		return PFD_MSS_S_NO_OPTION;
-	if (optlen > TCP_OPTS_MAX)
-		return PFD_MSS_S_MALFORMED;
-	/* Options cut off by the end of the packet */
-	if (bpf_skb_load_bytes(skb, pkt->l4off + sizeof(*th), opts, optlen))
-		return PFD_MSS_S_MALFORMED;
+	if (!o)
+		return PFD_MSS_S_ERROR;
+	opts = o->b;
 
-	mss_at = mss_walk(opts, optlen);
-	if (mss_at < 0)
-		return PFD_MSS_S_MALFORMED;
-	if (!mss_at)
-		return PFD_MSS_S_NO_OPTION;
-
-	ceiling = mss_ceiling(skb, pkt, &configured);
-	if (!configured)
-		return PFD_MSS_S_NO_CEILING;
-	if (ceiling >= MSS_NONE)
-		return PFD_MSS_S_EXEMPT;
-
-	for (off = 0; off < TCP_OPTS_MAX; off++) {
+	while (off < TCP_OPTS_MAX) {
 		__u16 old, new, csum_old, csum_new;
+		__u8 kind, len;
 		__be16 wire;
 		__u32 at;
 
-		if (!(mss_at & (1ULL << off)))
+		kind = opts[off & 63];
+		if (kind == TCP_OPT_EOL)
+			break;
+		if (kind == TCP_OPT_NOP) {
+			off++;
+			barrier_var(off); /* see mss_walk() */
 			continue;
+		}
+		len = opts[(off + 1) & 63];
+		if (len < 2)
+			break;
+		if (kind != TCP_OPT_MSS)
+			goto next;
 		old = (__u16)opts[(off + 2) & 63] << 8 | opts[(off + 3) & 63];
 		if (old <= ceiling)
-			continue;
+			goto next;
 		new = ceiling;
-		at = pkt->l4off + sizeof(*th) + off + 2;
+		at = l4off + sizeof(struct tcphdr) + off + 2;
 		csum_old = bpf_htons(old);
 		csum_new = bpf_htons(new);
 		/* An MSS after a single NOP sits at an odd offset: the 16-bit
@@ -226,12 +245,47 @@ mss_clamp(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt, const struct tcph
 		wire = bpf_htons(new);
 		if (bpf_skb_store_bytes(skb, at, &wire, sizeof(wire), 0) < 0)
 			return PFD_MSS_S_ERROR;
-		if (bpf_l4_csum_replace(skb, pkt->l4off + offsetof(struct tcphdr, check), csum_old,
+		if (bpf_l4_csum_replace(skb, l4off + offsetof(struct tcphdr, check), csum_old,
 					csum_new, sizeof(__u16)) < 0)
 			return PFD_MSS_S_ERROR;
 		clamped = true;
+	next:
+		off += len;
 	}
 	return clamped ? PFD_MSS_S_CLAMPED : PFD_MSS_S_BELOW;
+}
+
+static __always_inline enum pfd_mss_stat
+mss_clamp(struct __sk_buff *skb, const struct pfd_eg_pkt *pkt, const struct tcphdr *th)
+{
+	struct mss_opts opts = {}; /* zero past optlen: the walks rely on it */
+	__u32 optlen, ceiling;
+	int found;
+
+	/* doff < 5 is malformed; doff 5 has no options at all. A range test
+	 * on doff, not "!optlen": Linux 6.1's verifier learns no bound from
+	 * "!=" and would see a load of 0 bytes below. */
+	if (th->doff <= 5)
+		return th->doff < 5 ? PFD_MSS_S_MALFORMED : PFD_MSS_S_NO_OPTION;
+	optlen = (th->doff - 5) * 4;
+	if (optlen > TCP_OPTS_MAX)
+		return PFD_MSS_S_MALFORMED;
+	/* Options cut off by the end of the packet */
+	if (bpf_skb_load_bytes(skb, pkt->l4off + sizeof(*th), opts.b, optlen))
+		return PFD_MSS_S_MALFORMED;
+
+	found = mss_walk(&opts, optlen);
+	if (found < 0)
+		return PFD_MSS_S_MALFORMED;
+	if (!found)
+		return PFD_MSS_S_NO_OPTION;
+
+	ceiling = mss_ceiling(skb, pkt);
+	if (!ceiling)
+		return PFD_MSS_S_NO_CEILING;
+	if (ceiling >= MSS_NONE)
+		return PFD_MSS_S_EXEMPT;
+	return mss_apply(skb, pkt->l4off, &opts, ceiling);
 }
 
 SEC("tc")
