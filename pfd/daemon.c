@@ -541,8 +541,8 @@ static void flows_ctx(struct pfd *d, struct pfd_flows_ctx *c)
 }
 
 /* A full dump through the flow table; entries it does not show leave the
- * map. Flowtable mode only asks for offloaded, assured entries: the kernel
- * filters (CTA_STATUS_MASK, 5.19+). */
+ * map. Flowtable mode only asks for offloaded entries: the kernel filters
+ * (CTA_STATUS_MASK, 5.19+). Not ASSURED: see pfd_policy_check_entry. */
 static int reconcile(struct pfd *d, const char *why)
 {
 	uint32_t mask = 0, value = 0;
@@ -550,7 +550,7 @@ static int reconcile(struct pfd *d, const char *why)
 	int err;
 
 	if (d->mode == PFD_MODE_FLOWTABLE)
-		mask = value = IPS_OFFLOAD | IPS_ASSURED;
+		mask = value = IPS_OFFLOAD;
 	pfd_flows_reconcile_begin(d->flows);
 	err = pfd_ct_dump(d->ct, mask, value);
 	if (err) {

@@ -115,7 +115,12 @@ bool pfd_policy_check_entry(const struct pfd_config *cfg, enum pfd_mode mode,
 		return refuse(out, "expected connection of a helper (has a master)");
 	if (e->has_seqadj || (e->status & IPS_SEQ_ADJUST))
 		return refuse(out, "sequence numbers are adjusted by a helper (IPS_SEQ_ADJUST)");
-	if (!(e->status & IPS_ASSURED))
+	/* In flowtable mode IPS_OFFLOAD is the firewall's decision, and from
+	 * then on the kernel's flowtable, not conntrack, sees the packets: a
+	 * UDP entry offloaded before conntrack's 2 s stream test never turns
+	 * ASSURED, and under a `flow add` rule without `ct state established`
+	 * never SEEN_REPLY either. */
+	if (mode == PFD_MODE_MARK && !(e->status & IPS_ASSURED))
 		return refuse(out, "not assured yet (conntrack has not seen both directions)");
 	if (tcp) {
 		/* Offloaded flowtable entries carry no protoinfo: the kernel

@@ -69,7 +69,7 @@ enum mut {
 	M_NONE, M_MARK_MISS, M_MARK_OTHER_BITS, M_NOT_ASSURED, M_NOT_CONFIRMED, M_SYN_SENT,
 	M_FIN_WAIT, M_NO_TCP_STATE, M_HELPER, M_MASTER, M_SEQADJ, M_STATUS_SEQADJ, M_NAT_CLASH,
 	M_DYING, M_ICMP, M_UDP_ASSURED, M_UDP_UNASSURED, M_FT_OFFLOAD, M_FT_NO_OFFLOAD,
-	M_FT_OTHER_TABLE, M_FT_NO_PROTOINFO, M_DENY, M_ALLOW_MISS, M_ALLOW_HIT, M_MINPKTS_LOW,
+	M_FT_OTHER_TABLE, M_FT_NO_PROTOINFO, M_FT_UDP_UNASSURED, M_DENY, M_ALLOW_MISS, M_ALLOW_HIT, M_MINPKTS_LOW,
 	M_MINPKTS_OK, M_ROUTE_ERR, M_ASYM, M_NOT_ATTACHED, M_XFRM, M_FWMARK_NO_FIB,
 	M_FWMARK_FIB, M_NETDEV_CHAIN, M_INGRESS_TC, M_EGRESS_POLICY_NO_TC, M_EGRESS_POLICY_TC,
 	M_IPV6,
@@ -106,6 +106,9 @@ static const struct {
 	  0 },
 	{ "flowtable: offloaded dump without protoinfo", M_FT_NO_PROTOINFO, true, "eligible", 0,
 	  0 },
+	/* offloaded before conntrack's stream test: never ASSURED, nor SEEN_REPLY */
+	{ "flowtable: offloaded udp, unassured, unreplied", M_FT_UDP_UNASSURED, true, "eligible",
+	  0, 0 },
 	{ "deny prefix", M_DENY, false, "deny", 0, 0 },
 	{ "allow prefix missed", M_ALLOW_MISS, false, "allow", 0, 0 },
 	{ "allow prefix hit", M_ALLOW_HIT, true, "eligible", 0, 0 },
@@ -217,6 +220,14 @@ static void run_cases(void)
 			env.same_flowtable = cases[i].mut != M_FT_OTHER_TABLE;
 			if (cases[i].mut == M_FT_NO_PROTOINFO)
 				e.has_tcp_state = 0;
+			break;
+		case M_FT_UDP_UNASSURED:
+			cfg.mode = env.mode = PFD_MODE_FLOWTABLE;
+			e.orig.l4proto = e.reply.l4proto = IPPROTO_UDP;
+			e.has_tcp_state = 0;
+			e.status = (e.status | IPS_OFFLOAD) & ~(IPS_ASSURED | IPS_SEEN_REPLY);
+			e.mark = 0;
+			env.same_flowtable = true;
 			break;
 		case M_FT_NO_OFFLOAD:
 			cfg.mode = env.mode = PFD_MODE_FLOWTABLE;

@@ -275,7 +275,7 @@ pfd_fwd_above() { [ "$(pfd_fwd)" -gt "$1" ] 2>/dev/null; }
 # it (its flow list and forwarded counter); the forward chain stays quiet.
 scenario_stream() { # tcp|udp 4|6
 	local proto=$1 fam=$2 port=$((5000 + RANDOM % 1000)) lines=60 bulk=0
-	local f0 f1 p0 p1 seen_off=0 seen_pfd=0
+	local f0 f1 p0 p1 seen_off=0 seen_pfd=0 fwd_max
 	[ "$proto" = tcp ] && bulk=2048
 	topo_up
 	nft_up
@@ -295,7 +295,13 @@ scenario_stream() { # tcp|udp 4|6
 	f1=$(fwd_count)
 	say "forward chain counted $((f1 - f0)) packets for >= $lines sent"
 	[ $seen_off = 1 ] || fail "conntrack never showed the flow [OFFLOAD]"
-	[ $((f1 - f0)) -lt $((lines / 4)) ] || fail "forward chain saw $((f1 - f0)) packets: not offloaded"
+	# Before the offload the chain sees the handshake and what is in flight
+	# until the flowtable entry exists: a few for UDP, up to a few dozen
+	# with TCP's 2 MB bulk (6.1 showed 16). Not offloaded, it sees them all
+	# (UDP >= 120, TCP >= 1500).
+	fwd_max=$((lines / 4))
+	[ "$proto" = tcp ] && fwd_max=$((lines / 4 + 30))
+	[ $((f1 - f0)) -lt $fwd_max ] || fail "forward chain saw $((f1 - f0)) packets: not offloaded"
 	if with_pfd; then
 		p1=$(pfd_fwd)
 		say "pfd forwarded $((p1 - p0)) packets; pfd flow list had the flow: $seen_pfd"
