@@ -48,10 +48,17 @@ int pfd_probe_xdp(struct xdp_md *ctx)
 	f->ifindex = ctx->ingress_ifindex;
 	f->rx_queue = ctx->rx_queue_index;
 	f->pad = 0;
-	cap = len < PFD_PROBE_BYTES ? len : PFD_PROBE_BYTES;
-	/* bpf_xdp_load_bytes() wants a non-zero, bounded length */
-	if (cap < 1 || cap > PFD_PROBE_BYTES || bpf_xdp_load_bytes(ctx, 0, f->data, cap))
-		cap = 0;
+	cap = 0;
+	/* bpf_xdp_load_bytes() wants a length the verifier knows is in
+	 * [1, PFD_PROBE_BYTES]; 6.1 learns no lower bound from a `!= 0` test,
+	 * so the bounds come from the arithmetic (PFD_PROBE_BYTES is 2^n). */
+	if (len) {
+		__u32 n = len < PFD_PROBE_BYTES ? len : PFD_PROBE_BYTES;
+
+		n = ((n - 1) & (PFD_PROBE_BYTES - 1)) + 1;
+		if (!bpf_xdp_load_bytes(ctx, 0, f->data, n))
+			cap = n;
+	}
 	f->cap = cap;
 	bpf_ringbuf_submit(f, 0);
 	return XDP_PASS;

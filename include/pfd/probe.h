@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define PFD_PROBE_BYTES		128	/* bytes of each frame copied */
+#define PFD_PROBE_BYTES		128	/* bytes of each frame copied; a power of 2 */
 #define PFD_PROBE_MAX_FRAMES	64
 
 struct pfd_probe_frame {
@@ -21,5 +21,8 @@ struct pfd_probe_frame {
 	__u32	pad;
 	__u8	data[PFD_PROBE_BYTES];
 };
+
+_Static_assert((PFD_PROBE_BYTES & (PFD_PROBE_BYTES - 1)) == 0, "PFD_PROBE_BYTES: a power of 2");
+_Static_assert(sizeof(struct pfd_probe_frame) == 24 + PFD_PROBE_BYTES, "pfd_probe_frame size");
 
 #endif /* PFD_PROBE_H */
