@@ -31,9 +31,9 @@
  * test the group bit: ip_forward() drops anything but PACKET_HOST.
  */
 #define pfd_ctx_l2_check(ctx)                                  \
-	((ctx)->vlan_present		      ? PFD_R_NOT_IP   \
-	 : (ctx)->pkt_type != PFD_PACKET_HOST ? PFD_R_NOT_HOST \
-					      : PFD_R_FORWARDED)
+	((ctx)->vlan_present		    ? PFD_R_NOT_IP :   \
+	 (ctx)->pkt_type != PFD_PACKET_HOST ? PFD_R_NOT_HOST : \
+					      PFD_R_FORWARDED)
 #define PFD_PACKET_HOST 0 /* linux/if_packet.h PACKET_HOST */
 
 #include "../xdp-bpf/fastpath.bpf.h"

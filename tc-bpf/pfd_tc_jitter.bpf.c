@@ -116,7 +116,7 @@ static __always_inline bool jit_selected_pfx(__u32 ifindex, const struct pfd_eg_
 
 static __always_inline bool jit_port_in(__u32 ifindex, __u8 l4proto, __be16 port)
 {
-	struct pfd_jit_port_key k = {.ifindex = ifindex, .l4proto = l4proto, .port = port};
+	struct pfd_jit_port_key k = { .ifindex = ifindex, .l4proto = l4proto, .port = port };
 
 	if (bpf_map_lookup_elem(&pfd_jit_port, &k))
 		return true;

@@ -14,17 +14,17 @@
 #include "pfd/compat.h"
 #include "pfd/probe.h"
 
-char _license[] SEC("license") = "GPL";	/* bpf_fib_lookup is GPL-only */
+char _license[] SEC("license") = "GPL"; /* bpf_fib_lookup is GPL-only */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } pfd_probe_rb SEC(".maps");
 
-const volatile __u32 probe_max = 4;	/* set by pfd before load */
+const volatile __u32 probe_max = 4; /* set by pfd before load */
 __u32 probe_seen;
 __u32 probe_lost;
-long fib_rc = 1;			/* 1: pfd_probe_fib has not run */
+long fib_rc = 1; /* 1: pfd_probe_fib has not run */
 
 /* xdp.frags: a large-MTU veth refuses a program without it, and the probe
  * must attach wherever the fast path would. */
@@ -68,9 +68,9 @@ SEC("xdp")
 int pfd_probe_fib(struct xdp_md *ctx)
 {
 	struct bpf_fib_lookup p = {
-		.family		= 2,		/* AF_INET */
-		.ifindex	= 1,		/* loopback of the test run's netns */
-		.ipv4_dst	= 0x0100007f,	/* 127.0.0.1, network order on LE */
+		.family = 2,		/* AF_INET */
+		.ifindex = 1,		/* loopback of the test run's netns */
+		.ipv4_dst = 0x0100007f, /* 127.0.0.1, network order on LE */
 	};
 
 	fib_rc = bpf_fib_lookup(ctx, &p, sizeof(p), BPF_FIB_LOOKUP_MARK);
