@@ -117,6 +117,30 @@ static const char *ifname(const struct view *v, int ifindex, char *buf)
 	return buf;
 }
 
+/* The device's flags in pfd_devs (0 if not registered). */
+static __u32 dev_flags(const struct view *v, int ifindex)
+{
+	unsigned int i;
+
+	for (i = 0; i < v->n_devs; i++)
+		if (v->devs[i].ifindex == ifindex)
+			return v->devs[i].rec.flags;
+	return 0;
+}
+
+/* "native" or, with attach auto's TC ingress program behind XDP (it carries
+ * the flows toward devices with egress policy), "native+tc". */
+static void print_attach(const char *kind, __u32 flags)
+{
+	bool tc_behind = (flags & PFD_DEV_F_XDP) && (flags & PFD_DEV_F_TC);
+	char text[32];
+
+	snprintf(text, sizeof(text), "%s%s", kind, tc_behind ? "+tc" : "");
+	pfd_print_str(PFD_PRINT_JSON, "attach", NULL, kind);
+	pfd_print_bool(PFD_PRINT_JSON, "tc_behind_xdp", NULL, tc_behind);
+	pfd_print_text(" %-10s", text);
+}
+
 /* Human byte counts for text output ("1.5 MB"). */
 static const char *human_bytes(uint64_t b, char *buf, size_t len)
 {
@@ -225,7 +249,7 @@ int pfd_cmd_status(struct pfd_cli *cli)
 			pfd_out_open_obj(NULL);
 			pfd_print_str(PFD_PRINT_ANY, "name", "  %-15s", d->name);
 			pfd_print_s64(PFD_PRINT_ANY, "ifindex", " ifindex %-4lld", d->ifindex);
-			pfd_print_str(PFD_PRINT_ANY, "attach", " %-7s", d->attach);
+			print_attach(d->attach, dev_flags(&v, d->ifindex));
 			pfd_print_str(PFD_PRINT_ANY, "breaker", " breaker %s\n",
 				      d->tripped ? "tripped" : "ok");
 			pfd_out_close_obj();
@@ -243,7 +267,7 @@ int pfd_cmd_status(struct pfd_cli *cli)
 			pfd_out_open_obj(NULL);
 			pfd_print_str(PFD_PRINT_ANY, "name", "  %-15s", v.devs[i].name);
 			pfd_print_s64(PFD_PRINT_ANY, "ifindex", " ifindex %-4lld", v.devs[i].ifindex);
-			pfd_print_str(PFD_PRINT_ANY, "attach", " %-7s", att);
+			print_attach(att, v.devs[i].rec.flags);
 			pfd_print_str(PFD_PRINT_ANY, "breaker", " breaker %s\n",
 				      v.devs[i].rec.flags & PFD_DEV_F_DRY_RUN ? "tripped" : "ok");
 			pfd_out_close_obj();

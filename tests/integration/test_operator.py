@@ -45,7 +45,8 @@ def check_shape(obj, shape, where="$"):
 
 PKT = {"packets": int, "bytes": int}
 STATUS = {"running": bool, "pid": int, "mode": str, "heartbeat_age_ms": int, "flows": int,
-          "devices": [{"name": str, "ifindex": int, "attach": str, "breaker": str}],
+          "devices": [{"name": str, "ifindex": int, "attach": str, "tc_behind_xdp": bool,
+                   "breaker": str}],
           "reasons": dict,
           "control": {"installs": int, "removals": int, "resyncs": int, "ct_overruns": int,
                       "reloads": int, "reload_error": (str, type(None))}}
@@ -67,6 +68,8 @@ def test_json_shapes(pfd_lab):
     assert {d["name"] for d in st["devices"]} == {lab.rc_if, lab.rs_if}
     for d in st["devices"]:
         assert d["attach"] in ("native", "generic", "tc") and d["breaker"] in ("ok", "tripped"), d
+        # the lab attaches `auto`: XDP with the TC ingress program behind it
+        assert d["attach"] != "tc" and d["tc_behind_xdp"] is True, d
         assert d["ifindex"] == lab.ifindex(lab.rtr, d["name"]), d
     labels = reason_labels()
     for label in labels:
