@@ -517,6 +517,9 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		}
 	}
 	devset_refresh(d);
+	/* The fast path's cached FIB results skip the egress device check:
+	 * a changed device set must empty them. */
+	fib_gen_bump(d);
 	egress_sync(d, cfg, rearm);
 	/* flows were decided on the old device set */
 	pfd_flows_invalidate(d->flows, -1);

@@ -191,7 +191,10 @@ static __always_inline enum pfd_reason pfd_route(pfd_ctx *ctx, struct pfd_pkt *p
 	__u16 mtu;
 
 	/* Cache hit: valid only while pfd has seen no route, rule,
-	 * neighbour or link change since it was filled (DESIGN.md rule 5). */
+	 * neighbour or link change since it was filled (DESIGN.md rule 5),
+	 * nor changed its own device set: the fill checked the egress
+	 * (pfd_egress_ok), and pfd bumps fib_gen whenever pfd_devs or the
+	 * devmap change, so the check is not repeated per packet. */
 	if (gen && flow->cache_gen == gen) {
 		mtu = flow->cache_mtu;
 		__builtin_memcpy(dmac, flow->cache_dmac, ETH_ALEN);
@@ -201,7 +204,7 @@ static __always_inline enum pfd_reason pfd_route(pfd_ctx *ctx, struct pfd_pkt *p
 			if (mtu_len > mtu)
 				return PFD_R_FIB_FRAG;
 			pkt->oif = flow->oif;
-			return pfd_egress_ok(pkt->oif) ? PFD_R_FORWARDED : PFD_R_EGRESS;
+			return PFD_R_FORWARDED;
 		}
 	}
 

@@ -98,7 +98,8 @@ struct pfd_flow {
 	__u32	fib_mark;	/* with PFD_FLOW_F_FIB_MARK */
 	/* Cached FIB result: valid only while cache_gen == pfd_ctl.fib_gen and
 	 * cache_gen != 0 (0 = empty). pfd bumps fib_gen on every route, rule,
-	 * neighbour and link change. */
+	 * neighbour and link change and whenever its device set changes (the
+	 * fast path then skips the egress device check). */
 	__u32	cache_gen;
 	__u16	cache_mtu;	/* egress MTU the lookup checked against */
 	__u8	cache_dmac[6];

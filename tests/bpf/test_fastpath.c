@@ -446,6 +446,25 @@ static void test_cache(struct lab *lab, int hook)
 	lab_sh("ip route del 198.51.100.2/32 via 203.0.113.2 dev out1");
 	lab_sh("ip neigh replace 198.51.100.2 lladdr 02:00:00:00:02:02 nud permanent dev out0");
 
+	/* A hit does not re-check the egress device: pfd bumps the generation
+	 * whenever its device set changes (daemon.c devices_sync), and the
+	 * lookup after the bump refuses an egress pfd no longer holds. */
+	snprintf(name, sizeof(name), "cache: egress device removed, generation bump refuses [%s]",
+		 hn);
+	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);	/* filled at 9 */
+	{
+		__u32 ifx = (__u32)lab->ifindex[OUT0];
+
+		T_OK(bpf_map_delete_elem(lab->devs_fd, &ifx), name);
+		bpf_map_delete_elem(lab->tx_fd, &ifx);
+	}
+	ctl.fib_gen = 10;
+	lab_ctl_set(lab, &ctl);
+	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_EGRESS, name);
+	bpf_map_lookup_elem(lab->flows_fd, &key, &val);
+	T_EQ(val.cache_gen, 9, name);	/* not refilled for a refused egress */
+	lab_devs_reset(lab, 0);
+
 	snprintf(name, sizeof(name), "cache: route mtu cached and enforced [%s]", hn);
 	lab_flows_clear(lab);
 	s = (struct pkt_spec)TCP4(.dst = S4B, .payload = 100);
@@ -453,7 +472,7 @@ static void test_cache(struct lab *lab, int hook)
 	flow_install(lab, &s, &f, &key);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 	bpf_map_lookup_elem(lab->flows_fd, &key, &val);
-	T_EQ(val.cache_gen, 9, name);
+	T_EQ(val.cache_gen, 10, name);
 	T_EQ(val.cache_mtu, 1280, name);
 	s.payload = 1300;
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FIB_FRAG, name);

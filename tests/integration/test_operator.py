@@ -11,6 +11,7 @@ import math
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pfdlab
@@ -100,6 +101,15 @@ def test_json_shapes(pfd_lab):
 
 
 # --- reload -------------------------------------------------------------------------
+def fib_gen(lab):
+    """pfd_ctl.fib_gen from the pinned control block: the fast path trusts a
+    flow's cached FIB result (egress device included) while it is unchanged."""
+    p = subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
+                        os.path.join(lab.bpffs, "tc", "globals", "pfd_ctl")],
+                       capture_output=True, text=True, timeout=20, check=True)
+    return json.loads(p.stdout)[0]["formatted"]["value"]["fib_gen"]
+
+
 def test_reload_bad_file_keeps_running_config(pfd_lab):
     lab = pfd_lab
     d = lab.daemons[-1]
@@ -127,12 +137,14 @@ def test_reload_bad_file_keeps_running_config(pfd_lab):
     assert s["sha256"] == c["sha256"]
     assert lab.reason("forwarded")[1] - f0 >= 7 << 20, "not fast-pathed after the refused reload"
     # a good file is taken, and counted
+    gen0 = fib_gen(lab)
     lab.write_conf(text=good.replace("heartbeat-limit 2s", "heartbeat-limit 3s"))
     p = lab.pfd("reload", timeout=20)
     st2 = lab.status()
     assert p.returncode == 0, p.stderr
     assert st2["control"]["reloads"] > st0["control"]["reloads"]
     assert not st2["control"]["reload_error"], st2["control"]
+    assert fib_gen(lab) > gen0, "a reload (device set synced) must empty the fast path's FIB caches"
 
 
 # --- restart ------------------------------------------------------------------------
