@@ -43,3 +43,9 @@ def test_demo_end_to_end():
     assert tag not in netns, netns
     mounts = open("/proc/mounts").read()
     assert "pfd-demo." not in mounts, mounts
+    # nor any of its processes: the daemon and the traffic's socat
+    procs = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True,
+                           timeout=10).stdout
+    left = [l for l in procs.splitlines() if "pfd-demo." in l or "198.51.100.2:500" in l
+            or "TCP-LISTEN:500" in l]
+    assert not left, "the demo left processes running:\n" + "\n".join(left)
