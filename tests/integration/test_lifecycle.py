@@ -124,6 +124,7 @@ def test_conntrack_delete_leaves_fast_path(pfd_lab, how):
     wait_offloaded(lab, "udp", port)
     time.sleep(0.3)
     fwd0 = lab.counter("cnt_fwd")[0]
+    drop0 = lab.counter("cnt_dropped")[0]
     t0 = time.monotonic()
     if how == "delete":
         lab.conntrack("-D", "-p", "udp", "--orig-port-dst", str(port))
@@ -140,7 +141,17 @@ def test_conntrack_delete_leaves_fast_path(pfd_lab, how):
     assert gone, "pfd still lists the flow 2 s after conntrack -%s" % how[0].upper()
     assert t_gone - t0 < 1.0
     assert hit, "the forward chain did not see the flow's packets after its entry went"
-    assert c["lost"] == 0 and c["corrupt"] == 0, c
+    assert c["corrupt"] == 0, c
+    # An echo already on its way back when the entry goes meets the router
+    # with no entry: a new connection from the outside, which the ruleset
+    # drops (the firewall's call). Only such drops, right at the deletion,
+    # may be lost; anything later would be pfd's.
+    dropped = lab.counter("cnt_dropped")[0] - drop0
+    assert c["lost"] <= dropped, "lost %d, the ruleset dropped %d" % (c["lost"], dropped)
+    t_del = t0 - c["start"]
+    for a, b in c["missing"]:
+        assert t_del - 0.05 <= a / 1000 and (b + 1) / 1000 <= t_del + 0.1, \
+            "lost %s, not at the deletion (%.2fs)" % (pfdlab.lost_ranges(c, 1000), t_del)
 
 
 def test_conntrack_delete_tcp_midstream(pfd_lab):
