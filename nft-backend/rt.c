@@ -25,6 +25,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 
+#include "nft-backend/netdev.h"
 #include "nft-backend/nl.h"
 #include "nft-backend/rt.h"
 
@@ -48,6 +49,8 @@ struct pfd_rt {
 	unsigned int nxfrm;
 	bool xfrm_valid;
 	bool xfrm_none; /* no NETLINK_XFRM in this kernel */
+	struct pfd_netdev *netdev; /* NULL: no netdev family (before 6.3) */
+	int netdev_err;
 };
 
 int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
@@ -81,6 +84,9 @@ int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 	err = pfd_nl_open(&rt->req, NETLINK_ROUTE, 0, false);
 	if (err)
 		goto err_close_ev;
+	/* Without it every device's XDP transmit capability is unknown, and
+	 * flows take the TC datapath or stay in the kernel. */
+	rt->netdev_err = pfd_netdev_open(&rt->netdev);
 	*out = rt;
 	return 0;
 
@@ -98,6 +104,7 @@ void pfd_rt_close(struct pfd_rt *rt)
 	pfd_nl_close(&rt->xfrm_ev);
 	pfd_nl_close(&rt->xfrm_req);
 	free(rt->xfrm);
+	pfd_netdev_close(rt->netdev);
 	pfd_nl_close(&rt->req);
 	pfd_nl_close(&rt->ev);
 	free(rt);
@@ -106,6 +113,32 @@ void pfd_rt_close(struct pfd_rt *rt)
 int pfd_rt_events_fd(const struct pfd_rt *rt)
 {
 	return rt->ev.fd;
+}
+
+int pfd_rt_netdev_events_fd(const struct pfd_rt *rt)
+{
+	return pfd_netdev_events_fd(rt->netdev);
+}
+
+static void xdp_changed(void *arg, int ifindex)
+{
+	struct pfd_rt *rt = arg;
+
+	if (rt->cb)
+		rt->cb(rt->arg, PFD_RT_EV_XDP, ifindex, false);
+}
+
+int pfd_rt_dev_xdp_xmit(struct pfd_rt *rt, int ifindex)
+{
+	__u64 f;
+	int err;
+
+	if (!rt->netdev)
+		return rt->netdev_err ? rt->netdev_err : -EOPNOTSUPP;
+	err = pfd_netdev_xdp_features(rt->netdev, ifindex, &f);
+	if (err)
+		return err;
+	return !!(f & PFD_XDP_ACT_NDO_XMIT);
 }
 
 /* The payload header of each event type, checked for length before use. */
@@ -213,6 +246,9 @@ int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *i
 int pfd_rt_events_read(struct pfd_rt *rt)
 {
 	int ret = 0, i;
+
+	if (rt->netdev && pfd_netdev_events_read(rt->netdev, xdp_changed, rt) == -ENOBUFS)
+		ret = -ENOBUFS;
 
 	for (i = 0; i < RT_READ_BUDGET; i++) {
 		const struct nlmsghdr *nlh;

@@ -23,6 +23,8 @@ enum pfd_rt_event {
 	PFD_RT_EV_TC,		/* qdisc or filter changed on ifindex */
 	PFD_RT_EV_NETCONF,	/* forwarding or another per-device IP setting changed
 				 * (ifindex, or 0 for all devices): like a route change */
+	PFD_RT_EV_XDP,		/* a device's XDP features changed (ifindex, or 0:
+				 * notifications were lost, any device) */
 };
 
 typedef void (*pfd_rt_cb)(void *arg, enum pfd_rt_event ev, int ifindex, bool up);
@@ -32,6 +34,9 @@ struct pfd_rt;
 int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg);
 void pfd_rt_close(struct pfd_rt *rt);
 int pfd_rt_events_fd(const struct pfd_rt *rt);
+/* The netdev family's notification socket (XDP features), -1 when this
+ * kernel has none (before 6.3); pfd_rt_events_read drains it too. */
+int pfd_rt_netdev_events_fd(const struct pfd_rt *rt);
 /* Drains pending events (at most 1024 datagrams per call); -ENOBUFS when
  * events were lost (treat as "all changed"). The callback must not call
  * pfd_rt_events_read. */
@@ -54,6 +59,11 @@ int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const _
  * pfd's own, recognised by the pfd_ name prefix) or a root qdisc other than
  * the defaults (noqueue, mq, pfifo_fast, fq_codel as a default). */
 int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex);
+/* Whether the device takes frames that an XDP program redirects to it
+ * (netdev xdp-features NDO_XMIT): 1, 0, or -errno when it cannot be told
+ * (-EOPNOTSUPP: no netdev family in this kernel). Cached until the
+ * device's next notification (PFD_RT_EV_XDP). */
+int pfd_rt_dev_xdp_xmit(struct pfd_rt *rt, int ifindex);
 /* An ingress tc filter other than pfd's own. */
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
 

@@ -739,10 +739,13 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 
 		bool via_tc = (fc.pair.orig.flags | fc.pair.reply.flags) & PFD_FLOW_F_VIA_TC;
 
-		rc = explain_result(true, "on the fast path (%llu packets forwarded)%s%s%s",
-				    (unsigned long long)pk,
-				    via_tc ? ", via the TC datapath (egress policy on the way out)" :
-					     "",
+		/* the same decision the daemon made, on the same facts: its
+		 * reason says why TC */
+		rc = explain_result(true, "on the fast path (%llu packets forwarded)%s%s%s%s",
+				    (unsigned long long)pk, via_tc ? ", via the TC datapath (" : "",
+				    !via_tc		 ? "" :
+				    dec.via_tc_xmit ? "an egress device cannot take XDP frames)" :
+							 "egress policy on the way out)",
 				    dec.offload ? "" : "; but the current policy would not offload it: ",
 				    dec.offload ? "" : dec.reason);
 	} else if (dec.offload) {

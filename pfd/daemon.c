@@ -82,6 +82,7 @@ struct pfd {
 	uint64_t		reloads, reload_attempts;
 	char			reload_error[512];
 	bool			rt_changed;
+	bool			devmap_dirty;	/* a device's XDP features changed */
 	int			tc_changed[4];	/* ifindexes; -1: more, re-decide all */
 	unsigned int		n_tc_changed;
 	bool			link_down[PFD_MAX_DEVS];
@@ -363,6 +364,10 @@ static unsigned int wanted_devices(const struct pfd *d, const struct pfd_config 
 	return n;
 }
 
+/* The device set the decisions use, and the devmap XDP redirects into:
+ * only devices that take XDP-redirected frames (netdev xdp-features
+ * NDO_XMIT), so that even a flow decided before a device lost that ability
+ * is passed to the kernel (egress check) rather than dropped by the driver. */
 static void devset_refresh(struct pfd *d)
 {
 	int ifx[PFD_MAX_DEVS];
@@ -375,9 +380,14 @@ static void devset_refresh(struct pfd *d)
 			continue;
 		ifx[n] = d->devs[i].ifindex;
 		kinds[n] = d->devs[i].kind;
+		/* generic XDP transmits through the stack and takes any
+		 * device; a native redirect needs the target's ndo_xdp_xmit */
+		if (kinds[n] == PFD_ATT_NATIVE && pfd_rt_dev_xdp_xmit(d->rt, ifx[n]) != 1)
+			kinds[n] = PFD_ATT_TC;
 		n++;
 	}
 	pfd_bpf_sync_tx_ports(d->bpf, ifx, kinds, n);
+	d->devmap_dirty = false;
 }
 
 /* Devices in pfd_devs that pfd no longer attaches to (a previous run's or a
@@ -644,8 +654,13 @@ static void on_rt_event(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
 	if (ev != PFD_RT_EV_NEIGH)
 		pfd_flows_invalidate(d->flows,
 				     ev == PFD_RT_EV_TC || ev == PFD_RT_EV_LINK ? ifindex : 0);
-	if (ev == PFD_RT_EV_TC) {
-		/* re-decided once the batch is read (on_rt) */
+	if (ev == PFD_RT_EV_XDP)
+		d->devmap_dirty = true;
+	if (ev == PFD_RT_EV_TC || ev == PFD_RT_EV_XDP) {
+		/* re-decided once the batch is read (on_rt); ifindex 0
+		 * (notifications lost): every flow */
+		if (!ifindex)
+			ifindex = -1;
 		for (i = 0; i < d->n_tc_changed; i++)
 			if (d->tc_changed[i] == ifindex || d->tc_changed[i] < 0)
 				break;
@@ -674,6 +689,10 @@ static void on_rt(void *arg, int fd, uint32_t events)
 		d->rt_changed = true;
 		pfd_flows_invalidate(d->flows, -1);
 	}
+	/* devmap first: a device that lost NDO_XMIT leaves it before the
+	 * generation bump makes cached flows look at it again */
+	if (d->devmap_dirty)
+		devset_refresh(d);
 	if (d->rt_changed) {
 		/* the fast path's FIB caches are stale from now on */
 		fib_gen_bump(d);
@@ -1025,6 +1044,9 @@ static int start(struct pfd *d)
 		err = pfd_loop_add_fd(d->loop, pfd_nft_events_fd(d->nft), on_nft, d);
 	if (!err)
 		err = pfd_loop_add_fd(d->loop, pfd_rt_events_fd(d->rt), on_rt, d);
+	/* XDP features (netdev family, 6.3+): the same handler drains both */
+	if (!err && pfd_rt_netdev_events_fd(d->rt) >= 0)
+		err = pfd_loop_add_fd(d->loop, pfd_rt_netdev_events_fd(d->rt), on_rt, d);
 	if (!err)
 		err = pfd_loop_add_signals(d->loop, sigs, 3, on_signal, d);
 	if (err) {

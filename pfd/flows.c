@@ -64,11 +64,12 @@ struct xfrm_cache_ent {
 };
 
 /* Per-device policy probes (tc filters, qdiscs, netdev chains), cached until
- * a TC event on the device or a ruleset change. */
+ * a TC or link event on the device or a ruleset change. The XDP transmit
+ * capability is not kept here: rt.c caches it and follows its notifications. */
 struct dev_probe {
-	int	ifindex;
-	bool	valid;
-	bool	egress, ingress, netdev_chain;
+	int			ifindex;
+	bool			valid;
+	struct pfd_policy_dev	facts;
 };
 
 struct pfd_flows {
@@ -319,105 +320,74 @@ static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pf
 	env->route_err[1] = err;
 }
 
-/* nft netdev chains, one dump for every device that needs a probe. */
-static void probe_netdev_chains(struct pfd_flows *f)
+/* Probes every device slot that needs it, with one nft netdev-chain dump
+ * for all of them. */
+static void probe_devs(struct pfd_flows *f)
 {
 	struct pfd_nft_netdev_chain *chains = NULL;
-	unsigned int i, j, n = 0;
-	bool failed = false;
+	unsigned int j, n = 0;
+	int chains_err = 0;
+	bool any = false;
 
-	if (!f->ctx.nft)
+	for (j = 0; j < PFD_MAX_DEVS; j++)
+		any |= f->probes[j].ifindex && !f->probes[j].valid;
+	if (!any)
 		return;
-	if (pfd_nft_read_netdev_chains(f->ctx.nft, &chains, &n)) {
-		failed = true;
+	if (f->ctx.nft)
+		chains_err = pfd_nft_read_netdev_chains(f->ctx.nft, &chains, &n);
+	if (chains_err)
 		n = 0;
-	}
 	for (j = 0; j < PFD_MAX_DEVS; j++) {
 		struct dev_probe *p = &f->probes[j];
-		char name[IF_NAMESIZE];
 
 		if (!p->ifindex || p->valid)
 			continue;
-		if (failed || !if_indextoname((unsigned int)p->ifindex, name)) {
-			p->netdev_chain = true;	/* could not tell: the kernel keeps it */
-			continue;
-		}
-		for (i = 0; i < n; i++) {
-			if (strncmp(chains[i].dev, name, IFNAMSIZ))
-				continue;
-			if (chains[i].hooknum == 1 /* NF_NETDEV_EGRESS */)
-				p->egress = true;
-			else
-				p->netdev_chain = true;
-		}
+		memset(&p->facts, 0, sizeof(p->facts));
+		p->facts.ifindex = p->ifindex;
+		pfd_policy_probe_dev(f->ctx.rt, chains, n, chains_err, &p->facts);
+		p->valid = true;
 	}
 	free(chains);
 }
 
-static void probe_tc(struct pfd_flows *f, struct dev_probe *p)
+/* The slot of a device, allocated (and reused round robin when all are
+ * taken) but not probed. */
+static struct dev_probe *dev_slot(struct pfd_flows *f, int ifindex)
 {
-	/* a failed probe counts as policy present: when in doubt, the kernel */
-	p->egress = pfd_rt_dev_has_egress_policy(f->ctx.rt, p->ifindex) != 0;
-	p->ingress = pfd_rt_dev_has_ingress_policy(f->ctx.rt, p->ifindex) != 0;
-	p->netdev_chain = false;
+	struct dev_probe *free_slot = NULL;
+	unsigned int i;
+
+	for (i = 0; i < PFD_MAX_DEVS; i++) {
+		if (f->probes[i].ifindex == ifindex)
+			return &f->probes[i];
+		if (!free_slot && !f->probes[i].ifindex)
+			free_slot = &f->probes[i];
+	}
+	if (!free_slot)
+		free_slot = &f->probes[(unsigned int)ifindex % PFD_MAX_DEVS];
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->ifindex = ifindex;
+	return free_slot;
 }
 
 static struct dev_probe *dev_probe(struct pfd_flows *f, int ifindex)
 {
-	struct dev_probe *p = NULL, *free_slot = NULL;
-	unsigned int i;
+	struct dev_probe *p = dev_slot(f, ifindex);
 
-	for (i = 0; i < PFD_MAX_DEVS; i++) {
-		if (f->probes[i].ifindex == ifindex) {
-			p = &f->probes[i];
-			break;
-		}
-		if (!free_slot && !f->probes[i].ifindex)
-			free_slot = &f->probes[i];
-	}
-	if (p && p->valid)
-		return p;
-	if (!p)
-		p = free_slot ? free_slot : &f->probes[(unsigned int)ifindex % PFD_MAX_DEVS];
-	memset(p, 0, sizeof(*p));
-	p->ifindex = ifindex;
-	probe_tc(f, p);
-	probe_netdev_chains(f);
-	p->valid = true;
+	if (!p->valid)
+		probe_devs(f);
 	return p;
 }
 
 void pfd_flows_warm(struct pfd_flows *f)
 {
-	unsigned int i, j;
-	bool any = false;
+	unsigned int i;
 
 	/* every attached device gets a slot; the probes run now, not in the
 	 * middle of the first flow's install */
-	for (i = 0; i < f->ctx.devs->n; i++) {
-		int ifx = f->ctx.devs->d[i].ifindex;
-		struct dev_probe *p = NULL, *free_slot = NULL;
-
-		for (j = 0; j < PFD_MAX_DEVS; j++) {
-			if (f->probes[j].ifindex == ifx)
-				p = &f->probes[j];
-			else if (!free_slot && !f->probes[j].ifindex)
-				free_slot = &f->probes[j];
-		}
-		if (!p)
-			p = free_slot;
-		if (!p || p->valid)
-			continue;
-		memset(p, 0, sizeof(*p));
-		p->ifindex = ifx;
-		probe_tc(f, p);
-		any = true;
-	}
-	if (any)
-		probe_netdev_chains(f);
-	for (j = 0; j < PFD_MAX_DEVS; j++)
-		if (f->probes[j].ifindex)
-			f->probes[j].valid = true;
+	for (i = 0; i < f->ctx.devs->n; i++)
+		dev_slot(f, f->ctx.devs->d[i].ifindex);
+	probe_devs(f);
 	for (i = 0; i < 2; i++)
 		if (f->fwmark[i] < 0)
 			f->fwmark[i] = pfd_rt_has_fwmark_rules(f->ctx.rt, i ? AF_INET6 : AF_INET) != 0;
@@ -441,9 +411,12 @@ static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct p
 				continue;
 			pfd_policy_dev_attached(f->ctx.devs, devp[k]);
 			p = dev_probe(f, devp[k]->ifindex);
-			devp[k]->egress_policy = p->egress;
-			devp[k]->ingress_policy = p->ingress;
-			devp[k]->netdev_chain = p->netdev_chain;
+			devp[k]->egress_policy = p->facts.egress_policy;
+			devp[k]->ingress_policy = p->facts.ingress_policy;
+			devp[k]->netdev_chain = p->facts.netdev_chain;
+			devp[k]->egress_chain = p->facts.egress_chain;
+			/* rt.c keeps it current from the netdev notifications */
+			devp[k]->xdp_xmit = pfd_rt_dev_xdp_xmit(f->ctx.rt, devp[k]->ifindex);
 		}
 	}
 	if (env->mode == PFD_MODE_FLOWTABLE)

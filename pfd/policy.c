@@ -210,6 +210,17 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 			       devname(env->in[d].ifindex, n1));
 			return;
 		}
+		/* The kernel runs netdev egress chains in __dev_queue_xmit,
+		 * but skips them for a packet that tc redirected
+		 * (nf_skip_egress): neither datapath of pfd would apply
+		 * them. */
+		if (env->out[d].egress_chain) {
+			refuse(out,
+			       "an nft netdev egress chain hooks %s; neither an XDP nor a TC "
+			       "redirect passes it",
+			       devname(env->out[d].ifindex, n1));
+			return;
+		}
 	}
 	if (env->fwmark_rules > 0) {
 		/* The kernel routed this flow with skb->mark, which the ruleset
@@ -224,24 +235,43 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 		return;
 	}
 	for (d = 0; d < 2; d++) {
+		/* An XDP redirect into a device that cannot transmit XDP
+		 * frames is dropped by the driver (a veth whose peer has no
+		 * XDP program and no GRO): bpf_redirect from TC works for
+		 * every device. Unknown counts as cannot. */
+		bool no_xmit = env->in[d].has_xdp && env->out[d].xdp_xmit != 1;
+
 		out->dir_flags[d] = 0;
-		if (!env->out[d].egress_policy)
+		if (!env->out[d].egress_policy && !no_xmit)
 			continue;
-		/* An egress qdisc/filter/netdev egress chain: bpf_redirect
-		 * from TC ingress goes through it, XDP redirect does not. */
+		/* An egress qdisc or tc egress filter: bpf_redirect from TC
+		 * ingress goes through it, XDP redirect does not. */
 		if (!env->in[d].has_tc) {
-			refuse(out,
-			       "%s has egress policy (tc filter, qdisc or netdev chain) that XDP "
-			       "would skip, and %s has no TC program (`attach %s tc`)",
-			       devname(env->out[d].ifindex, n1), devname(env->in[d].ifindex, n2),
-			       n2);
+			if (env->out[d].egress_policy)
+				refuse(out,
+				       "%s has egress policy (tc filter or qdisc) that XDP would "
+				       "skip, and %s has no TC program (`attach %s auto` or `tc`)",
+				       devname(env->out[d].ifindex, n1),
+				       devname(env->in[d].ifindex, n2), n2);
+			else
+				refuse(out,
+				       "%s cannot take XDP-redirected frames (%s), and %s has no "
+				       "TC program (`attach %s auto` or `tc`)",
+				       devname(env->out[d].ifindex, n1),
+				       env->out[d].xdp_xmit < 0 ? "its XDP features are unknown"
+								: "no NDO_XMIT in its XDP features",
+				       devname(env->in[d].ifindex, n2), n2);
 			return;
 		}
 		out->dir_flags[d] |= PFD_FLOW_F_VIA_TC;
+		if (!env->out[d].egress_policy)
+			out->via_tc_xmit = true;
 	}
 	out->offload = true;
 	if ((out->dir_flags[0] | out->dir_flags[1]) & PFD_FLOW_F_VIA_TC)
-		say(out, "offloaded via the TC datapath (egress policy on the way out)");
+		say(out, "offloaded via the TC datapath (%s)",
+		    out->via_tc_xmit ? "an egress device cannot take XDP frames"
+				     : "egress policy on the way out");
 	else
 		say(out, "eligible: offloaded");
 }
@@ -397,54 +427,69 @@ int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct p
 	return env->route_err[0] ? env->route_err[0] : env->route_err[1];
 }
 
+void pfd_policy_probe_dev(struct pfd_rt *rt, const struct pfd_nft_netdev_chain *chains,
+			  unsigned int nchains, int chains_err, struct pfd_policy_dev *dv)
+{
+	char name[IF_NAMESIZE];
+	unsigned int i;
+
+	/* a failed probe counts as policy present: when in doubt, the kernel */
+	dv->egress_policy = pfd_rt_dev_has_egress_policy(rt, dv->ifindex) != 0;
+	dv->ingress_policy = pfd_rt_dev_has_ingress_policy(rt, dv->ifindex) != 0;
+	dv->xdp_xmit = pfd_rt_dev_xdp_xmit(rt, dv->ifindex);
+	dv->netdev_chain = dv->egress_chain = false;
+	if (chains_err || !if_indextoname((unsigned int)dv->ifindex, name)) {
+		dv->netdev_chain = dv->egress_chain = true;
+		return;
+	}
+	for (i = 0; i < nchains; i++) {
+		if (strncmp(chains[i].dev, name, IFNAMSIZ))
+			continue;
+		if (chains[i].hooknum == NF_NETDEV_EGRESS)
+			dv->egress_chain = true;
+		else
+			dv->netdev_chain = true;
+	}
+}
+
 int pfd_policy_env_probe(struct pfd_rt *rt, struct pfd_nft *nft, const struct pfd_ft_list *ft,
 			 const struct pfd_policy_devs *devs, enum pfd_mode mode, bool fib_mark_ok,
 			 const struct pfd_ct_entry *e, struct pfd_policy_env *env)
 {
 	struct pfd_nft_netdev_chain *chains = NULL;
-	unsigned int nchains = 0, i;
-	int d, r;
+	unsigned int nchains = 0;
+	int d, r, chains_err = 0;
 
 	memset(env, 0, sizeof(*env));
 	env->mode = mode;
 	env->fib_mark_ok = fib_mark_ok;
 	pfd_policy_resolve(rt, e, env);
-	if (nft && pfd_nft_read_netdev_chains(nft, &chains, &nchains))
+	if (nft)
+		chains_err = pfd_nft_read_netdev_chains(nft, &chains, &nchains);
+	if (chains_err)
 		nchains = 0;
 	for (d = 0; d < 2; d++) {
 		struct pfd_policy_dev *devp[2] = { &env->in[d], &env->out[d] };
 		int k;
 
 		for (k = 0; k < 2; k++) {
-			struct pfd_policy_dev *dv = devp[k];
-			char name[IF_NAMESIZE];
-
-			if (dv->ifindex <= 0)
+			if (devp[k]->ifindex <= 0)
 				continue;
-			pfd_policy_dev_attached(devs, dv);
-			dv->egress_policy = pfd_rt_dev_has_egress_policy(rt, dv->ifindex) > 0;
-			dv->ingress_policy = pfd_rt_dev_has_ingress_policy(rt, dv->ifindex) > 0;
-			if (!if_indextoname((unsigned int)dv->ifindex, name))
-				continue;
-			for (i = 0; i < nchains; i++) {
-				if (strncmp(chains[i].dev, name, IFNAMSIZ))
-					continue;
-				if (chains[i].hooknum == NF_NETDEV_EGRESS)
-					dv->egress_policy = true;
-				else
-					dv->netdev_chain = true;
-			}
+			pfd_policy_dev_attached(devs, devp[k]);
+			pfd_policy_probe_dev(rt, chains, nchains, chains_err, devp[k]);
 		}
 	}
 	free(chains);
 	if (mode == PFD_MODE_FLOWTABLE)
 		env->same_flowtable =
 			pfd_policy_same_flowtable(ft, env->in[0].ifindex, env->out[0].ifindex);
+	/* one error rule with the daemon (pfd/flows.c): could not tell
+	 * counts as present */
 	r = pfd_rt_has_fwmark_rules(rt, e->orig.family);
-	env->fwmark_rules = r > 0;
+	env->fwmark_rules = r != 0;
 	r = pfd_rt_xfrm_covers(rt, e->orig.family, e->orig.src, e->orig.dst);
-	if (r <= 0)
+	if (!r)
 		r = pfd_rt_xfrm_covers(rt, e->orig.family, e->reply.src, e->reply.dst);
-	env->xfrm = r > 0;
+	env->xfrm = r != 0;
 	return 0;
 }

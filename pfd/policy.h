@@ -32,9 +32,15 @@ struct pfd_policy_dev {
 	bool	has_xdp;	/* ... as XDP */
 	bool	has_tc;		/* ... as TC ingress */
 	bool	netdev_chain;	/* an nft netdev-family ingress chain hooks it */
-	bool	egress_policy;	/* tc egress filter, non-default root qdisc or an
-				 * nft netdev egress chain */
+	bool	egress_chain;	/* an nft netdev-family egress chain hooks it:
+				 * neither an XDP redirect nor a bpf_redirect
+				 * from TC ingress passes it (nf_skip_egress) */
+	bool	egress_policy;	/* tc egress filter or non-default root qdisc:
+				 * a bpf_redirect from TC ingress goes through it */
 	bool	ingress_policy;	/* tc ingress filter other than pfd's */
+	int	xdp_xmit;	/* 1: takes XDP-redirected frames (netdev
+				 * xdp-features NDO_XMIT), 0: does not, < 0:
+				 * unknown (no netdev family, probe failed) */
 	int	flowtable;	/* flowtable mode: index of a flowtable it is in, -1 none */
 };
 
@@ -70,6 +76,8 @@ struct pfd_policy_decision {
 	uint32_t	flags;		/* PFD_FLOW_F_* common to both directions */
 	uint32_t	dir_flags[2];	/* PFD_FLOW_F_* per direction (VIA_TC) */
 	uint32_t	fib_mark;	/* with PFD_FLOW_F_FIB_MARK */
+	bool		via_tc_xmit;	/* VIA_TC because an egress device cannot
+					 * take XDP frames (not for its policy) */
 };
 
 /* Stage 1: what the conntrack entry alone decides (mode match, state,
@@ -100,6 +108,15 @@ int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e,
 		       struct pfd_policy_env *env);
 void pfd_policy_dev_attached(const struct pfd_policy_devs *devs, struct pfd_policy_dev *dev);
 bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b);
+
+/* One device's policy facts (tc filters and qdiscs, nft netdev chains, XDP
+ * transmit capability), with one error rule for the daemon and `pfd
+ * explain` alike: a probe that fails counts as policy present, an unknown
+ * capability as unknown (the decision treats it as "cannot"). chains: the
+ * nft netdev chains, chains_err != 0 if they could not be read. */
+struct pfd_nft_netdev_chain;
+void pfd_policy_probe_dev(struct pfd_rt *rt, const struct pfd_nft_netdev_chain *chains,
+			  unsigned int nchains, int chains_err, struct pfd_policy_dev *dev);
 
 /* Loads a device set from the pfd_devs map fd. */
 int pfd_policy_devs_load(int devs_fd, struct pfd_policy_devs *devs);

@@ -41,6 +41,14 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 	return 0;
 }
 
+static int xdp_xmit_ret = 1;	/* every device takes XDP frames unless a case says not */
+
+int pfd_rt_dev_xdp_xmit(struct pfd_rt *rt, int ifindex)
+{
+	(void)rt, (void)ifindex;
+	return xdp_xmit_ret;
+}
+
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
 {
 	(void)rt, (void)ifindex;

@@ -63,6 +63,9 @@ static void base_env(struct pfd_policy_env *env)
 	env->in[0].attached = env->in[1].attached = true;
 	env->out[0].attached = env->out[1].attached = true;
 	env->in[0].has_xdp = env->in[1].has_xdp = true;
+	/* both devices take XDP-redirected frames (netdev xdp-features) */
+	env->in[0].xdp_xmit = env->in[1].xdp_xmit = 1;
+	env->out[0].xdp_xmit = env->out[1].xdp_xmit = 1;
 }
 
 enum mut {
@@ -72,7 +75,8 @@ enum mut {
 	M_FT_OTHER_TABLE, M_FT_NO_PROTOINFO, M_FT_UDP_UNASSURED, M_DENY, M_ALLOW_MISS, M_ALLOW_HIT, M_MINPKTS_LOW,
 	M_MINPKTS_OK, M_ROUTE_ERR, M_ASYM, M_NOT_ATTACHED, M_XFRM, M_FWMARK_NO_FIB,
 	M_FWMARK_FIB, M_NETDEV_CHAIN, M_INGRESS_TC, M_EGRESS_POLICY_NO_TC, M_EGRESS_POLICY_TC,
-	M_IPV6,
+	M_IPV6, M_EGRESS_CHAIN, M_EGRESS_CHAIN_TC, M_NO_XMIT_NO_TC, M_NO_XMIT_TC,
+	M_XMIT_UNKNOWN_TC, M_XMIT_UNKNOWN_NO_TC, M_NO_XMIT_TC_ONLY,
 };
 
 static const struct {
@@ -128,6 +132,22 @@ static const struct {
 	{ "egress qdisc, ingress with TC", M_EGRESS_POLICY_TC, true, "TC datapath", 0,
 	  PFD_FLOW_F_VIA_TC },
 	{ "ipv6 established", M_IPV6, true, "eligible", 0, 0 },
+	/* a tc redirect skips netdev egress chains too (nf_skip_egress) */
+	{ "netdev egress chain, ingress without TC", M_EGRESS_CHAIN, false, "netdev egress", 0,
+	  0 },
+	{ "netdev egress chain, ingress with TC", M_EGRESS_CHAIN_TC, false, "netdev egress", 0,
+	  0 },
+	{ "egress cannot take XDP frames, ingress without TC", M_NO_XMIT_NO_TC, false,
+	  "cannot take XDP", 0, 0 },
+	{ "egress cannot take XDP frames, ingress with TC", M_NO_XMIT_TC, true,
+	  "cannot take XDP frames", 0, PFD_FLOW_F_VIA_TC },
+	{ "egress XDP features unknown, ingress with TC", M_XMIT_UNKNOWN_TC, true,
+	  "cannot take XDP frames", 0, PFD_FLOW_F_VIA_TC },
+	{ "egress XDP features unknown, ingress without TC", M_XMIT_UNKNOWN_NO_TC, false,
+	  "unknown", 0, 0 },
+	/* TC-only ingress never XDP-redirects: nothing to route around */
+	{ "egress cannot take XDP frames, TC-only ingress", M_NO_XMIT_TC_ONLY, true, "eligible",
+	  0, 0 },
 };
 
 static struct pfd_prefix prefix(int family, const char *a, int len)
@@ -288,6 +308,32 @@ static void run_cases(void)
 			break;
 		case M_EGRESS_POLICY_TC:
 			env.out[0].egress_policy = true;
+			env.in[0].has_tc = true;
+			break;
+		case M_EGRESS_CHAIN:
+			env.out[0].egress_chain = true;
+			break;
+		case M_EGRESS_CHAIN_TC:
+			env.out[0].egress_chain = true;
+			env.in[0].has_tc = true;
+			break;
+		case M_NO_XMIT_NO_TC:
+			env.out[0].xdp_xmit = 0;
+			break;
+		case M_NO_XMIT_TC:
+			env.out[0].xdp_xmit = 0;
+			env.in[0].has_tc = true;
+			break;
+		case M_XMIT_UNKNOWN_TC:
+			env.out[0].xdp_xmit = -EOPNOTSUPP;
+			env.in[0].has_tc = true;
+			break;
+		case M_XMIT_UNKNOWN_NO_TC:
+			env.out[0].xdp_xmit = -EOPNOTSUPP;
+			break;
+		case M_NO_XMIT_TC_ONLY:
+			env.out[0].xdp_xmit = 0;
+			env.in[0].has_xdp = false;
 			env.in[0].has_tc = true;
 			break;
 		case M_IPV6:
