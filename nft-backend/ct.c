@@ -477,10 +477,10 @@ static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter)
+static int ct_dump_family_cb(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value,
+			     bool filter, pfd_nl_msg_cb cb, void *arg)
 {
 	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct ct_dump_arg d = {.ct = ct, .mask = mask, .value = value};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 
@@ -494,7 +494,14 @@ static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 valu
 		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(value & mask));
 		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(mask));
 	}
-	return pfd_nl_request(&ct->dump, nlh, ct_dump_cb, &d);
+	return pfd_nl_request(&ct->dump, nlh, cb, arg);
+}
+
+static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter)
+{
+	struct ct_dump_arg d = {.ct = ct, .mask = mask, .value = value};
+
+	return ct_dump_family_cb(ct, family, mask, value, filter, ct_dump_cb, &d);
 }
 
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
@@ -530,7 +537,8 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
  * attributes to change. Only TCP and UDP: pfd offloads nothing else, and
  * other protocols' tuples need attributes (ICMP id/type/code) it does not
  * keep. */
-static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct_entry *e)
+static int ct_msg_start(struct nlmsghdr **out, char *buf, __u16 msg_type,
+			const struct pfd_ct_entry *e)
 {
 	const struct pfd_ct_tuple *t = &e->orig;
 	struct nlattr *tuple, *ip, *proto;
@@ -545,8 +553,8 @@ static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct
 
 	nlh = mnl_nlmsg_put_header(buf);
 	/* CT_NEW without NLM_F_CREATE changes an existing entry, or fails
-	 * with ENOENT: it never creates one. */
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+	 * with ENOENT: it never creates one. CT_GET reads it. */
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg_type;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = t->family;
@@ -567,6 +575,11 @@ static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct
 	mnl_attr_put_u16(nlh, CTA_ZONE, htons(e->zone));
 	*out = nlh;
 	return 0;
+}
+
+static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct_entry *e)
+{
+	return ct_msg_start(out, buf, IPCTNL_MSG_CT_NEW, e);
 }
 
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
@@ -627,5 +640,194 @@ int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value
 	err = pfd_nl_request(&ct->req, nlh, NULL, NULL);
 	if (err)
 		ct->stats.update_errors++;
+	return err;
+}
+
+/* An entry to look up or change: its original tuple and zone. */
+struct ct_ref {
+	struct pfd_ct_tuple orig;
+	__u16 zone;
+};
+
+struct get_arg {
+	struct pfd_ct_entry *out;
+	bool found;
+};
+
+static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct get_arg *g = arg;
+	enum pfd_ct_event ev;
+
+	if (!pfd_ct_parse(nlh, g->out, &ev))
+		g->found = true;
+	return 0;
+}
+
+int pfd_ct_get(struct pfd_ct *ct, const struct pfd_ct_entry *e, struct pfd_ct_entry *out)
+{
+	char buf[PFD_NL_REQ_SIZE] = {0};
+	struct get_arg g = {.out = out};
+	struct nlmsghdr *nlh;
+	int err = ct_msg_start(&nlh, buf, IPCTNL_MSG_CT_GET, e);
+
+	if (err)
+		return err;
+	err = pfd_nl_request(&ct->req, nlh, ct_get_cb, &g);
+	if (!err && !g.found)
+		err = -ENOENT;
+	return err;
+}
+
+struct marked_arg {
+	__u32 mask;
+	struct ct_ref *refs;
+	size_t n, cap;
+	int err;
+};
+
+static int marked_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct marked_arg *m = arg;
+	struct pfd_ct_entry e;
+	enum pfd_ct_event ev;
+
+	if (pfd_ct_parse(nlh, &e, &ev) || !(e.mark & m->mask))
+		return 0;
+	if (e.orig.l4proto != IPPROTO_TCP && e.orig.l4proto != IPPROTO_UDP)
+		return 0; /* pfd never offloads them; their marks are not its */
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		struct ct_ref *r = realloc(m->refs, cap * sizeof(*r));
+
+		if (!r) {
+			m->err = -ENOMEM;
+			return -ENOMEM;
+		}
+		m->refs = r;
+		m->cap = cap;
+	}
+	m->refs[m->n].orig = e.orig;
+	m->refs[m->n].zone = e.zone;
+	m->n++;
+	return 0;
+}
+
+/* Sends the updates in buf (count messages, sequence numbers first..)
+ * as one datagram and collects their acks: the kernel processes every
+ * message of a datagram in turn (netlink_rcv_skb), so a batch costs one
+ * round trip instead of one per entry. */
+static int send_batch(struct pfd_ct *ct, const char *buf, size_t len, __u32 first,
+		      unsigned int count, __u64 *done)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	unsigned int acked = 0;
+	int ret = 0;
+
+	if (sendto(ct->req.fd, buf, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	while (acked < count) {
+		const struct nlmsghdr *m;
+		bool foreign;
+		ssize_t n = pfd_nl_recv(&ct->req, ct->req.buf, PFD_NL_BUF_SIZE, &foreign);
+		size_t left;
+
+		if (n == -EAGAIN)
+			return -ETIMEDOUT;
+		if (n < 0)
+			return (int)n;
+		if (foreign)
+			continue;
+		for (m = (const struct nlmsghdr *)ct->req.buf, left = (size_t)n;
+		     pfd_nl_msg_ok(m, left); m = pfd_nl_next(m, &left)) {
+			const struct nlmsgerr *e = NLMSG_DATA(m);
+			int err;
+
+			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_pid != ct->req.portid ||
+			    m->nlmsg_seq - first >= count)
+				continue; /* a late reply to something else */
+			if (m->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
+				continue;
+			acked++;
+			err = e->error > 0 ? -e->error : e->error;
+			if (!err)
+				(*done)++;
+			else if (err != -ENOENT && !ret) /* ENOENT: gone meanwhile */
+				ret = err;
+		}
+	}
+	return ret;
+}
+
+int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
+{
+	static const __u8 families[] = {AF_INET, AF_INET6};
+	struct marked_arg m = {.mask = mask};
+	char *batch = NULL;
+	size_t len = 0, i;
+	unsigned int count = 0;
+	__u32 first = 0;
+	int err = 0, e;
+
+	*cleared = 0;
+	if (!mask)
+		return 0;
+	/* The kernel's dump filter matches (mark & mask) == value; any bit
+	 * of the mask is wanted here, so filter in userspace. */
+	for (i = 0; i < sizeof(families); i++) {
+		e = ct_dump_family_cb(ct, families[i], 0, 0, false, marked_cb, &m);
+		if (m.err) {
+			err = m.err;
+			goto out;
+		}
+		if (e && e != -EINTR) {
+			err = e;
+			goto out;
+		}
+	}
+	batch = malloc(PFD_NL_BUF_SIZE);
+	if (!batch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i <= m.n; i++) {
+		struct pfd_ct_entry ent;
+		struct nlmsghdr *nlh;
+
+		if (i < m.n && len + PFD_NL_REQ_SIZE <= PFD_NL_BUF_SIZE / 2) {
+			memset(&ent, 0, sizeof(ent));
+			ent.orig = m.refs[i].orig;
+			ent.zone = m.refs[i].zone;
+			memset(batch + len, 0, PFD_NL_REQ_SIZE);
+			if (ct_msg_start(&nlh, batch + len, IPCTNL_MSG_CT_NEW, &ent))
+				continue;
+			mnl_attr_put_u32(nlh, CTA_MARK, 0);
+			mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+			nlh->nlmsg_flags |= NLM_F_ACK;
+			nlh->nlmsg_seq = ++ct->req.seq;
+			nlh->nlmsg_pid = ct->req.portid;
+			if (!count)
+				first = nlh->nlmsg_seq;
+			count++;
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+			continue;
+		}
+		if (count) {
+			e = send_batch(ct, batch, len, first, count, cleared);
+			if (e && !err)
+				err = e;
+			if (e == -ETIMEDOUT || e == -EBADF)
+				break;
+		}
+		len = 0;
+		count = 0;
+		if (i < m.n)
+			i--; /* this entry did not fit: it opens the next batch */
+	}
+out:
+	if (err)
+		ct->stats.update_errors++;
+	free(batch);
+	free(m.refs);
 	return err;
 }

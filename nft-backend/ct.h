@@ -111,6 +111,16 @@ int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e,
  * supports CTA_MARK_MASK. */
 int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask);
 
+/* The entry with e's original tuple and zone as conntrack has it now
+ * (IPCTNL_MSG_CT_GET): 0, -ENOENT, or -errno. */
+int pfd_ct_get(struct pfd_ct *ct, const struct pfd_ct_entry *e, struct pfd_ct_entry *out);
+
+/* Clears the mask bits of the mark of every TCP/UDP entry that has any of
+ * them set: a full dump (both families), then the updates in batches, many
+ * messages per datagram. *cleared counts the entries changed. 0 or the
+ * first -errno (entries gone meanwhile are not errors). */
+int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared);
+
 const struct pfd_ct_stats *pfd_ct_get_stats(const struct pfd_ct *ct);
 
 /* Parses one IPCTNL_MSG_CT_NEW/DELETE message (event or dump part).

@@ -82,6 +82,11 @@ struct pfd {
 	uint64_t		reloads, reload_attempts;
 	char			reload_error[512];
 	bool			rt_changed;
+	/* mark mode: the ruleset generation whose offload marks are
+	 * revalidated; marks_dirty: a clear failed or is still due */
+	bool			ruleset_gen_valid;
+	uint32_t		ruleset_gen;
+	bool			marks_dirty;
 	bool			devmap_dirty;	/* a device's XDP features changed */
 	int			tc_changed[4];	/* ifindexes; -1: more, re-decide all */
 	unsigned int		n_tc_changed;
@@ -177,6 +182,8 @@ static void fill_state(struct pfd *d, struct pfd_state *s)
 	s->reloads = d->reloads;
 	s->reload_attempts = d->reload_attempts;
 	snprintf(s->reload_error, sizeof(s->reload_error), "%s", d->reload_error);
+	s->ruleset_gen_valid = d->ruleset_gen_valid && !d->marks_dirty;
+	s->ruleset_gen = d->ruleset_gen;
 	for (i = 0; i < d->n_devs; i++) {
 		struct pfd_state_dev *sd = &s->devs[s->n_devs];
 		const struct pfd_device *dv = &d->devs[i];
@@ -612,6 +619,83 @@ static void flowtables_reread(struct pfd *d)
 	devices_sync(d, d->cfg, false);
 }
 
+/* How long after a revalidation new installs are read back from conntrack
+ * first (pfd_flows_verify_until): an event of a packet that the old ruleset
+ * judged is delivered microseconds after the commit; this is generous. */
+#define VERIFY_AFTER_REVALIDATION_NS (200ULL * 1000000)
+
+/*
+ * Mark mode: a ruleset generation pfd has not revalidated (a commit, or one
+ * made while pfd was down). Every offload mark in conntrack was set by an
+ * older ruleset, on installed flows and on entries pfd left out for any
+ * reason (min-packets, UDP not assured yet, map full, refused by the
+ * environment) alike: clear them all, so that only marks the current
+ * ruleset sets can install a flow. Offloaded flows go back to the kernel
+ * first; those the ruleset still accepts are re-marked on their next packet
+ * and return within milliseconds.
+ */
+static void marks_revalidate(struct pfd *d, uint32_t gen, bool gen_valid)
+{
+	__u64 cleared = 0;
+	int err;
+
+	/* conntrack events queued before the commit carry the old ruleset's
+	 * marks: every install they ask for is read back first */
+	pfd_flows_verify_until(d->flows, UINT64_MAX);
+	if (pfd_ct_events_read(d->ct) == -ENOBUFS) {
+		d->ct_overruns++;
+		d->resyncs++;
+	}
+	pfd_flows_remove_all(d->flows, false);
+	err = pfd_ct_clear_marks(d->ct, d->cfg->mark_mask, &cleared);
+	pfd_flows_count_revalidation(d->flows);
+	if (err) {
+		/* until a clear succeeds, every install is read back: a mark
+		 * the old ruleset set is still there, so this only narrows
+		 * the gap; the heartbeat retries */
+		d->marks_dirty = true;
+		pr_ratelimited(LOG_ERR, 10,
+			       "ruleset changed: clearing the offload marks failed (%s); "
+			       "retrying",
+			       strerror(-err));
+		return;
+	}
+	d->marks_dirty = false;
+	d->ruleset_gen = gen;
+	d->ruleset_gen_valid = gen_valid;
+	pfd_flows_verify_until(d->flows, pfd_now_ns() + VERIFY_AFTER_REVALIDATION_NS);
+	pr_debug("nftables generation %u: offload marks cleared on %llu entries", gen,
+		 (unsigned long long)cleared);
+}
+
+/* Empties the flow map (entries of a previous run no longer valid);
+ * returns how many went. Keys are collected in rounds: deleting while
+ * iterating would restart the iteration. */
+static unsigned long flow_map_flush(int fd)
+{
+	struct pfd_flow_key keys[256], k, *prev, next;
+	unsigned long total = 0, round;
+	size_t n, i;
+
+	/* rounds of up to 256 keys, until the map is empty (or a round
+	 * deletes nothing: never spin) */
+	do {
+		n = 0;
+		round = 0;
+		prev = NULL;
+		while (n < 256 && !bpf_map_get_next_key(fd, prev, &next)) {
+			keys[n++] = next;
+			k = next;
+			prev = &k;
+		}
+		for (i = 0; i < n; i++)
+			if (!bpf_map_delete_elem(fd, &keys[i]))
+				round++;
+		total += round;
+	} while (n == 256 && round);
+	return total;
+}
+
 static void on_nft(void *arg, int fd, uint32_t events)
 {
 	struct pfd *d = arg;
@@ -630,13 +714,11 @@ static void on_nft(void *arg, int fd, uint32_t events)
 	pfd_flows_invalidate(d->flows, -1);	/* netdev chains may have changed */
 	pfd_flows_warm(d->flows);
 	if (d->mode == PFD_MODE_MARK) {
-		/* The ruleset changed: offloaded flows were accepted by the old
-		 * one. Hand them all back and clear their offload mark; the
-		 * new ruleset re-marks those it still accepts on their next
-		 * packet, and they return within milliseconds. */
-		pr_debug("nftables generation %u: revalidating offloaded flows", gen);
-		pfd_flows_remove_all(d->flows, true);
-		pfd_flows_count_revalidation(d->flows);
+		/* -ENOBUFS: a generation was missed, gen may not be the
+		 * latest: ask */
+		bool valid = r > 0 || !pfd_nft_generation(d->nft, &gen);
+
+		marks_revalidate(d, gen, valid);
 	} else {
 		flowtables_reread(d);
 		reconcile(d, "flowtables changed");
@@ -726,6 +808,8 @@ static void on_heartbeat(void *arg, int fd, uint32_t events)
 	pfd_loop_timer_ack(fd);
 	ctl_write(d);
 	now = pfd_now_ns();
+	if (d->mode == PFD_MODE_MARK && d->marks_dirty)
+		marks_revalidate(d, d->ruleset_gen, false);
 	if (d->mode == PFD_MODE_FLOWTABLE)
 		/* IPS_OFFLOAD flips without events: look often (filtered dump) */
 		reconcile(d, "flowtable scan");
@@ -989,6 +1073,37 @@ static int start(struct pfd *d)
 	d->sum = calloc(1, sizeof(*d->sum));
 	if (!d->sum)
 		return -ENOMEM;
+	/* Mark mode: the adopted flows were installed under the ruleset
+	 * generation the previous run revalidated. If the ruleset changed
+	 * since (or that is unknown), they and every offload mark in
+	 * conntrack come from an older ruleset: the map is emptied before
+	 * the first heartbeat lets the fast path use it, the marks are
+	 * cleared once conntrack is open. Events subscribed first: a change
+	 * after the read is seen. */
+	err = pfd_nft_events_open(d->nft);
+	if (err) {
+		pr_err("nftables events: %s", strerror(-err));
+		return err;
+	}
+	if (d->mode == PFD_MODE_MARK) {
+		struct pfd_state prev;
+		uint32_t gen = 0;
+		bool same;
+
+		d->ruleset_gen_valid = !pfd_nft_generation(d->nft, &gen);
+		d->ruleset_gen = gen;
+		same = d->ruleset_gen_valid && !pfd_state_read(d->cfg->state_dir, &prev) &&
+		       prev.ruleset_gen_valid && prev.ruleset_gen == gen;
+		if (!same) {
+			unsigned long n = flow_map_flush(d->maps->flows);
+
+			d->marks_dirty = true;
+			if (n)
+				pr_info("nftables ruleset changed while pfd was stopped: %lu "
+					"adopted flow entries dropped, offload marks revalidated",
+					n);
+		}
+	}
 	/* keep the adopted generation moving forward: a cached FIB result of
 	 * the previous run must not be trusted */
 	if (!bpf_map_lookup_elem(d->maps->ctl, &k, &d->ctl) &&
@@ -1031,11 +1146,6 @@ static int start(struct pfd *d)
 	if (d->cfg->ct_event_buffer && pfd_ct_events_rcvbuf(d->ct) < (int)d->cfg->ct_event_buffer)
 		pr_warn("ct-event-buffer %u: the kernel allowed only %d bytes", d->cfg->ct_event_buffer,
 			pfd_ct_events_rcvbuf(d->ct));
-	err = pfd_nft_events_open(d->nft);
-	if (err) {
-		pr_err("nftables events: %s", strerror(-err));
-		return err;
-	}
 	flows_ctx(d, &fc);
 	pfd_flows_set_ctx(d->flows, &fc);
 
@@ -1064,6 +1174,8 @@ static int start(struct pfd *d)
 	timers_set(d);
 
 	pfd_flows_warm(d->flows);
+	if (d->mode == PFD_MODE_MARK && d->marks_dirty)
+		marks_revalidate(d, d->ruleset_gen, d->ruleset_gen_valid);
 	/* the initial dump installs what is already eligible, and sweeps
 	 * map entries of a previous run that are not */
 	reconcile(d, "startup");

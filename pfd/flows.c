@@ -89,6 +89,7 @@ struct pfd_flows {
 	size_t			nsweep;
 	uint64_t		repairs_before;	/* st.repairs at reconcile begin */
 	uint32_t		env_gen;	/* bumped by every invalidation */
+	uint64_t		verify_until;	/* see pfd_flows_verify_until() */
 };
 
 /* FNV-1a: the inputs are small fixed-size tuples. */
@@ -609,6 +610,27 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 			remove_rec(f, r, false, false, d.reason);
 		return;
 	}
+	if (!r && !f->reconciling && mark_mode(f) && f->verify_until &&
+	    pfd_now_ns() < f->verify_until) {
+		struct pfd_ct_entry now;
+
+		/* the event may predate a ruleset change: believe conntrack
+		 * as it is now (gone or unmarked: nothing to install) */
+		f->st.verified++;
+		if (pfd_ct_get(f->ctx.ct, e, &now) ||
+		    !pfd_policy_check_entry(f->ctx.cfg, f->ctx.mode, &now, &d)) {
+			f->st.stale_events++;
+			pr_debug("flow not offloaded: its event predates the ruleset (%s)",
+				 d.reason);
+			return;
+		}
+		e = &now;
+		fill_env(f, e, &env);
+		pfd_policy_decide(f->ctx.cfg, e, &env, &d);
+		if (d.offload)
+			install(f, r, e, &env, &d);
+		return;
+	}
 	if (r && r->env_gen == f->env_gen && !f->reconciling) {
 		/* Still eligible, and nothing it was decided on has changed
 		 * (routes, devices, policy probes): an UPDATE for a counter,
@@ -626,6 +648,11 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 		return;
 	}
 	install(f, r, e, &env, &d);
+}
+
+void pfd_flows_verify_until(struct pfd_flows *f, uint64_t until_ns)
+{
+	f->verify_until = until_ns;
 }
 
 void pfd_flows_redecide(struct pfd_flows *f, int ifindex)

@@ -44,6 +44,8 @@ struct pfd_flows_stats {
 	uint64_t	refresh_errors;
 	uint64_t	revalidations;	/* ruleset generations handled */
 	uint64_t	install_ns_sum;	/* event-to-map latency sum (installs) */
+	uint64_t	verified;	/* installs confirmed by reading conntrack back */
+	uint64_t	stale_events;	/* ... of which conntrack no longer agreed */
 };
 
 struct pfd_flows;
@@ -70,6 +72,13 @@ void pfd_flows_count_revalidation(struct pfd_flows *f);
 /* Removes every offloaded flow; clear_mark: also clear the offload mark bits
  * in conntrack (mark-mode revalidation: the ruleset decides again). */
 void pfd_flows_remove_all(struct pfd_flows *f, bool clear_mark);
+
+/* Mark mode: until until_ns (pfd_now_ns() clock; 0 = never), an event that
+ * would install a new flow is confirmed first by reading the entry back
+ * from conntrack. An event queued before a ruleset change carries a mark
+ * the old ruleset set and pfd has cleared since; the entry as conntrack
+ * has it now is what the current ruleset decided. */
+void pfd_flows_verify_until(struct pfd_flows *f, uint64_t until_ns);
 /* Removes the flows entering or leaving by ifindex (link down). */
 void pfd_flows_flush_dev(struct pfd_flows *f, int ifindex);
 

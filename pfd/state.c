@@ -91,6 +91,8 @@ int pfd_state_write(const char *dir, const struct pfd_state *s)
 	fprintf(f, "reloads %" PRIu64 "\n", s->reloads);
 	fprintf(f, "reload_attempts %" PRIu64 "\n", s->reload_attempts);
 	put_line(f, "reload_error", s->reload_error);
+	if (s->ruleset_gen_valid)
+		fprintf(f, "ruleset_gen %" PRIu32 "\n", s->ruleset_gen);
 	for (i = 0; i < s->n_devs && i < PFD_MAX_DEVS; i++) {
 		const struct pfd_state_dev *d = &s->devs[i];
 
@@ -220,6 +222,8 @@ int pfd_state_read(const char *dir, struct pfd_state *s)
 			s->reloads = v;
 		else if (!strcmp(line, "reload_attempts"))
 			s->reload_attempts = v;
+		else if (!strcmp(line, "ruleset_gen") && v <= UINT32_MAX)
+			s->ruleset_gen = (uint32_t)v, s->ruleset_gen_valid = true;
 	}
 	fclose(f);
 	return any ? 0 : -EINVAL;

@@ -13,6 +13,7 @@
  *   reloads N                   (successful reloads)
  *   reload_attempts N           (SIGHUPs handled, successful or not)
  *   reload_error TEXT           (last refused reload's reason; empty if the last one worked)
+ *   ruleset_gen N               (mark mode: the nftables generation pfd revalidated)
  *   dev NAME ifindex N slot N attach native|generic|tc breaker ok|tripped
  * Unknown keys are ignored by the reader (newer daemon, older CLI).
  * Also here: the pid file (<state-dir>/pfd.pid) and the lock (pfd.lock).
@@ -51,6 +52,10 @@ struct pfd_state {
 	uint64_t	reloads;
 	uint64_t	reload_attempts;
 	char		reload_error[512];
+	/* mark mode: the nftables generation whose marks pfd has revalidated
+	 * (every offload mark set by an older ruleset cleared) */
+	bool		ruleset_gen_valid;
+	uint32_t	ruleset_gen;
 	unsigned int	n_devs;
 	struct pfd_state_dev devs[PFD_MAX_DEVS];
 };

@@ -100,6 +100,18 @@ int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 s
 	return 0;
 }
 
+/* conntrack as it is now, for installs read back after a revalidation */
+static int get_ret = -ENOENT;
+static struct pfd_ct_entry get_entry;
+
+int pfd_ct_get(struct pfd_ct *ct, const struct pfd_ct_entry *e, struct pfd_ct_entry *out)
+{
+	(void)ct, (void)e;
+	if (!get_ret)
+		*out = get_entry;
+	return get_ret;
+}
+
 int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask)
 {
 	(void)ct, (void)e, (void)value;
@@ -364,6 +376,43 @@ static void refresh_and_routes(int fd)
 	pfd_flows_free(f);
 }
 
+/* After a ruleset change, an event that would install is read back from
+ * conntrack first: the mark it carries may be the old ruleset's. */
+static void stale_events(int fd)
+{
+	static const struct {
+		const char *name;
+		int get_ret;
+		__u32 mark_now;
+		bool window;
+		int entries;
+	} cases[] = {
+		{ "read back, mark cleared since: not installed", 0, 0, true, 0 },
+		{ "read back, re-marked by the new ruleset: installed", 0, 1, true, 2 },
+		{ "read back, gone: not installed", -ENOENT, 0, true, 0 },
+		{ "read back fails: not installed", -ETIMEDOUT, 1, true, 0 },
+		{ "window over: installed from the event", -ENOENT, 0, false, 2 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+		struct pfd_ct_entry e;
+
+		entry(&e, 44000);
+		get_entry = e;
+		get_entry.mark = cases[i].mark_now;
+		get_ret = cases[i].get_ret;
+		pfd_flows_verify_until(f, cases[i].window ? UINT64_MAX : 1);
+		pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &e);
+		T_EQ(map_count(fd), cases[i].entries, cases[i].name);
+		T_EQ(pfd_flows_get_stats(f)->verified, cases[i].window ? 1 : 0, cases[i].name);
+		pfd_flows_remove_all(f, false);
+		pfd_flows_free(f);
+	}
+	get_ret = -ENOENT;
+}
+
 int main(void)
 {
 	int fd;
@@ -385,6 +434,7 @@ int main(void)
 		return t_done();
 	}
 	install_remove(fd);
+	stale_events(fd);
 	reconcile(fd);
 	map_full();
 	refresh_and_routes(fd);
