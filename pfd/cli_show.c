@@ -4,8 +4,7 @@
  * pinned maps under <bpffs>/tc/globals and the daemon's state file, so they
  * work while the daemon is down ("running": false): the fast path and its
  * counters live in the kernel, not in the daemon. Output goes through the
- * print path of pfd/cli.c (text, or JSON with -j; keys in pfd(8) and
- * /work/notes/cli-contract.md).
+ * print path of pfd/cli.c (text, or JSON with -j; keys in pfd(8)).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -115,7 +115,7 @@ static uint32_t read_flowtable_timeout(const char *name)
 }
 
 /* Flowtable mode: let one packet per flow through the kernel well within
- * the kernel flowtable's own timeout (KERNEL-NOTES 2). Never hard-coded:
+ * the kernel flowtable's own timeout (docs/kernel-notes.md, "The kernel's own entry expires; keep it alive"). Never hard-coded:
  * the sysctls decide. */
 static uint32_t keepalive_ms(const struct pfd *d)
 {

@@ -6,7 +6,7 @@
  * the unit tests can drive every branch; pfd_policy_env_probe() is the one
  * place that asks the kernel. The rules follow what nf_flow_table's
  * `flow add` accepts (net/netfilter/nft_flow_offload.c), narrowed by
- * pfd.conf, plus policy the XDP path would skip (DESIGN.md).
+ * pfd.conf, plus policy the XDP path would skip (docs/design.md, "Policy outside the forward chain").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -124,7 +124,7 @@ bool pfd_policy_check_entry(const struct pfd_config *cfg, enum pfd_mode mode,
 		return refuse(out, "not assured yet (conntrack has not seen both directions)");
 	if (tcp) {
 		/* Offloaded flowtable entries carry no protoinfo: the kernel
-		 * only offloads ESTABLISHED TCP (KERNEL-NOTES 1). */
+		 * only offloads ESTABLISHED TCP (docs/kernel-notes.md, "IPS_OFFLOAD flips silently"). */
 		if (e->has_tcp_state && e->tcp_state != TCP_CONNTRACK_ESTABLISHED)
 			return refuse(out, "TCP state is not ESTABLISHED");
 		if (!e->has_tcp_state && mode == PFD_MODE_MARK)

@@ -2,7 +2,7 @@
 /*
  * The per-packet core of pfd's fast path, written once and compiled for XDP
  * (xdp-bpf/pfd_xdp.bpf.c) and TC ingress (tc-bpf/pfd_tc_fwd.bpf.c). It applies
- * DESIGN.md's "Per-packet rules" in their order and returns an enum
+ * the per-packet rules of docs/design.md (1-14) in their order and returns an enum
  * pfd_reason: PFD_R_FORWARDED when the packet was rewritten and its redirect
  * armed, otherwise why it goes to the kernel untouched. Only the entries map
  * reasons to actions.
@@ -191,7 +191,7 @@ static __always_inline enum pfd_reason pfd_route(pfd_ctx *ctx, struct pfd_pkt *p
 	__u16 mtu;
 
 	/* Cache hit: valid only while pfd has seen no route, rule,
-	 * neighbour or link change since it was filled (DESIGN.md rule 5),
+	 * neighbour or link change since it was filled (docs/design.md, rule 10),
 	 * nor changed its own device set: the fill checked the egress
 	 * (pfd_egress_ok), and pfd bumps fib_gen whenever pfd_devs or the
 	 * devmap change, so the check is not repeated per packet. */

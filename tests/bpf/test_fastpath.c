@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The fast path's rules, one or more table rows each (DESIGN.md "Per-packet
- * rules"), run through BPF_PROG_TEST_RUN against the XDP program and the TC
+ * The fast path's rules, one or more table rows each (docs/design.md,
+ * "Per-packet rules of the fast path"), run through BPF_PROG_TEST_RUN against the XDP program and the TC
  * ingress program (the same maps, pinned in a private bpffs), with real FIB
  * lookups in a lab network namespace (tests/bpf/lab.h). Each row gives the
  * input frame, the flow installed, the control block, and expects an
@@ -69,7 +69,7 @@ struct fp_row {
 #define PASS(r)		.reason = PFD_R_##r
 
 static const struct fp_row rows[] = {
-	/* 2, 5-8: established flows are forwarded, rewritten, counted */
+	/* 5, 10, 12-14: established flows are forwarded, rewritten, counted */
 	{ "v4 tcp ack forwarded", 0, TCP4(), FLOW(), FWD(OUT0) },
 	{ "v4 udp forwarded", 0, UDP4(), FLOW(), FWD(OUT0) },
 	{ "v6 tcp forwarded", 0, TCP6(), FLOW(), FWD(OUT0) },
@@ -103,7 +103,7 @@ static const struct fp_row rows[] = {
 	  .out_zero_csum = 1 },
 	{ "v4 ttl 2 forwarded as 1", 0, TCP4(.ttl = 2), FLOW(), FWD(OUT0) },
 
-	/* 1: parse */
+	/* 4: parse */
 	{ "arp passes", 0, { .arp = 1 }, FLOW(), PASS(NOT_IP) },
 	{ "broadcast destination mac passes", 0, TCP4(.dmac = bcast_mac), FLOW(), PASS(NOT_HOST) },
 	{ "multicast destination mac passes", 0, UDP6(.dmac = mcast_mac), FLOW(), PASS(NOT_HOST) },
@@ -138,22 +138,22 @@ static const struct fp_row rows[] = {
 	{ "v6 payload length beyond the frame", 0, UDP6(.trunc = 2), FLOW(), PASS(MALFORMED) },
 	{ "v6 udp checksum 0 is invalid", 0, UDP6(.udp_csum0 = 1), FLOW(), PASS(MALFORMED) },
 
-	/* 2: lookup by ingress and 5-tuple */
+	/* 5: lookup by ingress and 5-tuple */
 	{ "v4 no flow", 0, TCP4(), FLOW(.key_sport = 40001), PASS(NO_FLOW) },
 	{ "v6 no flow", 0, UDP6(), FLOW(.key_sport = 40001), PASS(NO_FLOW) },
 	{ "flow of another ingress device", 0, TCP4(), FLOW(.key_dev = OUT0), PASS(NO_FLOW) },
 
-	/* 3: TCP control */
+	/* 6: TCP control */
 	{ "tcp syn passes", 0, TCP4(.tcp_flags = TH_SYN), FLOW(), PASS(TCP_CONTROL) },
 	{ "tcp fin passes", 0, TCP4(.tcp_flags = TH_FIN | TH_ACK), FLOW(), PASS(TCP_CONTROL) },
 	{ "tcp rst passes", 0, TCP6(.tcp_flags = TH_RST), FLOW(), PASS(TCP_CONTROL) },
 	{ "tcp psh ack forwarded", 0, TCP6(.tcp_flags = TH_PSH | TH_ACK), FLOW(), FWD(OUT0) },
 
-	/* 4: TTL */
+	/* 7: TTL */
 	{ "v4 ttl 1 passes", 0, TCP4(.ttl = 1), FLOW(), PASS(TTL) },
 	{ "v6 hop limit 1 passes", 0, UDP6(.ttl = 1), FLOW(), PASS(TTL) },
 
-	/* 5: FIB and egress */
+	/* 10: FIB and egress */
 	{ "v4 no neighbour", 0, TCP4(.dst = "198.51.100.3"), FLOW(), PASS(FIB_NO_NEIGH) },
 	{ "v6 no neighbour", 0, TCP6(.dst = "2001:db8:2::3"), FLOW(), PASS(FIB_NO_NEIGH) },
 	{ "v4 exceeds the egress mtu", 0, TCP4(.dst = S4B, .payload = 1300), FLOW(.oif = OUT1),
@@ -207,7 +207,7 @@ static const struct fp_row rows[] = {
 	/* keep-alive */
 	{ "keepalive due passes", 0, TCP4(), FLOW(.flags = PFD_FLOW_F_KEEPALIVE), PASS(KEEPALIVE) },
 
-	/* 9, 10: dry-run, fail open */
+	/* 11, 1-2: dry-run, fail open */
 	{ "dry-run (global)", 0, TCP4(), FLOW(), .ctl = CTL_DRY, PASS(DRY_RUN) },
 	{ "dry-run (ingress device)", 0, UDP6(), FLOW(), .dev_dry = 1, PASS(DRY_RUN) },
 	{ "dry-run still reports fib failures", 0, TCP4(.dst = "203.0.113.70"), FLOW(),
@@ -383,7 +383,7 @@ static int run_one(struct lab *lab, int hook, const struct pkt_spec *s, __u8 *ou
 }
 
 /*
- * The FIB cache (DESIGN.md rule 5): filled by a lookup when pfd_ctl.fib_gen
+ * The FIB cache (docs/design.md, rule 10): filled by a lookup when pfd_ctl.fib_gen
  * is set, used while it is unchanged (a changed neighbour is not seen: that
  * proves the lookup is skipped), dropped by a generation bump (a changed
  * neighbour and a changed route are followed at once), with its own MTU

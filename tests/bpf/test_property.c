@@ -90,7 +90,7 @@ struct fwd {
 	int v6;
 };
 
-/* The rules of DESIGN.md on raw bytes, written apart from the BPF code.
+/* The per-packet rules of docs/design.md on raw bytes, written apart from the BPF code.
  * Returns 1 and fills f when the frame must be forwarded. */
 static int model(const __u8 *p, size_t len, __u32 ifindex, int hook, struct fwd *f)
 {

@@ -4,7 +4,7 @@ running configuration and says why, restart under traffic loses nothing and
 the fast path keeps going, a second daemon on one state dir is refused,
 `pfd detach --all` leaves nothing behind, the metrics file is valid
 Prometheus text, and status/flows/stats JSON have the documented shapes
-(/work/notes/cli-contract.md)."""
+(pfd(8))."""
 
 import json
 import math

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Guest scenario: a long-lived flow stays offloaded. The kernel expires its own
 # flowtable entry after nf_flowtable_{tcp,udp}_timeout without kernel-visible
-# packets, then clears IPS_OFFLOAD (KERNEL-NOTES.md item 2). With pfd carrying
+# packets, then clears IPS_OFFLOAD (docs/kernel-notes.md, "The kernel's own entry expires; keep it alive"). With pfd carrying
 # the flow in XDP the kernel sees nothing, so pfd's keep-alive
 # (PFD_FLOW_F_KEEPALIVE: one packet per timeout/3 left to the kernel's
 # software flowtable) must keep it alive. Timeouts lowered to 4 s; a TCP and a

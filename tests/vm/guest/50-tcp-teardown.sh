@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Guest scenario: TCP teardown of a fast-pathed flow, FIN and RST. pfd passes
-# FIN/RST to the kernel (rule 3); before 6.14 the kernel's software flowtable
+# FIN/RST to the kernel (docs/design.md, rule 6); before 6.14 the kernel's software flowtable
 # then tears the flow down (IPS_OFFLOAD cleared, conntrack sees the segment and
 # moves to a closing state); from 6.14 on FIN/RST keep the flow in the
-# flowtable (CLOSING) until it expires idle (KERNEL-NOTES.md item 5), which
+# flowtable (CLOSING) until it expires idle (docs/kernel-notes.md, "FIN and RST, before and after 6.14"), which
 # this test accepts as offloaded-then-gone later. Either way pfd must drop the
 # flow within a few seconds of IPS_OFFLOAD clearing, and conntrack must agree.
 . "$(dirname "$0")/lib.sh"
