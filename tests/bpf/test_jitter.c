@@ -249,6 +249,7 @@ static void test_misc(void)
 int main(void)
 {
 	const char *why = lab_enter();
+	int err;
 
 	if (why) {
 		t_skip("test_jitter", why);
@@ -259,11 +260,15 @@ int main(void)
 
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = lab_pin_root());
 	skel = pfd_tc_jitter__open_opts(&oo);
-	if (!skel || pfd_tc_jitter__load(skel)) {
-		T_TRUE(0, "load pfd_tc_jitter (verifier)");
+	T_TRUE(skel != NULL, "open pfd_tc_jitter");
+	if (!skel)
 		goto out;
-	}
-	T_TRUE(1, "load pfd_tc_jitter (verifier)");
+	err = pfd_tc_jitter__load(skel);
+	T_OK(err, "load pfd_tc_jitter (verifier)");
+	if (err)
+		goto out;
+	/* the verifier accepted the program: the kernel gave it an fd */
+	T_TRUE(bpf_program__fd(skel->progs.pfd_tc_jitter) >= 0, "pfd_tc_jitter has a program fd");
 
 	test_uniform(1 * MS, 5 * MS, 0);
 	test_uniform(200000, 50 * MS, 1);

@@ -328,7 +328,7 @@ int main(void)
 	struct pfd_tc_mss *skel = NULL;
 	const char *why = lab_enter();
 	size_t i;
-	int dev;
+	int dev, err;
 
 	if (why) {
 		t_skip("test_mss", why);
@@ -340,11 +340,14 @@ int main(void)
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = lab_pin_root());
 	skel = pfd_tc_mss__open_opts(&oo);
 	T_TRUE(skel != NULL, "open pfd_tc_mss");
-	if (!skel || pfd_tc_mss__load(skel)) {
-		T_TRUE(0, "load pfd_tc_mss (verifier)");
+	if (!skel)
 		goto out;
-	}
-	T_TRUE(1, "load pfd_tc_mss (verifier)");
+	err = pfd_tc_mss__load(skel);
+	T_OK(err, "load pfd_tc_mss (verifier)");
+	if (err)
+		goto out;
+	/* the verifier accepted the program: the kernel gave it an fd */
+	T_TRUE(bpf_program__fd(skel->progs.pfd_tc_mss) >= 0, "pfd_tc_mss has a program fd");
 	{
 		char path[256];
 		snprintf(path, sizeof(path), "%s/" PFD_MAP_MSS_CFG, lab_pin_root());

@@ -42,6 +42,22 @@ bpffs and deletes the namespaces, even when the test failed.
 
 Results a lead wants to read (latencies, loss) are printed with
 pfdlab.report(), which also appends them to $PFD_TEST_REPORT when set.
+
+Skips (tests/run's header has the whole convention): CI runs with
+PFD_TEST_FAIL_ON_SKIP=1, where every skip is a failure unless its reason
+starts with the fixed tag "kernel lacks:". Use that tag only after probing
+the running kernel for the feature at run time and seeing the kernel's own
+"not supported" answer, and fail on any other probe error:
+
+    err = probe()                      # e.g. tc qdisc replace ... root fq
+    if err is not None:
+        if "Specified qdisc kind is unknown" not in err:
+            pytest.fail("probe failed, and not for a missing sch_fq: %s" % err)
+        pytest.skip("kernel lacks: sch_fq (tc: %s)" % err)
+
+(test_jitter_hand.py, test_examples.py). tests/run reads the tag from
+pytest's -rs summary and counts these skips as "unsupported". Any other
+skip (no root, a tool not installed) is a plain skip: a failure in CI.
 """
 
 import os

@@ -14,34 +14,60 @@ from pfdlab import report
 
 CTBENCH = os.path.join(pfdlab.HERE, "ctbench.py")
 
+# The lab's pfd.conf (pfdlab.Lab.conf_text): heartbeat-limit 2s.
+HEARTBEAT_LIMIT = 2.0
+# The longest the transfer may stall after the kill. The fast path forwards
+# until the heartbeat is stale, then passes every packet to the kernel, which
+# holds the conntrack entry: a retransmission or two (RTO 200 ms) at most.
+# A stall near heartbeat-limit would mean the flow was black-holed until the
+# guard tripped. Measured: 10-19 ms.
+MAX_STALL = 1.0
+# 16 MiB at 2 MiB/s take 8 s: every wait on the transfer ends within
+# TRANSFER_TIMEOUT (traffic.py's deadline) plus lab.result()'s grace.
+TRANSFER_TIMEOUT = 20
+
 
 def test_kill9_fails_open(pfd_lab):
     lab = pfd_lab
     port = 5050
     nbytes = 16 << 20
     rate = 2 << 20
-    cli, srv = lab.tcp_transfer(nbytes, port=port, rate=rate, progress=True, timeout=40)
+    cli, srv = lab.tcp_transfer(nbytes, port=port, rate=rate, progress=True, timeout=TRANSFER_TIMEOUT)
     hit = pfdlab.wait_for(lambda: pfdlab.find_flow(lab.flows(), "tcp", port), 6, 0.05)
-    assert hit, "the flow was not offloaded"
+    assert hit, "the flow was not offloaded within 6 s"
     time.sleep(1.0)
     fwd0 = lab.counter("cnt_fwd")[0]
     d = lab.daemons[-1]
     t_kill = time.monotonic()
     d.signal(signal.SIGKILL)
-    assert d.wait(5) is not None, "pfd survived SIGKILL"
-    c, s = lab.result(cli), lab.result(srv)
+    assert d.wait(5) is not None, "pfd survived SIGKILL for 5 s"
+    c, s = lab.result(cli), lab.result(srv)   # bounded: TRANSFER_TIMEOUT + grace
     fwd = lab.counter("cnt_fwd")[0] - fwd0
-    prog = s["progress"]
+    prog = s.get("progress") or []
+    # the gaps between the server's progress marks (one per 5 ms of arriving
+    # data, and one at the end) from the last mark before the kill onwards
     gaps = [b[0] - a[0] for a, b in zip(prog, prog[1:]) if b[0] >= t_kill]
-    worst = max(gaps) if gaps else 0
+    worst = max(gaps) if gaps else None
+    ran_on = (prog[-1][0] - t_kill) if prog else 0.0
     st = lab.status()          # read-only commands work from the pins
     stale = st.get("reasons", {}).get("stale", {}).get("packets", 0)
-    report("kill -9", "transfer %s in %.1fs, longest stall after the kill %.0f ms, forward chain saw %d "
-           "packets after the kill, 'stale' passes %d, status running=%s" %
-           ("intact" if s["sha256"] == c["sha256"] else "CORRUPT", c["seconds"], worst * 1000, fwd,
+    report("kill -9", "transfer %s in %.1fs, data for %.1f s after the kill, longest stall after the kill "
+           "%s ms (limit %.0f ms), forward chain saw %d packets after the kill, 'stale' passes %d, "
+           "status running=%s" %
+           ("intact" if s["sha256"] == c["sha256"] else "CORRUPT", c["seconds"], ran_on,
+            "%.0f" % (worst * 1000) if worst is not None else "-", MAX_STALL * 1000, fwd,
             stale, st.get("running")))
     assert c["error"] is None and s["error"] is None, (c, s)
     assert s["bytes"] == nbytes and s["sha256"] == c["sha256"], "payload differs"
+    assert gaps, "no progress mark after the kill: the stall was not measured"
+    # the transfer went on past heartbeat-limit, so the stall covers the
+    # handover to the kernel, not only the stale fast path before it
+    assert ran_on > HEARTBEAT_LIMIT, \
+        "the transfer ended %.1f s after the kill, before the %.0f s heartbeat-limit: " \
+        "the handover to the kernel was not measured" % (ran_on, HEARTBEAT_LIMIT)
+    assert worst <= MAX_STALL, \
+        "the transfer stalled %.0f ms after the kill (limit %.0f ms): the flow was held up, " \
+        "not handed to the kernel at once" % (worst * 1000, MAX_STALL * 1000)
     assert fwd >= (nbytes // 1448) // 4, "the kernel did not take the flow over (%d packets)" % fwd
     assert st.get("running") is False, st
     assert stale > 0, "no packet was passed as 'stale' after the daemon died"

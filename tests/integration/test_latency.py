@@ -13,6 +13,18 @@ from pfdlab import report
 CTBENCH = os.path.join(pfdlab.HERE, "ctbench.py")
 COUNT = 10000
 
+# The daemon's target: p99 event-to-map latency <= 100 ms on this machine
+# (2 shared cores) for paced events. Asserted on the 200/s run, the per-flow
+# latency without queueing: measured there, p99 8-16 ms (poll resolution
+# included) over 7 runs, so the bound holds with margin and still catches
+# queueing behind the event loop, not only "installed by the 5 s reconcile".
+P99_TARGET_MS = 100
+# At 1000/s the daemon misses that target today (p99 83-168 ms, max ~220 ms
+# over the same 7 runs): this looser bound catches a regression (events
+# queued for seconds, or left to the reconcile) until it is met; then
+# tighten it to P99_TARGET_MS.
+P99_PACED_1000_MS = 300
+
 
 def measure(lab, rate, first_dport, count=COUNT):
     pin = os.path.join(lab.bpffs, "tc", "globals", "pfd_flows")
@@ -34,16 +46,22 @@ def test_event_to_map_latency(lab):
     st = lab.status()
     for name, r in (("paced 200/s", slow), ("paced 1000/s", paced), ("burst", burst)):
         report("event-to-map latency, %s" % name,
-               "%d/%d flows installed, median %.3f ms, p99 %.3f ms, max %.3f ms "
+               "%d/%d flows installed, p50 %.3f ms, p99 %.3f ms, max %.3f ms "
                "(poll resolution %.3f ms; %d inserted in %.2fs; measurer real-time %s; load average %.1f)" %
                (r["installed"], r["count"], r["median_ms"] or -1, r["p99_ms"] or -1, r["max_ms"] or -1,
                 r["resolution_ms"], r["count"], r["insert_seconds"], r["realtime"], r["loadavg"]))
     report("event-to-map latency, daemon", "ct_overruns %d, resyncs %d" %
            (st["control"]["ct_overruns"], st["control"]["resyncs"]))
+    report("event-to-map latency, target", "paced 200/s: p50 %.3f ms, p99 %.3f ms (target p99 <= %d ms); "
+           "paced 1000/s: p50 %.3f ms, p99 %.3f ms (bound %d ms)" %
+           (slow["median_ms"] or -1, slow["p99_ms"] or -1, P99_TARGET_MS,
+            paced["median_ms"] or -1, paced["p99_ms"] or -1, P99_PACED_1000_MS))
     for r in (slow, paced, burst):
         assert not r["errors"], r
         assert r["installed"] == r["count"], "only %d of %d entries reached the map" % (r["installed"], r["count"])
-    # a loose bound: the numbers themselves are the result (a busy, shared
-    # 2-core machine stretches them); this only catches "installed by the
-    # periodic reconcile (every 5 s in the lab) instead of by the event"
-    assert slow["median_ms"] < 1000, "median %.1f ms: events are not acted on" % slow["median_ms"]
+    assert slow["p99_ms"] <= P99_TARGET_MS, \
+        "paced 200/s: p99 %.1f ms (p50 %.1f ms) over the %d ms target" % \
+        (slow["p99_ms"], slow["median_ms"], P99_TARGET_MS)
+    assert paced["p99_ms"] <= P99_PACED_1000_MS, \
+        "paced 1000/s: p99 %.1f ms (p50 %.1f ms) over %d ms: events are queued or not acted on" % \
+        (paced["p99_ms"], paced["median_ms"], P99_PACED_1000_MS)

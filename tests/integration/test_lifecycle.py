@@ -34,11 +34,17 @@ def test_tcp_close_returns_to_kernel(pfd_lab, family):
     dst = pfdlab.SRV4 if family == "ipv4" else pfdlab.SRV6
     nbytes = 6 << 20
     fr0 = lab.counter("cnt_finrst")[0]
+    f0 = lab.reason("forwarded")[0]
     cli, srv = lab.tcp_transfer(nbytes, dst=dst, port=port, rate=3 << 20)
-    entry = wait_offloaded(lab, "tcp", port, family=family)
+    wait_offloaded(lab, "tcp", port, family=family)
     assert ct_state(lab, "tcp", port, family) == ["ESTABLISHED"]
+    # the flow's own entry, read while the transfer (about 2 s) still runs:
+    # its data direction must count packets the fast path forwarded
+    live = pfdlab.wait_for(lambda: [f for f in offloaded(lab, "tcp", port, family)
+                                    if f["orig"]["packets"] > 0], 2, 0.05)
     c, s = lab.result(cli), lab.result(srv)
     t_end = time.monotonic()
+    fwd = lab.reason("forwarded")[0] - f0
     assert s["bytes"] == nbytes and s["sha256"] == c["sha256"], "payload differs"
     fr = lab.counter("cnt_finrst")[0] - fr0
     assert fr >= 2, "the forward chain saw %d FIN/RST packets; both FINs must reach the kernel" % fr
@@ -46,10 +52,17 @@ def test_tcp_close_returns_to_kernel(pfd_lab, family):
     t_gone = time.monotonic()
     states = ct_state(lab, "tcp", port, family)
     report("tcp close %s" % family, "flow left pfd flows %.0f ms after the transfer ended; "
-           "conntrack states %s" % ((t_gone - t_end) * 1000, states))
+           "conntrack states %s; entry counted %s packets (orig) before the close; "
+           "pfd forwarded %d packets" % ((t_gone - t_end) * 1000, states,
+                                        live[0]["orig"]["packets"] if live else 0, fwd))
+    assert live, "the offloaded entry counted no packets while the transfer ran: not fast-pathed"
+    # 6 MiB is over 4,000 full-size segments (plus their ACKs, which pfd's
+    # forwarded count includes too); half that many proves the flow spent
+    # most of its life on the fast path (the first packets go through the
+    # kernel before the offload). Measured: about 5,000.
+    assert fwd >= (nbytes // 1448) // 2, "pfd forwarded only %d packets of the transfer" % fwd
     assert gone, "the closed flow is still in pfd flows"
     assert "ESTABLISHED" not in states, "conntrack still ESTABLISHED after FIN: %s" % states
-    assert entry["orig"]["packets"] >= 0
 
 
 def test_tcp_rst_from_server_reaches_client(pfd_lab):

@@ -13,6 +13,11 @@ import pfdlab
 from pfdlab import report
 
 
+# How far back before a drop rule a test looks for the flow's packets: a
+# flow that carried nothing just before the rule cannot show it stopping.
+LIVE_WINDOW = 0.5
+
+
 def wait_offloaded(lab, proto, port, timeout=6):
     hit = pfdlab.wait_for(lambda: pfdlab.find_flow(lab.flows(), proto, port), timeout, 0.05)
     assert hit, "%s flow to port %d not offloaded within %ss" % (proto, port, timeout)
@@ -35,15 +40,22 @@ def test_drop_rule_stops_udp_flow(pfd_lab):
     t_back = time.monotonic()
     c, s = lab.result(cli), lab.result(srv)
     times = [t for _, t in c["times"]]
+    # The flow must have been live when the rule went in (echoes in the
+    # 0.5 s before it), or "no echo after the rule" would measure nothing.
+    before = [t for t in times if t1 - LIVE_WINDOW <= t < t1]
     during = [t for t in times if t1 <= t < t2]
     after = [t for t in times if t >= t2]
     stop = (max(during) - t1) if during else 0.0
     resume = (min(after) - t2) if after else None
     report("drop rule to stop (udp, 1000 pps)",
-           "last packet %.1f ms after the rule was inserted; resumed %s ms after removal; "
-           "re-offloaded %.0f ms after removal; kernel dropped %d" %
-           (stop * 1000, "%.1f" % (resume * 1000) if resume is not None else "never",
-            (t_back - t2) * 1000, dropped))
+           "%d echoes in the %.1f s before the rule; last packet %.1f ms after the rule was "
+           "inserted; resumed %s ms after removal; re-offloaded %.0f ms after removal; "
+           "kernel dropped %d" %
+           (len(before), LIVE_WINDOW, stop * 1000,
+            "%.1f" % (resume * 1000) if resume is not None else "never", (t_back - t2) * 1000, dropped))
+    assert len(before) >= LIVE_WINDOW * 1000 // 2, \
+        "only %d echoes in the %.1f s before the drop rule: the flow was not running, the stop " \
+        "time measures nothing" % (len(before), LIVE_WINDOW)
     assert dropped > 0, "the drop rule never saw the flow: it stayed on the fast path"
     assert stop < 1.0, "the flow went on for %.3f s after the drop rule" % stop
     assert after, "the flow did not resume after the drop rule was removed"
@@ -66,13 +78,22 @@ def test_drop_rule_stops_tcp_flow(pfd_lab):
     lab.nft_delete(handle)
     c, s = lab.result(cli), lab.result(srv)
     prog = s["progress"]
+    # the server's byte count at each progress mark, and when it grew
+    growth = [(t, n - prev) for (t, n), (_, prev) in zip(prog[1:], prog[:-1]) if n > prev]
+    # The flow must have been moving when the rule went in, or "no data
+    # after the rule" would measure nothing.
+    before = sum(d for t, d in growth if t1 - LIVE_WINDOW <= t < t1)
     # the last time the server's byte count grew before the rule went
-    grew = [t for (t, n), (_, prev) in zip(prog[1:], prog[:-1]) if n > prev and t1 <= t < t2]
+    grew = [t for t, _ in growth if t1 <= t < t2]
     stop = (max(grew) - t1) if grew else 0.0
     after = [t for t, _ in prog if t >= t2]
-    report("drop rule to stop (tcp, 3 MB/s)", "last data %.1f ms after the rule was inserted; "
-           "data again %s ms after removal" %
-           (stop * 1000, "%.0f" % ((min(after) - t2) * 1000) if after else "never"))
+    report("drop rule to stop (tcp, 3 MB/s)", "%d bytes in the %.1f s before the rule; last data "
+           "%.1f ms after the rule was inserted; data again %s ms after removal" %
+           (before, LIVE_WINDOW, stop * 1000, "%.0f" % ((min(after) - t2) * 1000) if after else "never"))
+    # 3 MB/s: 1.5 MB in the window; half of that proves the flow was moving
+    assert before >= (3 << 20) * LIVE_WINDOW // 2, \
+        "only %d bytes arrived in the %.1f s before the drop rule: the flow was not running, the " \
+        "stop time measures nothing" % (before, LIVE_WINDOW)
     assert stop < 1.0, "data kept arriving %.3f s after the drop rule" % stop
     assert s["bytes"] == nbytes and s["sha256"] == c["sha256"], "the transfer did not complete intact"
 

@@ -9,7 +9,7 @@
 O=$VMOBJ/xdp_flow_lookup.o
 modprobe nf_flow_table 2>/dev/null
 bpftool btf dump file /sys/kernel/btf/nf_flow_table 2>/dev/null | grep -q bpf_xdp_flow_lookup ||
-	skip "kernel $(uname -r) has no bpf_xdp_flow_lookup kfunc (6.10+)"
+	skip "kernel lacks: bpf_xdp_flow_lookup kfunc (not in the BTF of $(uname -r)'s nf_flow_table; 6.10+)"
 [ -f "$O" ] || fail "$O not built (tests/vm/run builds it)"
 topo_up
 nft_up
