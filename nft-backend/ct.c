@@ -582,7 +582,29 @@ static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct
 	return ct_msg_start(out, buf, IPCTNL_MSG_CT_NEW, e);
 }
 
+/* TCP: protoinfo that sets and clears IP_CT_TCP_FLAG_* bits on both
+ * directions (nlattr_to_tcp: seen[dir].flags = (flags & ~mask) | (f.flags &
+ * mask)). */
+static void put_tcp_flags(struct nlmsghdr *nlh, __u8 set, __u8 clear)
+{
+	struct nf_ct_tcp_flags f = {.flags = set, .mask = set | clear};
+	struct nlattr *pinfo, *tcp;
+
+	pinfo = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
+	tcp = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
+	mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, sizeof(f), &f);
+	mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_REPLY, sizeof(f), &f);
+	mnl_attr_nest_end(nlh, tcp);
+	mnl_attr_nest_end(nlh, pinfo);
+}
+
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
+{
+	return pfd_ct_refresh(ct, e, seconds, 0);
+}
+
+int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds,
+		   __u8 clear_tcp)
 {
 	char buf[PFD_NL_REQ_SIZE] = {0};
 	struct nlmsghdr *nlh;
@@ -591,6 +613,8 @@ int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 se
 	if (err)
 		return err;
 	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(seconds));
+	if (clear_tcp && e->orig.l4proto == IPPROTO_TCP)
+		put_tcp_flags(nlh, 0, clear_tcp);
 	err = pfd_nl_request(&ct->req, nlh, NULL, NULL);
 	/* EPERM: IPS_FIXED_TIMEOUT, the entry's timeout is not ours to move;
 	 * an answer for the caller, not a failure. */
@@ -602,8 +626,6 @@ int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 se
 int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear)
 {
 	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct nf_ct_tcp_flags f = {.flags = set, .mask = set | clear};
-	struct nlattr *pinfo, *tcp;
 	struct nlmsghdr *nlh;
 	int err;
 
@@ -612,13 +634,7 @@ int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 s
 	err = ct_update_start(&nlh, buf, e);
 	if (err)
 		return err;
-	/* nlattr_to_tcp: seen[dir].flags = (flags & ~mask) | (f.flags & mask). */
-	pinfo = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
-	tcp = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
-	mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, sizeof(f), &f);
-	mnl_attr_put(nlh, CTA_PROTOINFO_TCP_FLAGS_REPLY, sizeof(f), &f);
-	mnl_attr_nest_end(nlh, tcp);
-	mnl_attr_nest_end(nlh, pinfo);
+	put_tcp_flags(nlh, set, clear);
 	err = pfd_nl_request(&ct->req, nlh, NULL, NULL);
 	if (err)
 		ct->stats.update_errors++;

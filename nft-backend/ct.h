@@ -104,6 +104,10 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value);
  * an entry. pfd_ct_set_timeout returns -EPERM for IPS_FIXED_TIMEOUT entries,
  * not counted in update_errors. */
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds);
+/* The timeout and, for TCP, IP_CT_TCP_FLAG_* bits cleared on both
+ * directions, in one update (pfd's periodic refresh of an active flow). */
+int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds,
+		   __u8 clear_tcp);
 /* TCP only: set and clear IP_CT_TCP_FLAG_* bits on both directions. */
 int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e,
 			 __u8 set, __u8 clear);

@@ -586,8 +586,12 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 	if (fresh && mark_mode(f) && e->orig.l4proto == IPPROTO_TCP)
 		/* Packets that come back to the kernel after a fast-path gap
 		 * must not be judged out of window (nf_flow_table does the
-		 * same: flow_offload_fixup_tcp()). */
-		pfd_ct_set_tcp_flags(f->ctx.ct, e, IP_CT_TCP_FLAG_BE_LIBERAL, 0);
+		 * same: flow_offload_fixup_tcp()). td_maxack freezes while the
+		 * fast path carries the flow: with MAXACK_SET an RST after 2
+		 * GiB of fast-pathed data compares as before it and is judged
+		 * invalid, so it goes too (and again at every refresh). */
+		pfd_ct_set_tcp_flags(f->ctx.ct, e, IP_CT_TCP_FLAG_BE_LIBERAL,
+				     IP_CT_TCP_FLAG_MAXACK_SET);
 	if (fresh)
 		pr_debug("flow installed (%s)", d->reason);
 }
@@ -834,8 +838,11 @@ void pfd_flows_refresh(struct pfd_flows *f)
 			 * extends offloaded entries) */
 			if (!mark_mode(f) || r->fixed_timeout)
 				continue;
-			err = pfd_ct_set_timeout(f->ctx.ct, &r->e,
-						 r->e.orig.l4proto == IPPROTO_TCP ? tcp_to : udp_to);
+			/* a packet the kernel saw since may have set MAXACK_SET
+			 * again, with an ack the fast path has long passed */
+			err = pfd_ct_refresh(f->ctx.ct, &r->e,
+					     r->e.orig.l4proto == IPPROTO_TCP ? tcp_to : udp_to,
+					     IP_CT_TCP_FLAG_MAXACK_SET);
 			if (err == -EPERM) {
 				r->fixed_timeout = true;	/* IPS_FIXED_TIMEOUT */
 			} else if (err && err != -ENOENT) {

@@ -52,7 +52,16 @@ def drop_replies(lab):
     return lab.nft_insert('udp sport %d counter name "cnt_drop" drop' % PORT)
 
 
+def ct_packets(lab):
+    """Packets conntrack counted for the stream, both directions."""
+    import re
+    p = lab.ns(lab.rtr, ["conntrack", "-L", "-p", "udp", "--dport", str(PORT)], check=False)
+    return sum(int(n) for n in re.findall(r"packets=(\d+)", p.stdout))
+
+
 def test_drop_rule_holds_for_a_flow_not_yet_installed(lab):
+    # min-packets counts with conntrack accounting
+    lab.sysctl(lab.rtr, "net.netfilter.nf_conntrack_acct", 1)
     lab.start_pfd(extra={"min-packets": "400", "reconcile-interval": "1s"})
     echoes_counter(lab)
     cli, srv = lab.udp_stream(RATE * 12, RATE, port=PORT, size=200, timeout=30)
@@ -67,6 +76,9 @@ def test_drop_rule_holds_for_a_flow_not_yet_installed(lab):
     lab.result(cli), lab.result(srv)
     after = echoes(lab) - at_drop
     dropped = lab.counter("cnt_drop")[0]
+    # the entry went past min-packets with its old 0x3 mark: a stale mark
+    # would have installed it at a reconcile
+    assert ct_packets(lab) >= 400 + RATE, "the stream never reached min-packets"
     report("stale marks", "drop rule at %.1fs; %d echoes arrived after it over %.1fs, %d dropped "
            "by the rule" % (1.5, after, time.monotonic() - t_drop, dropped))
     assert dropped >= RATE * 5, "the drop rule saw only %d packets: was it bypassed?" % dropped

@@ -83,9 +83,12 @@ int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain 
 	return 0;
 }
 
-int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds)
+static __u8 last_refresh_clear;
+
+int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds, __u8 clear)
 {
 	(void)ct, (void)e;
+	last_refresh_clear = clear;
 	n_timeout++;
 	last_timeout = seconds;
 	return timeout_ret;
@@ -211,6 +214,7 @@ static void install_remove(int fd)
 	T_EQ(pfd_flows_get_stats(f)->flows, 1, "one flow");
 	T_EQ(n_flags, 1, "BE_LIBERAL set once");
 	T_EQ(last_set, IP_CT_TCP_FLAG_BE_LIBERAL, "the flag is BE_LIBERAL");
+	T_EQ(last_clear, IP_CT_TCP_FLAG_MAXACK_SET, "MAXACK_SET cleared at install");
 
 	/* the fast path counts; a repeated event must not reset it */
 	v.packets = 5;
@@ -342,6 +346,7 @@ static void refresh_and_routes(int fd)
 	bpf_map_update_elem(fd, &k0, &v, BPF_EXIST);
 	pfd_flows_refresh(f);
 	T_EQ(n_timeout, 1, "refresh: active flow's timeout refreshed");
+	T_EQ(last_refresh_clear, IP_CT_TCP_FLAG_MAXACK_SET, "refresh: MAXACK_SET cleared with it");
 	T_TRUE(last_timeout > 0, "refresh: with the established timeout");
 	T_EQ(n_neigh, 2, "refresh: both next hops confirmed");
 	pfd_flows_refresh(f);
