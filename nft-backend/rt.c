@@ -19,6 +19,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/netconf.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
@@ -49,6 +50,7 @@ struct pfd_rt {
 	unsigned int nxfrm;
 	bool xfrm_valid;
 	bool xfrm_none; /* no NETLINK_XFRM in this kernel */
+	bool xfrm_owned; /* the daemon polls xfrm_ev (pfd_rt_xfrm_events_fd) */
 	struct pfd_netdev *netdev; /* NULL: no netdev family (before 6.3) */
 	int netdev_err;
 };
@@ -62,6 +64,8 @@ int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 		/* forwarding (and rp_filter) switched per device or for all:
 		 * the kernel stops forwarding, so must a cached fast path */
 		RTNLGRP_IPV4_NETCONF, RTNLGRP_IPV6_NETCONF,
+		/* nexthop objects (5.3+): routes by `nhid` change with them */
+		RTNLGRP_NEXTHOP,
 	};
 	struct pfd_rt *rt = calloc(1, sizeof(*rt));
 	unsigned int i;
@@ -78,7 +82,8 @@ int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 		err = pfd_nl_join(&rt->ev, groups[i]);
 		/* A kernel without IPv6 has no IPv6 groups to join. */
 		if (err && !(groups[i] == RTNLGRP_IPV6_IFADDR || groups[i] == RTNLGRP_IPV6_ROUTE ||
-			     groups[i] == RTNLGRP_IPV6_RULE || groups[i] == RTNLGRP_IPV6_NETCONF))
+			     groups[i] == RTNLGRP_IPV6_RULE || groups[i] == RTNLGRP_IPV6_NETCONF ||
+			     groups[i] == RTNLGRP_NEXTHOP))
 			goto err_close_ev;
 	}
 	err = pfd_nl_open(&rt->req, NETLINK_ROUTE, 0, false);
@@ -119,6 +124,8 @@ int pfd_rt_netdev_events_fd(const struct pfd_rt *rt)
 {
 	return pfd_netdev_events_fd(rt->netdev);
 }
+
+static bool xfrm_drain(struct pfd_rt *rt);
 
 static void xdp_changed(void *arg, int ifindex)
 {
@@ -169,6 +176,14 @@ int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *i
 	case RTM_NEWRULE:
 	case RTM_DELRULE:
 		if (!has_hdr(nlh, sizeof(struct fib_rule_hdr)))
+			return -EINVAL;
+		*ev = PFD_RT_EV_RULE;
+		return 0;
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
+		/* A replaced nexthop object changes the routes that use it,
+		 * and for IPv4 the kernel sends no route event for them. */
+		if (!has_hdr(nlh, sizeof(struct nhmsg)))
 			return -EINVAL;
 		*ev = PFD_RT_EV_ROUTE;
 		return 0;
@@ -249,6 +264,11 @@ int pfd_rt_events_read(struct pfd_rt *rt)
 
 	if (rt->netdev && pfd_netdev_events_read(rt->netdev, xdp_changed, rt) == -ENOBUFS)
 		ret = -ENOBUFS;
+	if (rt->xfrm_owned && xfrm_drain(rt)) {
+		rt->xfrm_valid = false;
+		if (rt->cb)
+			rt->cb(rt->arg, PFD_RT_EV_XFRM, 0, false);
+	}
 
 	for (i = 0; i < RT_READ_BUDGET; i++) {
 		const struct nlmsghdr *nlh;
@@ -464,18 +484,63 @@ static bool xfrm_snapshot_fresh(struct pfd_rt *rt)
 {
 	bool fresh = rt->xfrm_valid && rt->xfrm_ev.buf;
 
-	while (rt->xfrm_ev.buf) {
+	/* the event loop drains the notifications and drops the snapshot */
+	if (rt->xfrm_owned)
+		return fresh;
+	return !xfrm_drain(rt) && fresh;
+}
+
+/* The request socket and the policy notifications: subscribed before the
+ * first dump, so that no change falls between the two; without permission
+ * to join, the snapshot is dumped every time. */
+static int xfrm_open(struct pfd_rt *rt)
+{
+	int err;
+
+	if (rt->xfrm_req.buf || rt->xfrm_none)
+		return 0;
+	err = pfd_nl_open(&rt->xfrm_req, NETLINK_XFRM, 0, false);
+	if (err == -EPROTONOSUPPORT) {
+		/* A kernel without CONFIG_XFRM_USER has no policies. */
+		rt->xfrm_none = true;
+		rt->nxfrm = 0;
+		return 0;
+	}
+	if (err)
+		return err;
+	if (!pfd_nl_open(&rt->xfrm_ev, NETLINK_XFRM, 0, true) &&
+	    pfd_nl_join(&rt->xfrm_ev, XFRMNLGRP_POLICY))
+		pfd_nl_close(&rt->xfrm_ev);
+	return 0;
+}
+
+int pfd_rt_xfrm_events_fd(struct pfd_rt *rt)
+{
+	if (xfrm_open(rt) || !rt->xfrm_ev.buf)
+		return -1;
+	rt->xfrm_owned = true;
+	return rt->xfrm_ev.fd;
+}
+
+/* Drains the policy notifications (the event loop's job once it owns
+ * them); true if the policies changed or changes were lost. */
+static bool xfrm_drain(struct pfd_rt *rt)
+{
+	bool changed = false;
+	int i;
+
+	for (i = 0; rt->xfrm_ev.buf && i < RT_READ_BUDGET; i++) {
 		bool foreign;
 		ssize_t n = pfd_nl_recv(&rt->xfrm_ev, rt->xfrm_ev.buf, PFD_NL_BUF_SIZE, &foreign);
 
 		if (n == -EAGAIN)
 			break;
 		if (!foreign)
-			fresh = false;
+			changed = true;
 		if (n < 0 && n != -ENOBUFS && n != -EMSGSIZE)
 			break;
 	}
-	return fresh;
+	return changed;
 }
 
 static int xfrm_snapshot(struct pfd_rt *rt)
@@ -490,22 +555,11 @@ static int xfrm_snapshot(struct pfd_rt *rt)
 	rt->xfrm_valid = false;
 	if (rt->xfrm_none)
 		return 0;
-	if (!rt->xfrm_req.buf) {
-		err = pfd_nl_open(&rt->xfrm_req, NETLINK_XFRM, 0, false);
-		if (err == -EPROTONOSUPPORT) {
-			/* A kernel without CONFIG_XFRM_USER has no policies. */
-			rt->xfrm_none = true;
-			rt->nxfrm = 0;
-			return 0;
-		}
-		if (err)
-			return err;
-		/* Subscribe before the first dump, so that no change falls
-		 * between the two; without permission, dump every time. */
-		if (!pfd_nl_open(&rt->xfrm_ev, NETLINK_XFRM, 0, true) &&
-		    pfd_nl_join(&rt->xfrm_ev, XFRMNLGRP_POLICY))
-			pfd_nl_close(&rt->xfrm_ev);
-	}
+	err = xfrm_open(rt);
+	if (err)
+		return err;
+	if (rt->xfrm_none)
+		return 0;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = XFRM_MSG_GETPOLICY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;

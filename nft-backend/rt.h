@@ -16,7 +16,7 @@
 #include <linux/types.h>
 
 enum pfd_rt_event {
-	PFD_RT_EV_ROUTE = 0,	/* route or rule added/removed (v4 or v6) */
+	PFD_RT_EV_ROUTE = 0,	/* route or nexthop object added/changed/removed */
 	PFD_RT_EV_NEIGH,	/* neighbour entry changed */
 	PFD_RT_EV_ADDR,		/* address added/removed */
 	PFD_RT_EV_LINK,		/* link changed (ifindex; up tells the state) */
@@ -25,6 +25,9 @@ enum pfd_rt_event {
 				 * (ifindex, or 0 for all devices): like a route change */
 	PFD_RT_EV_XDP,		/* a device's XDP features changed (ifindex, or 0:
 				 * notifications were lost, any device) */
+	PFD_RT_EV_RULE,		/* a policy routing rule added/removed (v4 or v6):
+				 * fwmark rules decide flows, not only packets */
+	PFD_RT_EV_XFRM,		/* an xfrm (IPsec) policy changed */
 };
 
 typedef void (*pfd_rt_cb)(void *arg, enum pfd_rt_event ev, int ifindex, bool up);
@@ -37,6 +40,10 @@ int pfd_rt_events_fd(const struct pfd_rt *rt);
 /* The netdev family's notification socket (XDP features), -1 when this
  * kernel has none (before 6.3); pfd_rt_events_read drains it too. */
 int pfd_rt_netdev_events_fd(const struct pfd_rt *rt);
+/* The xfrm policy notification socket, -1 without NETLINK_XFRM. The
+ * caller that asks for it must poll it and call pfd_rt_events_read, which
+ * then reports PFD_RT_EV_XFRM; until it does, the xfrm snapshot is kept. */
+int pfd_rt_xfrm_events_fd(struct pfd_rt *rt);
 /* Drains pending events (at most 1024 datagrams per call); -ENOBUFS when
  * events were lost (treat as "all changed"). The callback must not call
  * pfd_rt_events_read. */

@@ -734,8 +734,18 @@ static void on_rt_event(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
 	/* neighbours change no route and no policy: only the fast path's FIB
 	 * cache (fib_gen) cares */
 	if (ev != PFD_RT_EV_NEIGH)
-		pfd_flows_invalidate(d->flows,
-				     ev == PFD_RT_EV_TC || ev == PFD_RT_EV_LINK ? ifindex : 0);
+		pfd_flows_invalidate(d->flows, ev == PFD_RT_EV_TC || ev == PFD_RT_EV_LINK ||
+							       ev == PFD_RT_EV_XDP ?
+						       ifindex :
+						       0);
+	/* A rule (fwmark routing) or an xfrm policy changes which flows the
+	 * fast path may carry at all, not only where their packets go (the
+	 * FIB lookup follows routes per packet): every installed flow is
+	 * decided again once the batch is read. */
+	if (ev == PFD_RT_EV_RULE || ev == PFD_RT_EV_XFRM) {
+		ev = PFD_RT_EV_TC;
+		ifindex = 0;
+	}
 	if (ev == PFD_RT_EV_XDP)
 		d->devmap_dirty = true;
 	if (ev == PFD_RT_EV_TC || ev == PFD_RT_EV_XDP) {
@@ -1154,9 +1164,12 @@ static int start(struct pfd *d)
 		err = pfd_loop_add_fd(d->loop, pfd_nft_events_fd(d->nft), on_nft, d);
 	if (!err)
 		err = pfd_loop_add_fd(d->loop, pfd_rt_events_fd(d->rt), on_rt, d);
-	/* XDP features (netdev family, 6.3+): the same handler drains both */
+	/* XDP features (netdev family, 6.3+) and xfrm policies: the same
+	 * handler drains all three */
 	if (!err && pfd_rt_netdev_events_fd(d->rt) >= 0)
 		err = pfd_loop_add_fd(d->loop, pfd_rt_netdev_events_fd(d->rt), on_rt, d);
+	if (!err && pfd_rt_xfrm_events_fd(d->rt) >= 0)
+		err = pfd_loop_add_fd(d->loop, pfd_rt_xfrm_events_fd(d->rt), on_rt, d);
 	if (!err)
 		err = pfd_loop_add_signals(d->loop, sigs, 3, on_signal, d);
 	if (err) {

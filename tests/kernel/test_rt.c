@@ -96,11 +96,37 @@ static void test_events(struct pfd_rt *rt)
 	T_TRUE(saw_after(rt, "ip -6 route add 2001:db8:5::/64 via 2001:db8:2::2", PFD_RT_EV_ROUTE,
 			 s0, -1),
 	       "IPv6 route event");
-	T_TRUE(saw_after(rt, "ip rule add to 203.0.113.99 table 200", PFD_RT_EV_ROUTE, -1, -1),
+	T_TRUE(saw_after(rt, "ip rule add to 203.0.113.99 table 200", PFD_RT_EV_RULE, -1, -1),
 	       "IPv4 rule event");
-	T_TRUE(saw_after(rt, "ip -6 rule add to 2001:db8:9::/64 table 200", PFD_RT_EV_ROUTE, -1,
+	T_TRUE(saw_after(rt, "ip -6 rule add to 2001:db8:9::/64 table 200", PFD_RT_EV_RULE, -1,
 			 -1),
 	       "IPv6 rule event");
+	/* a replaced nexthop object moves the routes that use it, with no
+	 * IPv4 route event: the nexthop group must reach pfd */
+	kt_sh("ip nexthop add id 77 via 198.51.100.2 dev s0");
+	kt_sh("ip route add 203.0.113.128/26 nhid 77");
+	T_TRUE(saw_after(rt, "ip nexthop replace id 77 via 198.51.100.3 dev s0", PFD_RT_EV_ROUTE,
+			 -1, -1),
+	       "nexthop replaced event");
+	kt_sh("ip route del 203.0.113.128/26");
+	kt_sh("ip nexthop del id 77");
+	/* an xfrm policy: reported once the caller owns the notifications
+	 * (a handle of its own: test_xfrm asks without owning them) */
+	{
+		struct pfd_rt *own = NULL;
+
+		T_OK(pfd_rt_open(&own, record, &evlog), "open a second handle");
+		T_TRUE(own && pfd_rt_xfrm_events_fd(own) >= 0, "xfrm notifications");
+		if (own)
+			T_TRUE(saw_after(own,
+					 "ip xfrm policy add src 192.0.2.0/24 dst 203.0.113.0/24 "
+					 "dir out tmpl src 198.51.100.1 dst 198.51.100.2 proto esp "
+					 "mode tunnel",
+					 PFD_RT_EV_XFRM, -1, -1),
+			       "xfrm policy event");
+		kt_sh("ip xfrm policy flush");
+		pfd_rt_close(own);
+	}
 	T_TRUE(saw_after(rt, "ip neigh add 198.51.100.50 lladdr 02:00:00:00:00:50 dev s0",
 			 PFD_RT_EV_NEIGH, s0, -1),
 	       "neighbour event");

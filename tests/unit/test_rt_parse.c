@@ -14,6 +14,7 @@
 #include <linux/fib_rules.h>
 #include <linux/neighbour.h>
 #include <linux/netconf.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 
@@ -39,6 +40,7 @@ static void test_events(void)
 	struct rtmsg rtm = {.rtm_family = AF_INET};
 	struct fib_rule_hdr frh = {.family = AF_INET6};
 	struct netconfmsg ncm = {.ncm_family = AF_INET};
+	struct nhmsg nhm = {.nh_family = AF_INET};
 	const struct {
 		__u16 type;
 		const void *hdr;
@@ -55,8 +57,10 @@ static void test_events(void)
 		{RTM_DELTFILTER, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "deltfilter"},
 		{RTM_NEWCHAIN, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "newchain"},
 		{RTM_DELROUTE, &rtm, sizeof(rtm), PFD_RT_EV_ROUTE, 0, "delroute"},
-		{RTM_NEWRULE, &frh, sizeof(frh), PFD_RT_EV_ROUTE, 0, "newrule"},
-		{RTM_DELRULE, &frh, sizeof(frh), PFD_RT_EV_ROUTE, 0, "delrule"},
+		{RTM_NEWRULE, &frh, sizeof(frh), PFD_RT_EV_RULE, 0, "newrule"},
+		{RTM_DELRULE, &frh, sizeof(frh), PFD_RT_EV_RULE, 0, "delrule"},
+		{RTM_NEWNEXTHOP, &nhm, sizeof(nhm), PFD_RT_EV_ROUTE, 0, "newnexthop"},
+		{RTM_DELNEXTHOP, &nhm, sizeof(nhm), PFD_RT_EV_ROUTE, 0, "delnexthop"},
 		{RTM_NEWNETCONF, &ncm, sizeof(ncm), PFD_RT_EV_NETCONF, 0, "newnetconf"},
 	};
 	enum pfd_rt_event ev;
