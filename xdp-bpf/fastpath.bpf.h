@@ -12,7 +12,9 @@
  *   PFD_HOOK                      PFD_HOOK_XDP or PFD_HOOK_TC (counter slot)
  *   pfd_ctx_redirect(ctx, oif)    arm the redirect; true on success
  *   pfd_ctx_mtu_len(ctx, pkt)     the length the egress MTU must hold
- *   pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac)  NAT, TTL, MACs
+ *   pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac)  NAT, TTL, MACs; 0, or
+ *                                 non-zero if it could not start (nothing
+ *                                 was changed: the packet passes)
  *   pfd_ctx_l2_check(ctx)         what the hook knows about L2 beyond the
  *                                 frame (skb: VLAN tag taken out, pkt_type)
  *   PFD_HOOK_XDP_ONLY             defined for XDP: VIA_TC flows and the
@@ -310,7 +312,9 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	if (!pfd_ctx_redirect(ctx, pkt->oif))
 		return PFD_R_REDIRECT;
 
-	pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac);
+	/* Returning anything but the redirect verdict cancels the redirect. */
+	if (pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac))
+		return PFD_R_REDIRECT;
 	__sync_fetch_and_add(&flow->packets, 1);
 	__sync_fetch_and_add(&flow->bytes, pkt->ip_len); /* as conntrack counts */
 	flow->last_seen_ns = now;

@@ -127,8 +127,16 @@ static __always_inline void pfd_rewrite(struct pfd_pkt *pkt, const struct pfd_fl
  * sends a computed zero as 0xffff. The helpers may reallocate the packet:
  * every original value is read before the first call, and no packet
  * pointer is used after it.
+ *
+ * The helpers fail only when the bytes they touch are not linear or not
+ * writable (a cloned skb: a tap on the device), and allocating then can
+ * fail. So the headers are made linear and writable first, and a failure
+ * there leaves the packet untouched for the kernel (non-zero return).
+ * After it, every helper works on linear, private bytes; one that failed
+ * anyway would leave a half-rewritten packet whose checksums no longer
+ * match, which the kernel drops as it would any corrupt packet.
  */
-static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pkt *pkt,
+static __always_inline int pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pkt *pkt,
 					    const struct pfd_flow *flow, const __u8 *dmac,
 					    const __u8 *smac)
 {
@@ -145,7 +153,7 @@ static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pk
 	__s64 diff;
 
 	if (!ports || (!pkt->ip4 && !pkt->ip6))
-		return;
+		return -1;
 	sport = ports[0];
 	dport = ports[1];
 	if (pkt->ip4) {
@@ -161,6 +169,8 @@ static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pk
 		ttl_new = ttl_old - 1;
 	}
 	/* From here on the packet may move: offsets only. */
+	if (bpf_skb_pull_data(skb, csum_off + sizeof(__be16)))
+		return -1;
 
 	if (snat) {
 		if (v4) {
@@ -208,6 +218,7 @@ static __always_inline void pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pk
 	}
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), dmac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), smac, ETH_ALEN, 0);
+	return 0;
 }
 
 #endif /* PFD_NAT_BPF_H */

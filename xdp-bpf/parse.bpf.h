@@ -84,6 +84,23 @@ static __always_inline enum pfd_reason pfd_parse_l4(struct pfd_pkt *pkt, void *l
 	return PFD_R_FORWARDED;
 }
 
+/* Whether a 20-byte IPv4 header's checksum is right (its ones' complement
+ * sum is 0xffff). ip_rcv() drops a header whose checksum is wrong; the fast
+ * path, which only updates the checksum incrementally, would otherwise
+ * forward the corruption with a checksum that now matches it. */
+static __always_inline bool pfd_ip4_csum_ok(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u32 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 /* Returns PFD_R_FORWARDED (meaning "parsed, go on") or why the packet
  * passes. */
 static __always_inline enum pfd_reason pfd_parse(struct pfd_pkt *pkt)
@@ -111,6 +128,8 @@ static __always_inline enum pfd_reason pfd_parse(struct pfd_pkt *pkt)
 		 * offload them either (nf_flow_table_ip.c). */
 		if (iph->ihl != 5)
 			return PFD_R_IP_SPECIAL;
+		if (!pfd_ip4_csum_ok(iph))
+			return PFD_R_MALFORMED;
 		if (iph->frag_off & bpf_htons(PFD_IP_MF | PFD_IP_OFFSET))
 			return PFD_R_IP_SPECIAL;
 		if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)

@@ -18,7 +18,8 @@
 	(bpf_redirect_map(&pfd_tx_ports, (oif), XDP_PASS) == XDP_REDIRECT)
 #define pfd_ctx_mtu_len(ctx, pkt) ((pkt)->ip_len)
 /* An xdp_buff has no checksum state: rewrite in place. */
-#define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite(pkt, flow, dmac, smac)
+/* direct packet access: the rewrite cannot fail */
+#define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) (pfd_rewrite(pkt, flow, dmac, smac), 0)
 
 /* A VLAN tag is in the frame (EtherType 0x8100: not_ip); no pkt_type. */
 #define pfd_ctx_l2_check(ctx) PFD_R_FORWARDED

@@ -48,7 +48,8 @@ static __always_inline long mock_fib(struct bpf_fib_lookup *p, __u32 flags)
 #define PFD_HOOK_XDP_ONLY	   1
 #define pfd_ctx_redirect(ctx, oif) (!mock_redirect_fail)
 #define pfd_ctx_mtu_len(ctx, pkt)  ((pkt)->ip_len)
-#define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) pfd_rewrite(pkt, flow, dmac, smac)
+/* direct packet access: the rewrite cannot fail */
+#define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) (pfd_rewrite(pkt, flow, dmac, smac), 0)
 #define pfd_ctx_l2_check(ctx)	   PFD_R_FORWARDED
 
 #include "../../xdp-bpf/fastpath.bpf.h"

@@ -47,6 +47,7 @@ struct pkt_spec {
 	int		doff;		/* TCP data offset override (words) */
 	int		ipver;		/* IP version nibble override */
 	int		bad_ip_len;	/* add this to the IP length field */
+	int		bad_ip_csum;	/* IPv4 header checksum off by one */
 };
 
 static const __u8 pkt_default_smac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
@@ -144,7 +145,8 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 			buf[l3 + 22] = 1;
 			buf[l3 + 23] = 0;
 		}
-		put16(buf + l3 + 10, ~pkt_fold(pkt_sum(buf + l3, ihl * 4, 0)) & 0xffff);
+		put16(buf + l3 + 10,
+		      (~pkt_fold(pkt_sum(buf + l3, ihl * 4, 0)) + s->bad_ip_csum) & 0xffff);
 	} else {
 		__u32 ext = s->ext ? 8 : 0;
 		__u32 w = (__u32)(s->ipver ? s->ipver : 6) << 28 | (__u32)s->tos << 20 | 0x12345;

@@ -129,6 +129,8 @@ static const struct fp_row rows[] = {
 	{ "v4 ip length below the header", 0, TCP4(.bad_ip_len = -(20 + 64 + 1)), FLOW(),
 	  PASS(MALFORMED) },
 	{ "v4 version 5", 0, TCP4(.ipver = 5), FLOW(), PASS(MALFORMED) },
+	/* ip_rcv() drops it: forwarding it would spread the corruption */
+	{ "v4 header checksum wrong", 0, TCP4(.bad_ip_csum = 1), FLOW(), PASS(MALFORMED) },
 	{ "v4 tcp doff 4", 0, TCP4(.doff = 4), FLOW(), PASS(MALFORMED) },
 	{ "v4 tcp doff beyond the segment", 0, TCP4(.doff = 15, .payload = 8), FLOW(),
 	  PASS(MALFORMED) },
