@@ -320,6 +320,8 @@ struct route_reply {
 	int oif;
 	__u8 type;
 	bool seen;
+	int alen;
+	__be32 gw[4]; /* RTA_GATEWAY of the family; zero: on-link */
 };
 
 static int route_cb(const struct nlmsghdr *nlh, void *arg)
@@ -332,17 +334,27 @@ static int route_cb(const struct nlmsghdr *nlh, void *arg)
 		return -EBADMSG;
 	r->seen = true;
 	r->type = rtm->rtm_type;
-	mnl_attr_for_each (a, nlh, sizeof(*rtm))
+	mnl_attr_for_each (a, nlh, sizeof(*rtm)) {
 		if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			r->oif = (int)mnl_attr_get_u32(a);
+		else if (mnl_attr_get_type(a) == RTA_GATEWAY &&
+			 mnl_attr_get_payload_len(a) == (uint16_t)r->alen)
+			memcpy(r->gw, mnl_attr_get_payload(a), (size_t)r->alen);
+	}
 	return 0;
 }
 
 int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
 		     __u32 mark, int *oif)
 {
+	return pfd_rt_route(rt, family, dst, src, iif, mark, oif, NULL);
+}
+
+int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		 __u32 mark, int *oif, __be32 *gw)
+{
 	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct route_reply r = {0};
+	struct route_reply r = {.alen = addr_len(family)};
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	int alen = addr_len(family), err;
@@ -380,6 +392,8 @@ int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __b
 	if (r.oif <= 0)
 		return -ENODATA;
 	*oif = r.oif;
+	if (gw)
+		memcpy(gw, r.gw, sizeof(r.gw));
 	return 0;
 }
 

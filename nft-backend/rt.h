@@ -55,6 +55,11 @@ int pfd_rt_events_read(struct pfd_rt *rt);
  * for a local destination, -ENETUNREACH for a non-unicast route. */
 int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src,
 		     int iif, __u32 mark, int *oif);
+/* The same, and the gateway (16 bytes, IPv4 in [0]; all zero when the
+ * destination is on-link): the neighbour the kernel sends to. gw may be
+ * NULL. */
+int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		 __u32 mark, int *oif, __be32 *gw);
 
 /* Policy checks; each returns 1 (present), 0 (absent) or -errno. */
 int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family);

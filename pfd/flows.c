@@ -36,6 +36,7 @@ struct rec {
 	struct pfd_flow_key	key[2];
 	unsigned char		tmpl[2][FLOW_TMPL_LEN];
 	uint64_t		refreshed_seen;	/* max last_seen_ns at the last refresh */
+	__be32			gw[2][4];	/* each direction's next hop; 0: on-link */
 	uint32_t		seen_gen;
 	uint32_t		env_gen;	/* f->env_gen when last decided */
 	bool			fixed_timeout;	/* IPS_FIXED_TIMEOUT: EPERM on refresh */
@@ -51,6 +52,7 @@ struct rt_cache_ent {
 	int		iif;
 	__be32		dst[4], src[4];
 	int		err, oif;
+	__be32		gw[4];
 };
 
 /* xfrm coverage per address pair: no change events exist for it, so the
@@ -249,7 +251,7 @@ const struct pfd_flows_stats *pfd_flows_get_stats(const struct pfd_flows *f)
 /* Environment: routes and device probes, cached                        */
 
 static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const __be32 *src,
-		     int iif, int *oif)
+		     int iif, int *oif, __be32 *gw)
 {
 	__be32 zero[4] = { 0 };
 	struct rt_cache_ent *c;
@@ -265,16 +267,21 @@ static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const _
 	if (c->valid && c->family == family && c->iif == iif && !memcmp(c->dst, dst, 16) &&
 	    !memcmp(c->src, src, 16)) {
 		*oif = c->oif;
+		if (gw)
+			memcpy(gw, c->gw, sizeof(c->gw));
 		return c->err;
 	}
-	c->err = pfd_rt_route_oif(f->ctx.rt, family, dst, src == zero ? NULL : src, iif, 0,
-				  &c->oif);
+	memset(c->gw, 0, sizeof(c->gw));
+	c->err = pfd_rt_route(f->ctx.rt, family, dst, src == zero ? NULL : src, iif, 0, &c->oif,
+			      c->gw);
 	c->valid = true;
 	c->family = (uint8_t)family;
 	c->iif = iif;
 	memcpy(c->dst, dst, 16);
 	memcpy(c->src, src, 16);
 	*oif = c->oif;
+	if (gw)
+		memcpy(gw, c->gw, sizeof(c->gw));
 	return c->err;
 }
 
@@ -303,18 +310,18 @@ static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pf
 	int fam = o->family, oif = 0, err;
 
 	/* see pfd_policy_resolve(): the same four questions, cached */
-	err = route_oif(f, fam, o->src, NULL, 0, &oif);
+	err = route_oif(f, fam, o->src, NULL, 0, &oif, NULL);
 	if (!err) {
 		env->in[0].ifindex = oif;
-		err = route_oif(f, fam, r->src, o->src, oif, &oif);
+		err = route_oif(f, fam, r->src, o->src, oif, &oif, env->gw[0]);
 		if (!err)
 			env->out[0].ifindex = oif;
 	}
 	env->route_err[0] = err;
-	err = route_oif(f, fam, r->src, NULL, 0, &oif);
+	err = route_oif(f, fam, r->src, NULL, 0, &oif, NULL);
 	if (!err) {
 		env->in[1].ifindex = oif;
-		err = route_oif(f, fam, o->src, r->src, oif, &oif);
+		err = route_oif(f, fam, o->src, r->src, oif, &oif, env->gw[1]);
 		if (!err)
 			env->out[1].ifindex = oif;
 	}
@@ -526,6 +533,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 				}
 		}
 		r->e = *e;
+		memcpy(r->gw, env->gw, sizeof(r->gw));
 		r->seen_gen = f->gen;
 		r->env_gen = f->env_gen;
 		return;
@@ -577,6 +585,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 		unlink_keys(f, r);
 		r->e = *e;
 	}
+	memcpy(r->gw, env->gw, sizeof(r->gw));
 	memcpy(r->key, key, sizeof(key));
 	memcpy(r->tmpl[0], &val[0], FLOW_TMPL_LEN);
 	memcpy(r->tmpl[1], &val[1], FLOW_TMPL_LEN);
@@ -827,12 +836,16 @@ void pfd_flows_refresh(struct pfd_flows *f)
 			if (seen <= r->refreshed_seen)
 				continue;	/* idle: let conntrack expire it */
 			r->refreshed_seen = seen;
-			/* fast-pathed packets confirm no neighbour: do it */
+			/* fast-pathed packets confirm no neighbour: do it, for
+			 * the next hop they go to (the gateway, or the
+			 * destination itself when it is on-link) */
 			for (d = 0; d < 2; d++) {
 				const struct pfd_flow *t = (const void *)r->tmpl[d];
+				static const __be32 none[4];
+				const __be32 *nh =
+					memcmp(r->gw[d], none, sizeof(none)) ? r->gw[d] : t->nat_daddr;
 
-				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, t->nat_daddr,
-						 (int)t->oif);
+				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, nh, (int)t->oif);
 			}
 			/* flowtable mode: the kernel owns the timeout (its GC
 			 * extends offloaded entries) */

@@ -407,19 +407,19 @@ int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct p
 	/* Original direction: arrives by the route back to its source, leaves
 	 * by the route the kernel gives its post-DNAT destination (reply.src)
 	 * from its pre-SNAT source, entering by that device. */
-	err = pfd_rt_route_oif(rt, f, o->src, NULL, 0, 0, &oif);
+	err = pfd_rt_route(rt, f, o->src, NULL, 0, 0, &oif, NULL);
 	if (!err) {
 		env->in[0].ifindex = oif;
-		err = pfd_rt_route_oif(rt, f, r->src, o->src, oif, 0, &oif);
+		err = pfd_rt_route(rt, f, r->src, o->src, oif, 0, &oif, env->gw[0]);
 		if (!err)
 			env->out[0].ifindex = oif;
 	}
 	env->route_err[0] = err;
 	/* Reply direction, the mirror image. */
-	err = pfd_rt_route_oif(rt, f, r->src, NULL, 0, 0, &oif);
+	err = pfd_rt_route(rt, f, r->src, NULL, 0, 0, &oif, NULL);
 	if (!err) {
 		env->in[1].ifindex = oif;
-		err = pfd_rt_route_oif(rt, f, o->src, r->src, oif, 0, &oif);
+		err = pfd_rt_route(rt, f, o->src, r->src, oif, 0, &oif, env->gw[1]);
 		if (!err)
 			env->out[1].ifindex = oif;
 	}

@@ -60,6 +60,9 @@ struct pfd_policy_env {
 	 * not resolve (-errno). */
 	struct pfd_policy_dev in[2], out[2];
 	int		route_err[2];
+	/* the next hop each direction leaves to: its gateway, all zero when
+	 * the destination is on-link (the neighbour pfd keeps fresh) */
+	__be32		gw[2][4];
 	/* flowtable mode: both devices in one flowtable (pfd_nft_read_flowtables) */
 	bool		same_flowtable;
 	int		fwmark_rules;	/* 1: ip rules with fwmark exist for the family */

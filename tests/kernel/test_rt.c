@@ -195,6 +195,17 @@ static void test_routes(struct pfd_rt *rt)
 	T_OK(pfd_rt_route_oif(rt, AF_INET, a4("192.0.2.10", d), a4("198.51.100.2", s), s0, 0, &oif),
 	     "v4 reply direction: resolves");
 	T_EQ(oif, r0, "v4 reply direction: via r0");
+	{
+		__be32 gw[4], want[4];
+
+		/* the neighbour pfd keeps fresh for it: the gateway */
+		T_OK(pfd_rt_route(rt, AF_INET, a4("203.0.113.70", d), NULL, 0, 0, &oif, gw),
+		     "v4 route with its gateway");
+		T_TRUE(!memcmp(gw, a4("198.51.100.2", want), 16), "v4 gateway 198.51.100.2");
+		T_OK(pfd_rt_route(rt, AF_INET, a4("192.0.2.10", d), NULL, 0, 0, &oif, gw),
+		     "v4 on-link route");
+		T_TRUE(!memcmp(gw, a4("0.0.0.0", want), 16), "v4 on-link: no gateway");
+	}
 
 	/* A fwmark rule sends marked packets elsewhere. */
 	T_OK(kt_sh("ip route add 203.0.113.64/26 dev r0 table 100 && ip rule add fwmark 0x7 table "

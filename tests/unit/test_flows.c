@@ -25,13 +25,21 @@ static unsigned int n_timeout, n_flags, n_mark, n_neigh;
 static __u8 last_set, last_clear;
 static __u32 last_mark_mask, last_timeout;
 
-int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src,
-		     int iif, __u32 mark, int *oif)
+/* 192.0.2.0/24 is on-link; everything else is behind 198.51.100.1 */
+int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		 __u32 mark, int *oif, __be32 *gw)
 {
+	bool local = (ntohl(dst[0]) >> 8) == 0xc00002;
+
 	(void)rt, (void)src, (void)iif, (void)mark;
 	if (family != AF_INET)
 		return -ENETUNREACH;
-	*oif = (ntohl(dst[0]) >> 8) == 0xc00002 ? route_iface_v4[0] : route_iface_v4[1];
+	*oif = local ? route_iface_v4[0] : route_iface_v4[1];
+	if (gw) {
+		memset(gw, 0, 16);
+		if (!local)
+			inet_pton(AF_INET, "198.51.100.1", gw);
+	}
 	return 0;
 }
 
@@ -67,10 +75,12 @@ int pfd_rt_xfrm_covers(struct pfd_rt *rt, int family, const __be32 *src, const _
 	return 0;
 }
 
+static __be32 neigh_addr[2];
+
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
 {
-	(void)rt, (void)family, (void)addr, (void)ifindex;
-	n_neigh++;
+	(void)rt, (void)family, (void)ifindex;
+	neigh_addr[n_neigh++ % 2] = addr[0];
 	return 0;
 }
 
@@ -349,6 +359,16 @@ static void refresh_and_routes(int fd)
 	T_EQ(last_refresh_clear, IP_CT_TCP_FLAG_MAXACK_SET, "refresh: MAXACK_SET cleared with it");
 	T_TRUE(last_timeout > 0, "refresh: with the established timeout");
 	T_EQ(n_neigh, 2, "refresh: both next hops confirmed");
+	{
+		__be32 gw, cli;
+
+		inet_pton(AF_INET, "198.51.100.1", &gw);
+		inet_pton(AF_INET, "192.0.2.10", &cli);
+		T_TRUE(neigh_addr[0] == gw || neigh_addr[1] == gw,
+		       "refresh: the gateway, not the server behind it");
+		T_TRUE(neigh_addr[0] == cli || neigh_addr[1] == cli,
+		       "refresh: an on-link client itself");
+	}
 	pfd_flows_refresh(f);
 	T_EQ(n_timeout, 1, "refresh: no new packets, no refresh");
 
