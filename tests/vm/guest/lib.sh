@@ -86,6 +86,10 @@ topo_up() {
 	ip -n "$C" route add default via 198.51.100.1
 	ip -n "$C" -6 route add default via 2001:db8:1::1
 	inr sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# PEER_XDP=0: the peers as a container's veth is (no XDP program, GRO
+	# off): they cannot take XDP-redirected frames, and pfd must forward
+	# through TC or leave the flow to the kernel
+	[ "${PEER_XDP:-1}" = 1 ] || return 0
 	ip -n "$C" link set dev c0 xdpdrv obj "$VMOBJ/xdp_pass.o" sec xdp || fail "xdp_pass on c0"
 	ip -n "$S" link set dev s0 xdpdrv obj "$VMOBJ/xdp_pass.o" sec xdp || fail "xdp_pass on s0"
 }
@@ -165,6 +169,8 @@ pfd_log_tail() { tail -n "${PFD_VM_LOG_LINES:-15}" "$W/pfd.log" 2>/dev/null | se
 # forwarded packets, summed over devices and hooks (0 if pfd cannot say)
 pfd_fwd() { pfd_json stats | jq -r '.reasons.forwarded.packets // 0' 2>/dev/null || echo 0; }
 pfd_reason() { pfd_json stats | jq -r --arg r "$1" '.reasons[$r].packets // 0' 2>/dev/null || echo 0; }
+# forwarded packets of one hook (xdp|tc), summed over devices
+pfd_hook_fwd() { pfd_json stats | jq -r --arg h "$1" '[.devices[][$h]?.forwarded.packets // 0] | add // 0' 2>/dev/null || echo 0; }
 pfd_dev_fwd() { pfd_json stats | jq -r --arg d "$1" '[.devices[$d][]?.forwarded.packets // 0] | add // 0' 2>/dev/null || echo 0; }
 pfd_devices() { pfd_json status | jq -r '[.devices[].name] | sort | join(",")' 2>/dev/null; }
 pfd_nflows() { pfd_json flows | jq 'length' 2>/dev/null || echo -1; }
@@ -307,6 +313,12 @@ scenario_stream() { # tcp|udp 4|6
 		say "pfd forwarded $((p1 - p0)) packets; pfd flow list had the flow: $seen_pfd"
 		[ $seen_pfd = 1 ] || { pfd_log_tail; fail "pfd never listed the offloaded flow"; }
 		[ $((p1 - p0)) -ge $((lines / 3)) ] || { pfd_log_tail; fail "pfd's XDP forwarded only $((p1 - p0)) packets"; }
+		if [ "${PEER_XDP:-1}" = 0 ]; then
+			local x
+			x=$(pfd_hook_fwd xdp)
+			say "peers without XDP: XDP forwarded $x, TC $(pfd_hook_fwd tc)"
+			[ "$x" = 0 ] || { pfd_log_tail; fail "XDP redirected $x packets into peers that drop them"; }
+		fi
 	fi
 	pass "$proto/IPv$fam through flowtable + masquerade: data intact, [OFFLOAD], fwd chain $((f1 - f0)) pkts${p1:+, pfd forwarded $((p1 - p0))}"
 }
