@@ -115,8 +115,8 @@ static uint32_t read_flowtable_timeout(const char *name)
 }
 
 /* Flowtable mode: let one packet per flow through the kernel well within
- * the kernel flowtable's own timeout (docs/kernel-notes.md, "The kernel's own entry expires; keep it alive"). Never hard-coded:
- * the sysctls decide. */
+ * the kernel flowtable's own timeout (docs/kernel-notes.md, "The kernel's own
+ * entry expires; keep it alive"). Never hard-coded: the sysctls decide. */
 static uint32_t keepalive_ms(const struct pfd *d)
 {
 	uint32_t tcp, udp, t;
@@ -818,8 +818,13 @@ static void on_heartbeat(void *arg, int fd, uint32_t events)
 	pfd_loop_timer_ack(fd);
 	ctl_write(d);
 	now = pfd_now_ns();
-	if (d->mode == PFD_MODE_MARK && d->marks_dirty)
-		marks_revalidate(d, d->ruleset_gen, false);
+	if (d->mode == PFD_MODE_MARK && d->marks_dirty) {
+		/* a later generation's event revalidates again anyway */
+		uint32_t gen = d->ruleset_gen;
+		bool valid = !pfd_nft_generation(d->nft, &gen);
+
+		marks_revalidate(d, gen, valid);
+	}
 	if (d->mode == PFD_MODE_FLOWTABLE)
 		/* IPS_OFFLOAD flips without events: look often (filtered dump) */
 		reconcile(d, "flowtable scan");

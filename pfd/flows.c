@@ -630,10 +630,14 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 		/* the event may predate a ruleset change: believe conntrack
 		 * as it is now (gone or unmarked: nothing to install) */
 		f->st.verified++;
-		if (pfd_ct_get(f->ctx.ct, e, &now) ||
-		    !pfd_policy_check_entry(f->ctx.cfg, f->ctx.mode, &now, &d)) {
+		if (pfd_ct_get(f->ctx.ct, e, &now)) {
 			f->st.stale_events++;
-			pr_debug("flow not offloaded: its event predates the ruleset (%s)",
+			pr_debug("flow not offloaded: gone from conntrack since its event");
+			return;
+		}
+		if (!pfd_policy_check_entry(f->ctx.cfg, f->ctx.mode, &now, &d)) {
+			f->st.stale_events++;
+			pr_debug("flow not offloaded: its event predates the ruleset (now: %s)",
 				 d.reason);
 			return;
 		}
