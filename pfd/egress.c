@@ -32,6 +32,7 @@
 /* "egress.h" is pfd/egress.h (this directory first); "pfd/egress.h" would
  * find the BPF contract, include/pfd/egress.h, through -Iinclude. */
 #include "egress.h"
+#include "nft-backend/nl.h"
 #include "pfd/log.h"
 #include "pfd_tc_jitter.skel.h"
 #include "pfd_tc_mss.skel.h"
@@ -406,43 +407,34 @@ static int qdisc_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+struct talk_arg {
+	mnl_cb_t cb;
+	void *data;
+};
+
+/* libmnl-style callbacks under nl.c's request loop. */
+static int talk_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct talk_arg *t = arg;
+
+	return t->cb && t->cb(nlh, t->data) == MNL_CB_ERROR ? -EINVAL : 0;
+}
+
 /* Sends one rtnetlink request and reads replies until the ack or the end of
- * the dump. 0 or -errno (the kernel's). */
+ * the dump, through nft-backend/nl.c like every other netlink exchange of
+ * pfd (only the kernel is believed, sequence and port checked, bounded
+ * wait). 0 or -errno (the kernel's). */
 static int rtnl_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
-	unsigned int seq, portid;
+	struct talk_arg t = {.cb = cb, .data = data};
+	struct pfd_nl nl;
 	int ret;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	seq = nlh->nlmsg_seq = (unsigned int)time(NULL);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (ret <= MNL_CB_STOP) {
-			ret = ret < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	mnl_socket_close(nl);
+	ret = pfd_nl_open(&nl, NETLINK_ROUTE, 0, false);
+	if (ret)
+		return ret;
+	ret = pfd_nl_request(&nl, nlh, talk_cb, &t);
+	pfd_nl_close(&nl);
 	return ret;
 }
 
