@@ -92,6 +92,12 @@ struct pfd_flows {
 	uint64_t		repairs_before;	/* st.repairs at reconcile begin */
 	uint32_t		env_gen;	/* bumped by every invalidation */
 	uint64_t		verify_until;	/* see pfd_flows_verify_until() */
+	/* Map keys two conntrack entries share (the same tuple on the same
+	 * device in two zones): the fast path cannot tell their packets
+	 * apart, so neither is offloaded. Rare; rebuilt by every reconcile. */
+	struct pfd_flow_key	*ambiguous;
+	uint32_t		*ambiguous_seen;	/* entries a reconcile mapped to it */
+	size_t			nambiguous;
 };
 
 /* FNV-1a: the inputs are small fixed-size tuples. */
@@ -234,6 +240,8 @@ void pfd_flows_free(struct pfd_flows *f)
 	free(f->by_key);
 	free(f->rtc);
 	free(f->xfc);
+	free(f->ambiguous);
+	free(f->ambiguous_seen);
 	free(f);
 }
 
@@ -538,6 +546,42 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 		r->env_gen = f->env_gen;
 		return;
 	}
+	for (i = 0; i < 2; i++) {
+		struct rec *other = find_key(f, &key[i]);
+		size_t j;
+
+		for (j = 0; j < f->nambiguous; j++)
+			if (!memcmp(&f->ambiguous[j], &key[i], sizeof(key[i])))
+				break;
+		if (j == f->nambiguous && (!other || other == r))
+			continue;
+		if (j < f->nambiguous) {
+			f->ambiguous_seen[j]++;
+		} else {
+			struct pfd_flow_key *a =
+				realloc(f->ambiguous, (f->nambiguous + 1) * sizeof(*a));
+			uint32_t *c = a ? realloc(f->ambiguous_seen,
+						  (f->nambiguous + 1) * sizeof(*c)) :
+					  NULL;
+
+			if (a)
+				f->ambiguous = a;
+			if (c) {
+				f->ambiguous_seen = c;
+				f->ambiguous[f->nambiguous] = key[i];
+				f->ambiguous_seen[f->nambiguous++] = 2;
+			}
+			pr_ratelimited(LOG_WARNING, 60,
+				       "two conntrack entries (zones %u and %u) share a tuple on "
+				       "one device: both stay in the kernel",
+				       other->e.zone, e->zone);
+			remove_rec(f, other, false, false, "tuple shared with another zone");
+		}
+		f->st.ambiguous++;
+		if (r)
+			remove_rec(f, r, false, false, "tuple shared with another zone");
+		return;
+	}
 	if (r && memcmp(r->key, key, sizeof(key))) {
 		/* the keys moved (route change): old ones go first */
 		map_delete_keys(f, r->key);
@@ -704,6 +748,11 @@ void pfd_flows_redecide(struct pfd_flows *f, int ifindex)
 
 void pfd_flows_reconcile_begin(struct pfd_flows *f)
 {
+	size_t i;
+
+	/* the dump counts the entries that still share each tuple */
+	for (i = 0; i < f->nambiguous; i++)
+		f->ambiguous_seen[i] = 0;
 	f->repairs_before = f->st.repairs;
 	memset(f->xfc, 0, XFRM_CACHE_SIZE * sizeof(*f->xfc));
 	f->gen++;
@@ -742,9 +791,18 @@ static int sweep_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_fl
 uint64_t pfd_flows_reconcile_end(struct pfd_flows *f)
 {
 	uint64_t before = f->repairs_before;
-	size_t i;
+	size_t i, n = 0;
 
 	f->reconciling = false;
+	/* a tuple only one entry still has is offloadable again (at its next
+	 * event or the next reconcile) */
+	for (i = 0; i < f->nambiguous; i++) {
+		if (f->ambiguous_seen[i] < 2)
+			continue;
+		f->ambiguous[n] = f->ambiguous[i];
+		f->ambiguous_seen[n++] = f->ambiguous_seen[i];
+	}
+	f->nambiguous = n;
 	for (i = 0; i < f->nbuckets; i++) {
 		struct rec *r = f->by_id[i], *n;
 

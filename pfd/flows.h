@@ -46,6 +46,7 @@ struct pfd_flows_stats {
 	uint64_t	install_ns_sum;	/* event-to-map latency sum (installs) */
 	uint64_t	verified;	/* installs confirmed by reading conntrack back */
 	uint64_t	stale_events;	/* ... of which conntrack no longer agreed */
+	uint64_t	ambiguous;	/* installs refused: a tuple two zones share */
 };
 
 struct pfd_flows;

@@ -438,6 +438,35 @@ static void stale_events(int fd)
 	get_ret = -ENOENT;
 }
 
+/* The same tuple on the same device in two conntrack zones: the fast path
+ * cannot tell their packets apart, so neither may be offloaded. */
+static void zones_sharing_a_tuple(int fd)
+{
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	struct pfd_ct_entry a, b;
+
+	entry(&a, 45000);
+	b = a;
+	a.zone = 1;
+	b.zone = 2;
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	T_EQ(map_count(fd), 2, "zones: the first entry is offloaded");
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &b);
+	T_EQ(map_count(fd), 0, "zones: a second zone with the tuple: neither offloaded");
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &a);
+	T_EQ(map_count(fd), 0, "zones: still ambiguous at the next event");
+	T_TRUE(pfd_flows_get_stats(f)->ambiguous >= 2, "zones: refusals counted");
+	/* b ends: a reconcile that sees only a makes it offloadable again */
+	pfd_flows_reconcile_begin(f);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	pfd_flows_reconcile_end(f);
+	T_EQ(map_count(fd), 0, "zones: not within the reconcile that found it alone");
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &a);
+	T_EQ(map_count(fd), 2, "zones: alone again, offloaded at its next event");
+	pfd_flows_remove_all(f, false);
+	pfd_flows_free(f);
+}
+
 int main(void)
 {
 	int fd;
@@ -460,6 +489,7 @@ int main(void)
 	}
 	install_remove(fd);
 	stale_events(fd);
+	zones_sharing_a_tuple(fd);
 	reconcile(fd);
 	map_full();
 	refresh_and_routes(fd);
