@@ -5,6 +5,7 @@
 #   make bench      the benchmark (root; minutes)
 #   make install    DESTDIR, PREFIX (/usr/local); tc objects to $(BPFDIR)
 #   make lint       clang-format check and man page rendering
+#   make fuzz       libFuzzer targets, FUZZ_S seconds each (clang; tests/fuzz/)
 #   make SANITIZE=1 V=1
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -144,6 +145,71 @@ lint:
 		echo "lint: clang-format would change $$n places in userspace code (reported, not enforced)"
 	$(Q)for m in man/*.[58]; do out=$$(LC_ALL=C.UTF-8 MANWIDTH=80 groff -man -ww -z -Tutf8 $$m 2>&1); \
 		[ -z "$$out" ] || { echo "$$m: $$out"; exit 1; }; done
+
+# libFuzzer targets, one per parser of untrusted input (tests/fuzz/fuzz_*.c).
+# Built with clang into $(BUILD)/fuzz/ from objects of their own (coverage,
+# ASan and UBSan instrumented, UB fatal), so $(BUILD)/obj, libpfd.a and the
+# daemon are left alone. `make fuzz` runs each target for FUZZ_S seconds, one
+# at a time (tests/fuzz/run), and fails on any crash; `make fuzz-build` only
+# builds; `make fuzz-seeds` rewrites the committed seeds in tests/fuzz/corpus/.
+FUZZ_S		?= 10
+FUZZ_DIR	:= $(BUILD)/fuzz
+# No -Werror on the project's sources here: warnings are the gcc build's
+# gate, and a clang-only warning in code being changed must not stop
+# fuzzing. The harnesses themselves get -Werror.
+FUZZ_CFLAGS	:= -O1 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -I. -I$(BUILD)/skel \
+		   $(PKG_CFLAGS) -MMD -MP -fno-omit-frame-pointer \
+		   -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES	:= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS	:= $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_NAMES))
+FUZZ_LIB_OBJS	:= $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(SKELS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libpfd.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpfd.a | fuzz-deps
+	$(call msg,FUZZLD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libpfd.a \
+		$(LDLIBS)
+
+# The seed writer needs pfd_state_write() and nothing instrumented.
+$(FUZZ_DIR)/mkseeds: tests/fuzz/mkseeds.c pfd/state.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -o $@ $^ $(LDLIBS)
+
+# libFuzzer and the sanitizer runtimes are in libclang-rt-dev, which Debian's
+# clang only recommends and tools/install-deps installs without recommends:
+# install it when a trivial fuzzer does not link (as root, like `make test`
+# installs its dependencies), else say what is missing.
+fuzz-deps:
+	$(Q)mkdir -p $(FUZZ_DIR)
+	$(Q)check() { printf 'int LLVMFuzzerTestOneInput(const void *d, unsigned long n) { return !d && n; }\n' | \
+		$(CLANG) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_DIR)/.runtime-check \
+		2>/dev/null; }; \
+	check || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		echo "fuzz: $(CLANG) cannot link libFuzzer; installing libclang-rt-dev" && \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends libclang-rt-dev >/dev/null && check; } || \
+	{ echo "fuzz: $(CLANG) cannot link libFuzzer (apt-get install libclang-rt-dev)" >&2; exit 1; }
+	$(Q)rm -f $(FUZZ_DIR)/.runtime-check
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_S=$(FUZZ_S) tests/fuzz/run -b $(FUZZ_DIR) $(FUZZ_NAMES)
+
+fuzz-seeds: $(FUZZ_DIR)/mkseeds
+	$(Q)$(FUZZ_DIR)/mkseeds tests/fuzz/corpus
+
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-seeds
 
 clean:
 	rm -rf $(BUILD)
