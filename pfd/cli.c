@@ -51,6 +51,7 @@ const struct pfd_cli_opt pfd_cli_global_opts[] = {
 	{ "--verbose", 'v', NULL, "more log output (repeatable)" },
 	{ "--json", 'j', NULL, "JSON output (status, flows, stats, explain, feasibility)" },
 	{ "--help", 'h', NULL, "this help, or a command's with COMMAND --help" },
+	{ "--version", 'V', NULL, "the version, the BPF ABI and the libbpf it runs with" },
 	{ 0 },
 };
 
@@ -224,6 +225,38 @@ static int match_opt(const struct pfd_cli_opt *opts, const char *arg, const char
 	return -1;
 }
 
+/* One global option (-c FILE, -j, -v), before or after the command; *i
+ * moves past a separate value. 0 or the usage error's exit code. */
+static int apply_global(struct pfd_cli *cli, int o, const char *val, int argc, char **argv, int *i)
+{
+	switch (pfd_cli_global_opts[o].short_name) {
+	case 'c':
+		if (!val) {
+			if (*i + 1 >= argc)
+				return pfd_cli_usage_error("-c expects FILE");
+			val = argv[++*i];
+		}
+		if (!*val)
+			return pfd_cli_usage_error("-c expects FILE, got \"\"");
+		if (cli->config_given)
+			return pfd_cli_usage_error("-c given twice");
+		cli->config_path = val;
+		cli->config_given = true;
+		return 0;
+	case 'v':
+		cli->verbosity++;
+		break;
+	case 'j':
+		cli->json = true;
+		break;
+	default:
+		return pfd_cli_usage_error("%s is not an option here", pfd_cli_global_opts[o].name);
+	}
+	if (val)
+		return pfd_cli_usage_error("%s takes no value", pfd_cli_global_opts[o].name);
+	return 0;
+}
+
 static int parse_cmd_args(struct pfd_cli *cli, int argc, char **argv)
 {
 	const struct pfd_cli_cmd *c = cli->cmd;
@@ -252,13 +285,19 @@ static int parse_cmd_args(struct pfd_cli *cli, int argc, char **argv)
 		}
 		o = match_opt(c->opts, a, &val);
 		if (o < 0) {
-			/* global flags are accepted after the command too */
-			if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-				cli->verbosity++;
-				continue;
-			}
-			return pfd_cli_usage_error("%s: unknown option \"%s\" (see pfd %s --help)",
-						   c->name, a, c->name);
+			int rc;
+
+			/* global options are accepted after the command too,
+			 * as ip, tc and systemctl accept them (pfd run -c FILE) */
+			o = match_opt(pfd_cli_global_opts, a, &val);
+			if (o < 0)
+				return pfd_cli_usage_error(
+					"%s: unknown option \"%s\" (see pfd %s --help)", c->name, a,
+					c->name);
+			rc = apply_global(cli, o, val, argc, argv, &i);
+			if (rc)
+				return rc;
+			continue;
 		}
 		if (!c->opts[o].arg) {
 			if (val)
@@ -324,32 +363,15 @@ int pfd_cli_main(int argc, char **argv)
 		o = match_opt(pfd_cli_global_opts, a, &val);
 		if (o < 0)
 			return pfd_cli_usage_error("unknown option \"%s\" (try pfd --help)", a);
-		switch (pfd_cli_global_opts[o].short_name) {
-		case 'c':
-			if (!val) {
-				if (i + 1 >= argc)
-					return pfd_cli_usage_error("-c expects FILE");
-				val = argv[++i];
-			}
-			if (!*val)
-				return pfd_cli_usage_error("-c expects FILE, got \"\"");
-			if (cli.config_given)
-				return pfd_cli_usage_error("-c given twice");
-			cli.config_path = val;
-			cli.config_given = true;
-			break;
-		case 'v':
-			cli.verbosity++;
-			break;
-		case 'j':
-			cli.json = true;
-			break;
-		case 'h':
+		if (pfd_cli_global_opts[o].short_name == 'h') {
 			usage(stdout);
 			return PFD_EXIT_OK;
 		}
-		if (val && pfd_cli_global_opts[o].short_name != 'c')
-			return pfd_cli_usage_error("%s takes no value", pfd_cli_global_opts[o].name);
+		if (pfd_cli_global_opts[o].short_name == 'V')
+			return pfd_cmd_version(&cli);
+		rc = apply_global(&cli, o, val, argc, argv, &i);
+		if (rc)
+			return rc;
 	}
 	if (i >= argc)
 		return pfd_cli_usage_error("expected a command (try pfd --help)");

@@ -44,7 +44,11 @@ static const struct row rows[] = {
 	/* per command */
 	{ { "status", "--bogus" }, 2, "status: unknown option \"--bogus\" (see pfd status --help)" },
 	{ { "status", "extra" }, 2, "pfd: error: status: unexpected argument \"extra\"" },
-	{ { "status", "-c", "x" }, 2, "status: unknown option \"-c\"" },
+	/* global options after the command, as ip and systemctl take them:
+	 * the file is read (and here missing: a runtime error, exit 1) */
+	{ { "status", "-c", "/nonexistent/pfd.conf" }, 1, "/nonexistent/pfd.conf: cannot open" },
+	{ { "-c", "a", "status", "-c", "b" }, 2, "-c given twice" },
+	{ { "status", "-c" }, 2, "-c expects FILE" },
 	{ { "status", "--json=yes" }, 2, "status: --json takes no value" },
 	{ { "run", "now" }, 2, "run: unexpected argument \"now\"" },
 	{ { "reload", "--force" }, 2, "reload: unknown option \"--force\"" },
@@ -83,7 +87,9 @@ static const struct row rows[] = {
 	{ { "probe", "--iface" }, 2, "probe: --iface expects IFACE" },
 	{ { "detach" }, 2, "pfd: error: detach: --all is required" },
 	{ { "detach", "--all", "eth0" }, 2, "detach: unexpected argument \"eth0\"" },
-	{ { "version", "--json" }, 2, "version: unknown option \"--json\"" },
+	{ { "version", "--json" }, 2, "version: no JSON output (-j)" },
+	{ { "status", "--version" }, 2, "--version is not an option here" },
+	{ { "run", "--json" }, 2, "run: no JSON output (-j)" },
 	/* help and version: exit 0, nothing on stderr */
 	{ { "--help" }, 0, "", "Usage: pfd [OPTIONS] COMMAND [ARGS]" },
 	{ { "-h" }, 0, "", "feasibility" },
@@ -91,6 +97,9 @@ static const struct row rows[] = {
 	{ { "flows", "--help" }, 0, "", "Usage: pfd [-c FILE] [-v] flows [-j] [--addr ADDR] [--port PORT]" },
 	{ { "explain", "-h" }, 0, "", "PROTO SRC SPORT DST DPORT" },
 	{ { "version" }, 0, "", "pfd " },
+	/* as other tools answer it: the version, the ABI, the libbpf in use */
+	{ { "--version" }, 0, "", "(BPF ABI " },
+	{ { "-V" }, 0, "", ", libbpf v" },
 	/* configuration errors: exit 1 with the file's messages */
 	{ { "-c", "/nonexistent/pfd.conf", "status" }, 1,
 	  "/nonexistent/pfd.conf: cannot open (No such file or directory)" },
