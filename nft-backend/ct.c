@@ -775,6 +775,8 @@ static int send_batch(struct pfd_ct *ct, const char *buf, size_t len, __u32 firs
 	return ret;
 }
 
+#define CT_CLEAR_BATCH 64
+
 int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
 {
 	static const __u8 families[] = {AF_INET, AF_INET6};
@@ -810,7 +812,9 @@ int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
 		struct pfd_ct_entry ent;
 		struct nlmsghdr *nlh;
 
-		if (i < m.n && len + PFD_NL_REQ_SIZE <= PFD_NL_BUF_SIZE / 2) {
+		/* CT_CLEAR_BATCH messages a datagram: their acks must fit
+		 * the request socket's receive buffer, or they are lost */
+		if (i < m.n && count < CT_CLEAR_BATCH && len + PFD_NL_REQ_SIZE <= PFD_NL_BUF_SIZE) {
 			memset(&ent, 0, sizeof(ent));
 			ent.orig = m.refs[i].orig;
 			ent.zone = m.refs[i].zone;

@@ -350,6 +350,49 @@ static void test_enobufs(void)
 	pfd_ct_close(small);
 }
 
+/* The revalidation of a new ruleset generation: every entry with any
+ * offload mark bit loses those bits (others keep theirs), in batches. */
+static void test_clear_marks(struct pfd_ct *ct)
+{
+	static const __u32 marks[] = { 0, 1, 2, 3, 4, 7 };
+	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
+	int fd = mkstemp(path), i;
+	unsigned int k, left = 0, high = 0, want = 0;
+	__u64 cleared = 0;
+	FILE *f;
+
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		T_TRUE(0, "clear marks: temp file");
+		return;
+	}
+	kt_sh("conntrack -F");
+	for (i = 0; i < 1200; i++) {
+		__u32 m = marks[i % 6];
+
+		fprintf(f,
+			"-I -p %s -s 203.0.113.%d -d 198.51.100.10 --sport %d --dport 443 "
+			"-t 600 --mark %u\n",
+			i % 2 ? "udp" : "tcp --state ESTABLISHED", 1 + i % 200, 20000 + i, m);
+		want += (m & 3) != 0;
+	}
+	fclose(f);
+	T_OK(kt_sh("conntrack -R %s", path), "clear marks: 1200 entries");
+	unlink(path);
+	T_OK(pfd_ct_clear_marks(ct, 0x3, &cleared), "clear marks");
+	T_EQ(cleared, want, "clear marks: every entry with an offload bit, once");
+	reset();
+	T_OK(pfd_ct_dump(ct, 0, 0), "clear marks: dump");
+	for (k = 0; k < seen.n; k++) {
+		if (seen.e[k].orig.dport != htons(443))
+			continue;
+		left += (seen.e[k].mark & 3) != 0;
+		high += seen.e[k].mark == 4;
+	}
+	T_EQ(left, 0, "clear marks: no offload bit left");
+	T_EQ(high, 400, "clear marks: bits outside the mask kept (4 and 7 -> 4)");
+	kt_sh("conntrack -F");
+}
+
 /* A process (not the kernel) sends a conntrack message to our event port. */
 static void test_foreign(struct pfd_ct *ct)
 {
@@ -400,6 +443,7 @@ int main(void)
 	test_events_and_dump(ct);
 	test_updates(ct);
 	test_foreign(ct);
+	test_clear_marks(ct);
 	test_enobufs();
 	T_EQ(pfd_ct_get_stats(ct)->malformed, 0, "no malformed message from the kernel");
 	pfd_ct_close(ct);
