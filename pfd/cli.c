@@ -367,8 +367,11 @@ int pfd_cli_main(int argc, char **argv)
 			usage(stdout);
 			return PFD_EXIT_OK;
 		}
-		if (pfd_cli_global_opts[o].short_name == 'V')
-			return pfd_cmd_version(&cli);
+		/* the version command, through the table like any other */
+		if (pfd_cli_global_opts[o].short_name == 'V') {
+			cli.cmd = find_cmd("version");
+			return cli.cmd ? cli.cmd->fn(&cli) : PFD_EXIT_FAIL;
+		}
 		rc = apply_global(&cli, o, val, argc, argv, &i);
 		if (rc)
 			return rc;
