@@ -8,6 +8,7 @@
  * cache on the events delivered here.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,7 +488,10 @@ static int xfrm_cb(const struct nlmsghdr *nlh, void *arg)
 			return -ENOMEM;
 		x->sel = sel;
 	}
-	x->sel[x->n++] = p->sel;
+	/* netlink aligns to 4 bytes, the struct (its u64 lifetimes) wants
+	 * 8: copy the bytes rather than dereference the member */
+	memcpy(&x->sel[x->n++], (const char *)p + offsetof(struct xfrm_userpolicy_info, sel),
+	       sizeof(*sel));
 	return 0;
 }
 
