@@ -369,6 +369,9 @@ int pfd_cli_main(int argc, char **argv)
 		}
 		/* the version command, through the table like any other */
 		if (pfd_cli_global_opts[o].short_name == 'V') {
+			/* --version wins over what else is on the line, as
+			 * with other tools; it has no JSON form */
+			cli.json = false;
 			cli.cmd = find_cmd("version");
 			return cli.cmd ? cli.cmd->fn(&cli) : PFD_EXIT_FAIL;
 		}
