@@ -729,52 +729,6 @@ static int marked_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-/* Sends the updates in buf (count messages, sequence numbers first..)
- * as one datagram and collects their acks: the kernel processes every
- * message of a datagram in turn (netlink_rcv_skb), so a batch costs one
- * round trip instead of one per entry. */
-static int send_batch(struct pfd_ct *ct, const char *buf, size_t len, __u32 first,
-		      unsigned int count, __u64 *done)
-{
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-	unsigned int acked = 0;
-	int ret = 0;
-
-	if (sendto(ct->req.fd, buf, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return -errno;
-	while (acked < count) {
-		const struct nlmsghdr *m;
-		bool foreign;
-		ssize_t n = pfd_nl_recv(&ct->req, ct->req.buf, PFD_NL_BUF_SIZE, &foreign);
-		size_t left;
-
-		if (n == -EAGAIN)
-			return -ETIMEDOUT;
-		if (n < 0)
-			return (int)n;
-		if (foreign)
-			continue;
-		for (m = (const struct nlmsghdr *)ct->req.buf, left = (size_t)n;
-		     pfd_nl_msg_ok(m, left); m = pfd_nl_next(m, &left)) {
-			const struct nlmsgerr *e = NLMSG_DATA(m);
-			int err;
-
-			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_pid != ct->req.portid ||
-			    m->nlmsg_seq - first >= count)
-				continue; /* a late reply to something else */
-			if (m->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
-				continue;
-			acked++;
-			err = e->error > 0 ? -e->error : e->error;
-			if (!err)
-				(*done)++;
-			else if (err != -ENOENT && !ret) /* ENOENT: gone meanwhile */
-				ret = err;
-		}
-	}
-	return ret;
-}
-
 #define CT_CLEAR_BATCH 64
 
 int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
@@ -833,7 +787,8 @@ int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
 			continue;
 		}
 		if (count) {
-			e = send_batch(ct, batch, len, first, count, cleared);
+			/* ENOENT: the entry went meanwhile, nothing to clear */
+			e = pfd_nl_batch(&ct->req, batch, len, first, count, -ENOENT, cleared);
 			if (e && !err)
 				err = e;
 			if (e == -ETIMEDOUT || e == -EBADF)

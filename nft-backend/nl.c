@@ -212,3 +212,45 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 		}
 	}
 }
+
+int pfd_nl_batch(struct pfd_nl *nl, const void *buf, size_t len, __u32 first, unsigned int count,
+		 int ignore, __u64 *done)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	unsigned int acked = 0;
+	int ret = 0;
+
+	if (sendto(nl->fd, buf, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	while (acked < count) {
+		const struct nlmsghdr *m;
+		bool foreign;
+		ssize_t n = pfd_nl_recv(nl, nl->buf, PFD_NL_BUF_SIZE, &foreign);
+		size_t left;
+
+		if (n == -EAGAIN)
+			return -ETIMEDOUT;
+		if (n < 0)
+			return (int)n;
+		if (foreign)
+			continue;
+		for (m = (const struct nlmsghdr *)nl->buf, left = (size_t)n; pfd_nl_msg_ok(m, left);
+		     m = pfd_nl_next(m, &left)) {
+			int e;
+
+			/* a late reply to something else */
+			if (m->nlmsg_type != NLMSG_ERROR || m->nlmsg_pid != nl->portid ||
+			    m->nlmsg_seq - first >= count)
+				continue;
+			e = nl_error(m);
+			if (e == -EBADMSG)
+				continue;
+			acked++;
+			if (!e)
+				(*done)++;
+			else if (e != ignore && !ret)
+				ret = e;
+		}
+	}
+	return ret;
+}

@@ -60,6 +60,15 @@ ssize_t pfd_nl_recv(struct pfd_nl *nl, void *buf, size_t len, bool *foreign);
  * the dump as inconsistent (NLM_F_DUMP_INTR), or -ETIMEDOUT. */
 int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, void *arg);
 
+/* Sends count requests built in buf (each with NLM_F_ACK, sequence numbers
+ * first .. first + count - 1, nlmsg_pid = nl->portid) as one datagram: the
+ * kernel processes them in turn, so a batch costs one round trip. Collects
+ * the acks; *done counts the requests that succeeded. Returns 0, the first
+ * -errno other than ignore, or -ETIMEDOUT. count must be small enough for
+ * its acks to fit the socket's receive buffer. */
+int pfd_nl_batch(struct pfd_nl *nl, const void *buf, size_t len, __u32 first, unsigned int count,
+		 int ignore, __u64 *done);
+
 /* Validates a message's header against the datagram it came in. */
 bool pfd_nl_msg_ok(const struct nlmsghdr *nlh, size_t remaining);
 /* The next message of a datagram; *remaining shrinks accordingly. */
