@@ -79,6 +79,11 @@ struct {
 #ifndef pfd_jit_random
 #define pfd_jit_random() bpf_get_prandom_u32()
 #endif
+/* Sees every departure handed out (tests/bpf/jitter_trace.bpf.c records them
+ * per CPU). */
+#ifndef pfd_jit_committed
+#define pfd_jit_committed(t) ((void)(t))
+#endif
 
 /* Longest delay span the arithmetic below handles: 2^32 ns, 4.29 s (fq's
  * default horizon drops packets stamped more than 10 s ahead). */
@@ -122,6 +127,54 @@ static __always_inline bool jit_port_in(__u32 ifindex, __u8 l4proto, __be16 port
 		return true;
 	k.ifindex = 0;
 	return bpf_map_lookup_elem(&pfd_jit_port, &k) != NULL;
+}
+
+/* max(t, min(last, horizon)): a packet's departure given its flow's last. */
+static __always_inline __u64 jit_after(__u64 last, __u64 t, __u64 horizon)
+{
+	__u64 floor = last < horizon ? last : horizon;
+
+	return floor > t ? floor : t;
+}
+
+/* Attempts at moving a flow's last departure forward before giving up; each
+ * failed one means another CPU moved it in between. */
+#define JIT_COMMIT_TRIES 8
+
+/*
+ * Moves the flow's last departure to max(t, last) and returns it: the
+ * departure of this packet. A compare-and-swap, not a read and a write: two
+ * CPUs sending one flow at once (threads on one socket, a retransmit from a
+ * timer) would otherwise both read the same last, and the later write could
+ * put it back below a departure already handed out; the next packet would
+ * then leave before that one.
+ *
+ * The bound now + max wins over order only after max was lowered. Its now is
+ * read after last: another CPU may have stored a departure from a clock read
+ * later than this packet's now, and a bound from the earlier read would cut
+ * that departure back. Out of attempts (sustained contention from many CPUs),
+ * the packet takes the latest departure seen without storing it: later than
+ * every departure stored so far.
+ */
+static __always_inline __u64 jit_commit(__u64 *last, __u64 t, __u64 max_ns, enum pfd_jit_stat *why)
+{
+	__u64 seen = *(volatile __u64 *)last, want;
+	int i;
+
+	for (i = 0; i < JIT_COMMIT_TRIES; i++) {
+		__u64 prev;
+
+		want = jit_after(seen, t, pfd_jit_now() + max_ns);
+		prev = __sync_val_compare_and_swap(last, seen, want);
+		if (prev == seen)
+			goto done;
+		seen = prev;
+	}
+	want = jit_after(seen, t, pfd_jit_now() + max_ns);
+done:
+	if (want > t)
+		*why = PFD_JIT_S_HELD;
+	return want;
 }
 
 static __always_inline enum pfd_jit_stat jit_stamp(struct __sk_buff *skb, __u64 *added)
@@ -169,19 +222,16 @@ static __always_inline enum pfd_jit_stat jit_stamp(struct __sk_buff *skb, __u64 
 	now = pfd_jit_now();
 	t = now + jit_delay(c);
 	last = bpf_map_lookup_elem(&pfd_jit_flows, &key);
-	if (last && *last > t) {
-		t = *last;
-		why = PFD_JIT_S_HELD;
-		/* Only after max was lowered can the flow's last departure lie
-		 * beyond the new max: the bound wins over the order then. */
-		if (t > now + c->max_ns)
-			t = now + c->max_ns;
-	}
+	/* The flow's first packet. NOEXIST: of two CPUs that both missed, the
+	 * second must not overwrite the first's departure; it goes on below. */
+	if (!last && !bpf_map_update_elem(&pfd_jit_flows, &key, &t, BPF_NOEXIST))
+		goto stamp;
+	if (!last)
+		last = bpf_map_lookup_elem(&pfd_jit_flows, &key);
 	if (last)
-		*last = t;
-	else
-		bpf_map_update_elem(&pfd_jit_flows, &key, &t, BPF_ANY);
-
+		t = jit_commit(last, t, c->max_ns, &why);
+stamp:
+	pfd_jit_committed(t);
 	/* A mono delivery time is what fq schedules by (5.18+). */
 	if (bpf_skb_set_tstamp(skb, t, BPF_SKB_TSTAMP_DELIVERY_MONO) < 0)
 		return PFD_JIT_S_ERROR;

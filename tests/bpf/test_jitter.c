@@ -10,13 +10,17 @@
  * sch_fq, which this machine's kernel lacks: tests/vm/jitter-test.sh
  * measures it in the VM.
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <time.h>
 #include <linux/pkt_cls.h>
 
 #include "egress_lab.h"
 #include "pfd_tc_jitter.skel.h"
+#include "jitter_trace.skel.h"
 
-#define MS	1000000ULL
+#define MS 1000000ULL
 
 static struct pfd_tc_jitter *skel;
 static int dev;
@@ -83,7 +87,7 @@ static void test_uniform(uint64_t min, uint64_t max, int v6)
 			   10000 + i, 443, TH_ACK, 0, &t0, &t1);
 		if (ts < t0 + min || ts > t1 + max)
 			out_of_bounds++;
-		uint64_t d = ts - t0;	/* t0 <= the program's now <= t1 */
+		uint64_t d = ts - t0; /* t0 <= the program's now <= t1 */
 		lo = d < lo ? d : lo;
 		hi = d > hi ? d : hi;
 		sum += (double)d;
@@ -92,11 +96,13 @@ static void test_uniform(uint64_t min, uint64_t max, int v6)
 	snprintf(name, sizeof(name), "uniform %s [%llu, %llu] ns: %d stamps, all within bounds",
 		 v6 ? "v6" : "v4", (unsigned long long)min, (unsigned long long)max, n);
 	T_EQ(out_of_bounds, 0, name);
-	snprintf(name, sizeof(name), "uniform %s: smallest delay in the lowest 5%%", v6 ? "v6" : "v4");
+	snprintf(name, sizeof(name), "uniform %s: smallest delay in the lowest 5%%",
+		 v6 ? "v6" : "v4");
 	T_TRUE(lo <= min + (uint64_t)(span * 0.05), name);
 	snprintf(name, sizeof(name), "uniform %s: largest delay in the top 5%%", v6 ? "v6" : "v4");
 	T_TRUE(hi >= min + (uint64_t)(span * 0.95), name);
-	snprintf(name, sizeof(name), "uniform %s: mean %.0f ns near the middle", v6 ? "v6" : "v4", mean);
+	snprintf(name, sizeof(name), "uniform %s: mean %.0f ns near the middle", v6 ? "v6" : "v4",
+		 mean);
 	T_TRUE(mean > (double)min + span * 0.4 && mean < (double)min + span * 0.6, name);
 }
 
@@ -111,7 +117,7 @@ static void test_monotonic(void)
 	reset();
 	set_conf(0, 0, 20 * MS, PFD_JIT_UNIFORM, 0);
 	for (i = 0; i < n; i++) {
-		int f = i & 1;	/* two interleaved flows */
+		int f = i & 1; /* two interleaved flows */
 
 		ts = send1("192.0.2.1", "198.51.100.1", 40000 + f, 443, TH_ACK, 0, &t0, &t1);
 		if (ts < prev[f])
@@ -122,7 +128,8 @@ static void test_monotonic(void)
 	}
 	T_EQ(back, 0, "1000 packets of 2 interleaved flows: departure times monotonic per flow");
 	T_EQ(oob, 0, "... and every one within [now, now + max]");
-	T_TRUE(jstat(PFD_JIT_S_HELD) - held > 100, "... held back to keep order (HELD counter moved)");
+	T_TRUE(jstat(PFD_JIT_S_HELD) - held > 100,
+	       "... held back to keep order (HELD counter moved)");
 
 	/* v6 and UDP are flows too */
 	reset();
@@ -171,7 +178,8 @@ static void test_select(void)
 	set_conf(0, 5 * MS, 5 * MS, PFD_JIT_UNIFORM, PFD_JIT_F_SEL_PFX);
 	bpf_map_update_elem(bpf_map__fd(skel->maps.pfd_jit_pfx), &k, &one, BPF_ANY);
 	ts = send1("192.0.2.1", "198.51.100.7", 1000, 80, TH_ACK, 0, &t0, &t1);
-	T_TRUE(ts >= t0 + 5 * MS && ts <= t1 + 5 * MS, "prefix selection: destination inside: delayed 5 ms");
+	T_TRUE(ts >= t0 + 5 * MS && ts <= t1 + 5 * MS,
+	       "prefix selection: destination inside: delayed 5 ms");
 	ts = send1("198.51.100.7", "192.0.2.1", 80, 1000, TH_ACK, 0, &t0, &t1);
 	T_TRUE(ts >= t0 + 5 * MS && ts <= t1 + 5 * MS, "prefix selection: source inside: delayed");
 	ts = send1("192.0.2.1", "203.0.113.1", 1000, 80, TH_ACK, 0, &t0, &t1);
@@ -218,7 +226,8 @@ static void test_misc(void)
 	set_conf(0, 1 * MS, 1 * MS, PFD_JIT_UNIFORM, 0);
 	set_conf((uint32_t)dev, 30 * MS, 30 * MS, PFD_JIT_UNIFORM, 0);
 	ts = send1("192.0.2.1", "198.51.100.1", 1, 2, TH_ACK, dev, &t0, &t1);
-	T_TRUE(ts >= t0 + 30 * MS && ts <= t1 + 30 * MS, "device setting beats the default (30 ms)");
+	T_TRUE(ts >= t0 + 30 * MS && ts <= t1 + 30 * MS,
+	       "device setting beats the default (30 ms)");
 	ts = send1("192.0.2.1", "198.51.100.1", 1, 2, TH_ACK, 0, &t0, &t1);
 	T_TRUE(ts >= t0 + 1 * MS && ts <= t1 + 1 * MS, "other devices get the default (1 ms)");
 
@@ -244,6 +253,124 @@ static void test_misc(void)
 	}
 	ts = send1("192.0.2.1", "198.51.100.1", 7, 8, TH_ACK, 0, &t0, &t1);
 	T_TRUE(ts <= t1 + 2 * MS, "after max was lowered: never beyond the new max");
+}
+
+/* tests/bpf/jitter_trace.bpf.c's record of one CPU's departures. */
+#define TRACE_LEN 32768
+struct jit_trace {
+	uint32_t n;
+	uint32_t pad;
+	uint64_t t[TRACE_LEN];
+};
+
+struct cpu_sender {
+	int cpu, prog_fd, calls, repeat, failed;
+	pthread_barrier_t *start;
+};
+
+/* Runs the program from one CPU (a test run executes on the calling CPU),
+ * repeat runs per call. No T_ macros here: they are not thread safe. */
+static void *send_from_cpu(void *arg)
+{
+	struct cpu_sender *s = arg;
+	struct lab_pkt in;
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	CPU_SET(s->cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		s->failed = -1;
+	lab_build(&in, "192.0.2.1", "198.51.100.1", 40000, 443, TH_ACK, NULL, 0, 32);
+	pthread_barrier_wait(s->start);
+	for (i = 0; i < s->calls && !s->failed; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = (uint32_t)in.len,
+			    .repeat = (uint32_t)s->repeat);
+
+		if (bpf_prog_test_run_opts(s->prog_fd, &o) || o.retval != TC_ACT_OK)
+			s->failed = i + 1;
+	}
+	return NULL;
+}
+
+/*
+ * One flow sent from both CPUs at once (threads writing one socket, a TCP
+ * retransmit from a timer on another CPU). Each CPU's packets are in order,
+ * so each CPU's departures must never go backwards, whatever the other CPU
+ * does to the flow meanwhile. jitter_trace.bpf.c records every departure per
+ * CPU; many runs per call keep both CPUs inside the program at once. The
+ * range is short (0..2 us) so that most packets move the flow's departure:
+ * every such move is a chance for a lost update. The read-then-write the
+ * program had before its compare-and-swap failed this in 7 runs of 8, with
+ * 300 to 1500 departures gone backwards per run.
+ */
+static void test_two_cpus(void)
+{
+	enum { CALLS = 30, REPEAT = 1000 };
+	struct jit_trace *tr = calloc(1, sizeof(*tr));
+	struct jitter_trace *ts;
+	struct cpu_sender s[2];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	int i, c, back = 0, held_between = 0, ncpu = libbpf_num_possible_cpus();
+	uint32_t cpu;
+
+	if (ncpu < 2) {
+		t_skip("two CPUs sending one flow", "machine lacks: a second CPU");
+		free(tr);
+		return;
+	}
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = lab_pin_root());
+	ts = jitter_trace__open_opts(&oo);
+	if (!ts || jitter_trace__load(ts) || !tr) {
+		T_TRUE(0, "load jitter_trace (the program with its departures recorded)");
+		jitter_trace__destroy(ts);
+		free(tr);
+		return;
+	}
+	reset();
+	set_conf(0, 0, 2000, PFD_JIT_UNIFORM, 0);
+	pthread_barrier_init(&start, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		s[i] = (struct cpu_sender){ .cpu = i,
+					    .calls = CALLS,
+					    .repeat = REPEAT,
+					    .prog_fd = bpf_program__fd(ts->progs.pfd_tc_jitter),
+					    .start = &start };
+		if (pthread_create(&th[i], NULL, send_from_cpu, &s[i]))
+			s[i].failed = -2;
+	}
+	for (i = 0; i < 2; i++)
+		if (s[i].failed != -2)
+			pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	T_EQ(s[0].failed, 0, "CPU 0 ran the program 30000 times (pinned, TC_ACT_OK)");
+	T_EQ(s[1].failed, 0, "CPU 1 ran the program 30000 times (pinned, TC_ACT_OK)");
+
+	for (cpu = 0; cpu < 2; cpu++) {
+		int n;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(ts->maps.jit_trace), &cpu, tr)) {
+			T_TRUE(0, "read the departures of one CPU");
+			break;
+		}
+		n = (int)tr->n;
+		T_EQ(n, CALLS * REPEAT, "every departure recorded");
+		for (c = 1; c < n; c++) {
+			if (tr->t[c] < tr->t[c - 1])
+				back++;
+			/* a departure equal to the previous one: the other
+			 * CPU's packets moved the flow in between */
+			if (tr->t[c] == tr->t[c - 1])
+				held_between++;
+		}
+	}
+	printf("  two CPUs, %d packets of one flow each: %d departures before the same CPU's "
+	       "previous one, %d held at it\n",
+	       CALLS * REPEAT, back, held_between);
+	T_EQ(back, 0, "one flow from two CPUs at once: no CPU's departures go backwards");
+	jitter_trace__destroy(ts);
+	free(tr);
 }
 
 int main(void)
@@ -273,6 +400,7 @@ int main(void)
 	test_uniform(1 * MS, 5 * MS, 0);
 	test_uniform(200000, 50 * MS, 1);
 	test_monotonic();
+	test_two_cpus();
 	test_table();
 	test_select();
 	test_misc();

@@ -144,6 +144,13 @@ for p in "$A:$IA:192.0.2.1" "$B:$IB:192.0.2.2"; do
 	ip -n "$ns" addr add "$addr/24" dev "$dev"
 	ip -n "$ns" link set "$dev" up
 done
+# A veth hands each packet to the backlog of the CPU that sent it: fq's
+# releases from its timer on one CPU and from a sender on another can be
+# received in either order, with departures in order. Steering the receive
+# side to one CPU (RPS) makes arrival order departure order, which is what
+# check 2 measures.
+ip netns exec "$B" sh -c "echo 1 > /sys/class/net/$IB/queues/rx-0/rps_cpus" ||
+	fail "cannot steer $IB's receive to CPU 0 (rps_cpus)"
 
 if ! ip netns exec "$A" tc qdisc replace dev "$IA" root fq 2>/dev/null; then
 	echo "SKIP: this kernel has no sch_fq (the fq qdisc), which jitter needs"
