@@ -351,6 +351,9 @@ int pfd_cli_main(int argc, char **argv)
 	int i, o, rc;
 
 	pfd_log_init_auto(LOG_WARNING);
+	/* libbpf's own messages (a program that does not load as non-root,
+	 * say) go through pfd's levels: shown with -v, not on every run */
+	pfd_log_libbpf();
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 

@@ -26,12 +26,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <libmnl/libmnl.h>
-#include <linux/genetlink.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 
 #include "nft-backend/ct.h"
+#include "nft-backend/netdev.h"
+#include "nft-backend/nl.h"
 #include "nft-backend/nft.h"
 #include "pfd/cli.h"
 #include "pfd/log.h"
@@ -126,42 +127,25 @@ int pfd_cli_fib_mark_ok(void)
 
 static int add_qdisc(int ifindex, const char *kind)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
+	char req[PFD_NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	struct tcmsg *tcm;
-	int ret;
+	struct pfd_nl nl;
+	int err;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWQDISC;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-	nlh->nlmsg_seq = 1;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
 	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
 	tcm->tcm_family = AF_UNSPEC;
 	tcm->tcm_ifindex = ifindex;
 	tcm->tcm_parent = TC_H_ROOT;
 	mnl_attr_put_strz(nlh, TCA_KIND, kind);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (ret < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = mnl_cb_run(buf, ret, 1, mnl_socket_get_portid(nl), NULL, NULL);
-	ret = ret < 0 ? -errno : 0;
-out:
-	mnl_socket_close(nl);
-	return ret;
+	err = pfd_nl_open(&nl, NETLINK_ROUTE, 0, false);
+	if (err)
+		return err;
+	err = pfd_nl_request(&nl, nlh, NULL, NULL);
+	pfd_nl_close(&nl);
+	return err;
 }
 
 static int netns_checks_child(void)
@@ -198,118 +182,21 @@ static int netns_checks(void)
 	return WEXITSTATUS(status);
 }
 
-/* ---- netdev generic netlink: the driver's XDP features ---- */
-
-static int attr_cb(const struct nlattr *a, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(a);
-
-	if (type <= CTRL_ATTR_MAX && type >= 0)
-		tb[type] = a;
-	return MNL_CB_OK;
-}
-
-struct genl_reply {
-	uint16_t	family;
-	bool		has_features;
-	uint64_t	features;
-};
-
-static int family_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = { 0 };
-	struct genl_reply *r = data;
-
-	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), attr_cb, tb);
-	if (tb[CTRL_ATTR_FAMILY_ID] && !mnl_attr_validate(tb[CTRL_ATTR_FAMILY_ID], MNL_TYPE_U16))
-		r->family = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
-	return MNL_CB_OK;
-}
-
-static int dev_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = { 0 };
-	struct genl_reply *r = data;
-	const struct nlattr *a = NULL;
-
-	/* CTRL_ATTR_MAX (10) is above NETDEV_A_DEV_XDP_FEATURES: tb is big enough */
-	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), attr_cb, tb);
-	a = tb[PFD_NETDEV_A_DEV_XDP_FEATURES];
-	if (a && !mnl_attr_validate(a, MNL_TYPE_U64)) {
-		r->features = mnl_attr_get_u64(a);
-		r->has_features = true;
-	}
-	return MNL_CB_OK;
-}
-
-static int genl_request(struct mnl_socket *nl, uint16_t type, uint8_t cmd, uint8_t version,
-			void (*fill)(struct nlmsghdr *, const void *), const void *arg,
-			mnl_cb_t cb, struct genl_reply *r)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct genlmsghdr *g;
-	unsigned int seq = time(NULL);
-	int ret;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = version;
-	fill(nlh, arg);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (ret < 0)
-			return -errno;
-		ret = mnl_cb_run(buf, ret, seq, mnl_socket_get_portid(nl), cb, r);
-		if (ret < 0)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
-}
-
-static void fill_family(struct nlmsghdr *nlh, const void *arg)
-{
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, arg);
-}
-
-static void fill_ifindex(struct nlmsghdr *nlh, const void *arg)
-{
-	mnl_attr_put_u32(nlh, PFD_NETDEV_A_DEV_IFINDEX, *(const uint32_t *)arg);
-}
-
-/* The driver's XDP features: 0 and *f, -EOPNOTSUPP before Linux 6.3. */
+/* The driver's XDP features (netdev.c, as the daemon asks): 0 and *f,
+ * -EOPNOTSUPP before Linux 6.3. */
 static int xdp_features(uint32_t ifindex, uint64_t *f)
 {
-	struct genl_reply r = { 0 };
-	struct mnl_socket *nl;
+	struct pfd_netdev *nd;
+	__u64 features = 0;
 	int err;
 
-	nl = mnl_socket_open(NETLINK_GENERIC);
-	if (!nl)
-		return -errno;
-	err = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : 0;
+	err = pfd_netdev_open(&nd);
+	if (err)
+		return err;
+	err = pfd_netdev_xdp_features(nd, (int)ifindex, &features);
+	pfd_netdev_close(nd);
 	if (!err)
-		err = genl_request(nl, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, fill_family, "netdev",
-				   family_cb, &r);
-	if (!err && !r.family)
-		err = -EOPNOTSUPP;
-	if (err == -ENOENT)
-		err = -EOPNOTSUPP;
-	if (!err)
-		err = genl_request(nl, r.family, PFD_NETDEV_CMD_DEV_GET, 1, fill_ifindex, &ifindex,
-				   dev_cb, &r);
-	mnl_socket_close(nl);
-	if (!err && !r.has_features)
-		err = -EOPNOTSUPP;
-	if (!err)
-		*f = r.features;
+		*f = features;
 	return err;
 }
 

@@ -150,7 +150,10 @@ int pfd_cmd_probe(struct pfd_cli *cli)
 	skel->rodata->probe_max = count;
 	err = pfd_probe__load(skel);
 	if (err) {
-		pr_err("probe: cannot load the probe program (%s)", strerror(-err));
+		pr_err("probe: cannot load the probe program (%s)%s", strerror(-err),
+		       err == -EPERM || err == -EACCES ?
+			       ": loading XDP needs root (CAP_BPF, CAP_NET_ADMIN); run this as root" :
+			       "");
 		goto out;
 	}
 	/* UPDATE_IF_NOEXIST: never replace someone's program, pfd's included */

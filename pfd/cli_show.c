@@ -65,7 +65,13 @@ static int view_open(struct pfd_cli *cli, struct view *v)
 	v->st = calloc(1, sizeof(*v->st));
 	if (!v->st)
 		return -ENOMEM;
-	if (pfd_state_read(cli->cfg->state_dir, v->st)) {
+	err = pfd_state_read(cli->cfg->state_dir, v->st);
+	if (err == -EACCES || err == -EPERM) {
+		pr_err("%s/state: %s: pfd's state is root's; run this as root", cli->cfg->state_dir,
+		       strerror(-err));
+		return err;
+	}
+	if (err) {
 		free(v->st);
 		v->st = NULL;
 	}
@@ -73,6 +79,11 @@ static int view_open(struct pfd_cli *cli, struct view *v)
 	if (err == -ENOENT) {
 		pr_debug("no pinned maps under %s/tc/globals", cli->cfg->bpffs);
 		return 0;
+	}
+	if (err == -EACCES || err == -EPERM) {
+		pr_err("%s/tc/globals: cannot open pfd's maps (%s): they are root's; run this as root",
+		       cli->cfg->bpffs, strerror(-err));
+		return err;
 	}
 	if (err) {
 		pr_err("%s/tc/globals: cannot open pfd's maps (%s)", cli->cfg->bpffs,

@@ -128,7 +128,11 @@ int pfd_metrics_write(const char *path, const struct pfd_metrics_in *in)
 	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* The directory may be shared (a node-exporter textfile directory): a
+	 * stale or planted temporary is removed, not followed or reused, and the
+	 * file is created new. 0644: the scraper is not root. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "w");

@@ -3,6 +3,11 @@
  * The state file, pid file and daemon lock under <state-dir> (see state.h).
  * The daemon writes; the CLI (status, reload) reads. The file is rewritten
  * whole and renamed into place, so a reader never sees half of it.
+ *
+ * The directory is root's: pfd creates it 0700 and tightens one it owns, and
+ * refuses one owned by another user. Every file inside is opened relative to
+ * a descriptor of the directory (opened without following a symlink), never
+ * following a symlink itself, and created 0600.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,16 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pfd/log.h"
 #include "pfd/state.h"
 
-static int path_in(char *buf, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(buf, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* mkdir -p for the state directory (usually /run/pfd). */
+/* mkdir -p for the state directory (usually /run/pfd): parents 0755, the
+ * directory itself 0700. */
 static int mkdirs(const char *dir)
 {
 	char tmp[PATH_MAX];
@@ -42,9 +42,96 @@ static int mkdirs(const char *dir)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
+	if (mkdir(tmp, 0700) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* The directory, for openat(): a symlink as its last component is refused
+ * (ELOOP or ENOTDIR). */
+static int dir_open(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* A file in the directory, never through a symlink. */
+static int file_open(int dfd, const char *name, int flags)
+{
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Writes a file whole: name.tmp, then renamed over name. */
+static int file_replace(const char *dir, const char *name, int (*body)(FILE *, const void *),
+			const void *arg)
+{
+	char tmp[NAME_MAX + 1];
+	int dfd, fd, err;
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	dfd = dir_open(dir);
+	if (dfd < 0)
+		return dfd;
+	/* a stale temporary (a crash between create and rename) goes first:
+	 * O_EXCL below then never reuses another inode */
+	unlinkat(dfd, tmp, 0);
+	fd = file_open(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL);
+	if (fd < 0) {
+		close(dfd);
+		return fd;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		goto err_unlink;
+	}
+	err = body(f, arg);
+	if (!err && (fflush(f) || ferror(f)))
+		err = errno ? -errno : -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && renameat(dfd, tmp, dfd, name))
+		err = -errno;
+	if (!err) {
+		close(dfd);
+		return 0;
+	}
+err_unlink:
+	unlinkat(dfd, tmp, 0);
+	close(dfd);
+	return err;
+}
+
+/* A file of the directory for reading, or NULL with errno set. */
+static FILE *file_read(const char *dir, const char *name)
+{
+	int dfd = dir_open(dir), fd, err;
+	FILE *f;
+
+	if (dfd < 0) {
+		errno = -dfd;
+		return NULL;
+	}
+	fd = file_open(dfd, name, O_RDONLY);
+	err = fd < 0 ? -fd : 0;
+	close(dfd);
+	if (err) {
+		errno = err;
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return f;
 }
 
 /* Newlines would break the line format: the reason is one line. */
@@ -56,27 +143,11 @@ static void put_line(FILE *f, const char *key, const char *val)
 	fputc('\n', f);
 }
 
-int pfd_state_write(const char *dir, const struct pfd_state *s)
+static int state_body(FILE *f, const void *arg)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	const struct pfd_state *s = arg;
 	unsigned int i;
-	FILE *f;
-	int fd, err;
 
-	err = path_in(path, sizeof(path), dir, "state");
-	if (!err)
-		err = path_in(tmp, sizeof(tmp), dir, ".state.tmp");
-	if (err)
-		return err;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		err = -errno;
-		close(fd);
-		goto err_unlink;
-	}
 	fprintf(f, "pid %d\n", (int)s->pid);
 	put_line(f, "mode", s->mode);
 	put_line(f, "config", s->config);
@@ -100,24 +171,12 @@ int pfd_state_write(const char *dir, const struct pfd_state *s)
 			d->ifindex, d->slot, d->attach[0] ? d->attach : "none",
 			d->tripped ? "tripped" : "ok");
 	}
-	if (fflush(f) || ferror(f)) {
-		err = -EIO;
-		fclose(f);
-		goto err_unlink;
-	}
-	if (fclose(f)) {
-		err = -errno;
-		goto err_unlink;
-	}
-	if (rename(tmp, path)) {
-		err = -errno;
-		goto err_unlink;
-	}
 	return 0;
+}
 
-err_unlink:
-	unlink(tmp);
-	return err;
+int pfd_state_write(const char *dir, const struct pfd_state *s)
+{
+	return file_replace(dir, "state", state_body, s);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -167,16 +226,12 @@ static void parse_dev(struct pfd_state *s, char *rest)
 
 int pfd_state_read(const char *dir, struct pfd_state *s)
 {
-	char path[PATH_MAX], line[PATH_MAX + 64];
+	char line[PATH_MAX + 64];
 	bool any = false;
 	FILE *f;
-	int err;
 
 	memset(s, 0, sizeof(*s));
-	err = path_in(path, sizeof(path), dir, "state");
-	if (err)
-		return err;
-	f = fopen(path, "re");
+	f = file_read(dir, "state");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
@@ -231,38 +286,31 @@ int pfd_state_read(const char *dir, struct pfd_state *s)
 
 static pid_t read_pid(const char *dir)
 {
-	char path[PATH_MAX], buf[32];
-	ssize_t n;
-	long pid;
-	int fd;
+	FILE *f = file_read(dir, "pfd.pid");
+	long pid = 0;
 
-	if (path_in(path, sizeof(path), dir, "pfd.pid"))
+	if (!f)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
 	return pid > 0 && pid < (1L << 22) ? (pid_t)pid : 0;
 }
 
 pid_t pfd_state_daemon_pid(const char *dir)
 {
-	char path[PATH_MAX];
 	pid_t pid;
-	int fd, held;
+	int dfd, fd, held;
 
 	pid = read_pid(dir);
 	if (!pid || (kill(pid, 0) && errno == ESRCH))
 		return 0;
 	/* A live pid is not enough (pids are reused): the daemon holds the lock. */
-	if (path_in(path, sizeof(path), dir, "pfd.lock"))
+	dfd = dir_open(dir);
+	if (dfd < 0)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open(dfd, "pfd.lock", O_RDONLY);
+	close(dfd);
 	if (fd < 0)
 		return 0;
 	held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
@@ -270,22 +318,47 @@ pid_t pfd_state_daemon_pid(const char *dir)
 	return held ? pid : 0;
 }
 
+/* The directory is root's (the euid's) and no one else's to write: one this
+ * euid owns is tightened to 0700, one another user owns is refused. */
+static int dir_claim(const char *dir, int dfd)
+{
+	struct stat st;
+
+	if (fstat(dfd, &st))
+		return -errno;
+	if (st.st_uid != geteuid()) {
+		pr_err("state-dir %s is owned by uid %u, not by this process (uid %u): refused",
+		       dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	if ((st.st_mode & 07777) != 0700 && fchmod(dfd, 0700))
+		return -errno;
+	return 0;
+}
+
 int pfd_state_lock(const char *dir, pid_t *holder)
 {
-	char path[PATH_MAX];
-	int fd, err;
+	int dfd, fd, err;
 
 	if (holder)
 		*holder = 0;
 	err = mkdirs(dir);
 	if (err)
 		return err;
-	err = path_in(path, sizeof(path), dir, "pfd.lock");
-	if (err)
-		return err;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	dfd = dir_open(dir);
+	if (dfd < 0)
+		return dfd;
+	err = dir_claim(dir, dfd);
+	fd = err ? err : file_open(dfd, "pfd.lock", O_RDWR | O_CREAT);
+	close(dfd);
 	if (fd < 0)
-		return -errno;
+		return fd;
+	/* a lock file from a version that made it 0644 */
+	if (fchmod(fd, 0600)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		close(fd);
@@ -296,35 +369,25 @@ int pfd_state_lock(const char *dir, pid_t *holder)
 	return fd;
 }
 
+static int pid_body(FILE *f, const void *arg)
+{
+	(void)arg;
+	fprintf(f, "%d\n", (int)getpid());
+	return 0;
+}
+
 int pfd_state_write_pid(const char *dir)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	FILE *f;
-	int err;
-
-	err = path_in(path, sizeof(path), dir, "pfd.pid");
-	if (!err)
-		err = path_in(tmp, sizeof(tmp), dir, ".pfd.pid.tmp");
-	if (err)
-		return err;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", (int)getpid());
-	if (fclose(f) || rename(tmp, path)) {
-		err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	return 0;
+	return file_replace(dir, "pfd.pid", pid_body, NULL);
 }
 
 void pfd_state_remove(const char *dir)
 {
-	char path[PATH_MAX];
+	int dfd = dir_open(dir);
 
-	if (!path_in(path, sizeof(path), dir, "pfd.pid"))
-		unlink(path);
-	if (!path_in(path, sizeof(path), dir, "state"))
-		unlink(path);
+	if (dfd < 0)
+		return;
+	unlinkat(dfd, "pfd.pid", 0);
+	unlinkat(dfd, "state", 0);
+	close(dfd);
 }

@@ -3,7 +3,10 @@
  * Unit tests of the daemon's state file and lock (pfd/state.c): a full
  * round trip, odd values (a newline in the reload error, unknown keys from a
  * newer daemon, garbage), the lock refusing a second holder with the first
- * one's pid, and the pid check. No root, no kernel: a temporary directory.
+ * one's pid, and the pid check; the files' safety: directory 0700 and files
+ * 0600, a directory of another user refused, no symlink followed for the
+ * directory or any file in it. No kernel: a temporary directory (the
+ * ownership check needs root to chown, and says so when it cannot).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -138,6 +141,92 @@ static void lock(void)
 	T_EQ(pfd_state_daemon_pid(sub), 0, "pid file removed");
 }
 
+static unsigned int mode_of(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) ? 0xffffffffu : (unsigned int)(st.st_mode & 07777);
+}
+
+static void file_safety(void)
+{
+	char sub[160], path[224], target[160], link[224];
+	struct pfd_state s = { .pid = 77 }, r;
+	pid_t holder;
+	int fd;
+	FILE *f;
+
+	snprintf(sub, sizeof(sub), "%s/safe/pfd", dir);
+	fd = pfd_state_lock(sub, &holder);
+	T_TRUE(fd >= 0, "lock creates the state directory");
+	T_EQ(mode_of(sub), 0700u, "state directory created 0700");
+	snprintf(path, sizeof(path), "%s/safe", dir);
+	T_EQ(mode_of(path), 0755u, "its missing parent created 0755");
+	T_OK(pfd_state_write_pid(sub), "pid file");
+	T_OK(pfd_state_write(sub, &s), "state file");
+	snprintf(path, sizeof(path), "%s/pfd.lock", sub);
+	T_EQ(mode_of(path), 0600u, "lock file 0600");
+	snprintf(path, sizeof(path), "%s/pfd.pid", sub);
+	T_EQ(mode_of(path), 0600u, "pid file 0600");
+	snprintf(path, sizeof(path), "%s/state", sub);
+	T_EQ(mode_of(path), 0600u, "state file 0600");
+	if (fd >= 0)
+		close(fd);
+
+	/* a directory from an older pfd (0755, files 0644) is tightened */
+	T_OK(chmod(sub, 0755), "loosen the directory");
+	snprintf(path, sizeof(path), "%s/pfd.lock", sub);
+	T_OK(chmod(path, 0644), "loosen the lock file");
+	fd = pfd_state_lock(sub, &holder);
+	T_TRUE(fd >= 0, "lock an existing 0755 directory");
+	T_EQ(mode_of(sub), 0700u, "... tightened to 0700");
+	T_EQ(mode_of(path), 0600u, "... its lock file to 0600");
+	if (fd >= 0)
+		close(fd);
+
+	/* a symlink planted as the temporary file: the write neither follows
+	 * nor truncates it, and the target keeps its bytes */
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	write_file("victim", "precious\n");
+	snprintf(link, sizeof(link), "%s/.state.tmp", sub);
+	T_OK(symlink(target, link), "plant a symlink at the temporary's name");
+	T_OK(pfd_state_write(sub, &s), "state written past the planted symlink");
+	f = fopen(target, "r");
+	T_TRUE(f && fgets(path, sizeof(path), f) && !strcmp(path, "precious\n"),
+	       "the symlink's target is untouched");
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "%s/state", sub);
+	T_EQ(mode_of(path), 0600u, "the state file is a regular 0600 file again");
+
+	/* a symlink as the state file: the reader refuses it */
+	unlink(path);
+	T_OK(symlink(target, path), "plant a symlink as the state file");
+	T_EQ(pfd_state_read(sub, &r), -ELOOP, "a symlinked state file is not read (ELOOP)");
+	unlink(path);
+
+	/* the directory itself a symlink: refused for reading and locking */
+	snprintf(link, sizeof(link), "%s/link-pfd", dir);
+	T_OK(symlink(sub, link), "a symlink to the state directory");
+	T_TRUE(pfd_state_read(link, &r) == -ELOOP || pfd_state_read(link, &r) == -ENOTDIR,
+	       "state directory through a symlink: not read");
+	fd = pfd_state_lock(link, &holder);
+	T_TRUE(fd == -ELOOP || fd == -ENOTDIR, "state directory through a symlink: no lock");
+	if (fd >= 0)
+		close(fd);
+
+	/* a directory another user owns is refused (needs root to set up) */
+	if (geteuid() == 0) {
+		T_OK(chown(sub, 65534, 65534), "give the directory to nobody");
+		fd = pfd_state_lock(sub, &holder);
+		T_EQ(fd, -EPERM, "a state directory owned by another user: refused");
+		if (fd >= 0)
+			close(fd);
+	} else {
+		t_skip("state directory of another user", "not root: cannot chown");
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/pfd-test-state-XXXXXX");
@@ -150,6 +239,7 @@ int main(void)
 	round_trip();
 	odd_files();
 	lock();
+	file_safety();
 	{
 		char cmd[128];
 
