@@ -64,8 +64,7 @@ const struct pfd_cli_cmd pfd_cli_cmds[] = {
 	  "mode, devices, offloaded flows, verdict counters, heartbeat age" },
 	{ "flows", NULL, 0, 0, flows_opts, pfd_cmd_flows,
 	  "offloaded flows with their NAT, counters and idle time" },
-	{ "stats", NULL, 0, 0, json_opts, pfd_cmd_stats,
-	  "verdict counters per device and hook" },
+	{ "stats", NULL, 0, 0, json_opts, pfd_cmd_stats, "verdict counters per device and hook" },
 	{ "explain", "PROTO SRC SPORT DST DPORT", 5, 5, json_opts, pfd_cmd_explain,
 	  "why a connection is or is not on the fast path" },
 	{ "feasibility", NULL, 0, 0, json_opts, pfd_cmd_feasibility,
@@ -275,7 +274,8 @@ static int parse_cmd_args(struct pfd_cli *cli, int argc, char **argv)
 		 * but say what is wrong with it rather than "unknown option" */
 		if (dashdash || a[0] != '-' || !a[1]) {
 			if (cli->n_pos >= c->max_pos)
-				return pfd_cli_usage_error("%s: unexpected argument \"%s\"", c->name, a);
+				return pfd_cli_usage_error("%s: unexpected argument \"%s\"",
+							   c->name, a);
 			cli->pos[cli->n_pos++] = a;
 			continue;
 		}
@@ -421,13 +421,13 @@ int pfd_cli_main(int argc, char **argv)
 
 /* ---- the print path ---- */
 
-#define OUT_MAX_DEPTH	16
+#define OUT_MAX_DEPTH 16
 
 static struct {
-	bool	json;
-	FILE	*f;
-	int	depth;
-	bool	need_comma[OUT_MAX_DEPTH];
+	bool json;
+	FILE *f;
+	int depth;
+	bool need_comma[OUT_MAX_DEPTH];
 } out = { .f = NULL };
 
 void pfd_out_init(bool json, FILE *f)

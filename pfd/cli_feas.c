@@ -43,12 +43,12 @@
 #endif
 
 /* include/uapi/linux/netdev.h, Linux 6.3 (Debian's 6.1 headers lack it). */
-#define PFD_NETDEV_CMD_DEV_GET		1
-#define PFD_NETDEV_A_DEV_IFINDEX	1
-#define PFD_NETDEV_A_DEV_XDP_FEATURES	3
-#define PFD_NETDEV_XDP_ACT_BASIC	(1ULL << 0)
-#define PFD_NETDEV_XDP_ACT_REDIRECT	(1ULL << 1)
-#define PFD_NETDEV_XDP_ACT_NDO_XMIT	(1ULL << 2)
+#define PFD_NETDEV_CMD_DEV_GET	      1
+#define PFD_NETDEV_A_DEV_IFINDEX      1
+#define PFD_NETDEV_A_DEV_XDP_FEATURES 3
+#define PFD_NETDEV_XDP_ACT_BASIC      (1ULL << 0)
+#define PFD_NETDEV_XDP_ACT_REDIRECT   (1ULL << 1)
+#define PFD_NETDEV_XDP_ACT_NDO_XMIT   (1ULL << 2)
 
 enum verdict { V_PASS, V_WARN, V_FAIL, V_INFO };
 static const char *const verdict_name[] = { "PASS", "WARN", "FAIL", "INFO" };
@@ -120,10 +120,10 @@ int pfd_cli_fib_mark_ok(void)
 
 /* ---- what runs in a private network namespace ---- */
 
-#define NS_CLSACT	(1 << 0)
-#define NS_XDP_GENERIC	(1 << 1)
-#define NS_FQ		(1 << 2)
-#define NS_NETNS	(1 << 3)
+#define NS_CLSACT      (1 << 0)
+#define NS_XDP_GENERIC (1 << 1)
+#define NS_FQ	       (1 << 2)
+#define NS_NETNS       (1 << 3)
 
 static int add_qdisc(int ifindex, const char *kind)
 {
@@ -208,7 +208,7 @@ static bool is_veth(const char *ifname)
 	snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver", ifname);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n > 0)
-		return false;	/* a real device has a driver link; veth has none */
+		return false; /* a real device has a driver link; veth has none */
 	snprintf(path, sizeof(path), "/sys/class/net/%s/iflink", ifname);
 	return access(path, F_OK) == 0 && strncmp(ifname, "lo", 3);
 }
@@ -239,11 +239,12 @@ static void check_device(const struct pfd_iface *ifc)
 		snprintf(detail, sizeof(detail), "native XDP (driver features 0x%llx)",
 			 (unsigned long long)f);
 		check(ifc->mode == PFD_ATTACH_GENERIC || ifc->mode == PFD_ATTACH_TC ? V_INFO :
-										    V_PASS,
+										      V_PASS,
 		      name, detail, NULL);
 	} else {
-		snprintf(detail, sizeof(detail), "no native XDP in the driver (features 0x%llx): "
-						 "attach auto uses generic XDP",
+		snprintf(detail, sizeof(detail),
+			 "no native XDP in the driver (features 0x%llx): "
+			 "attach auto uses generic XDP",
 			 (unsigned long long)f);
 		check(ifc->mode == PFD_ATTACH_NATIVE ? V_FAIL : V_WARN, name, detail,
 		      ifc->mode == PFD_ATTACH_NATIVE ? "attach IFACE auto (or generic, or tc)" :
@@ -309,7 +310,8 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 		close(fd);
 		check(V_PASS, "bpf", "loads XDP programs", NULL);
 	} else {
-		snprintf(detail, sizeof(detail), "cannot load an XDP program (%s)", strerror(errno));
+		snprintf(detail, sizeof(detail), "cannot load an XDP program (%s)",
+			 strerror(errno));
 		check(V_FAIL, "bpf", detail,
 		      "a kernel with CONFIG_BPF_SYSCALL and CONFIG_XDP_SOCKETS, run as root, "
 		      "LimitMEMLOCK=infinity");
@@ -327,8 +329,9 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 
 	ns = netns_checks();
 	if (ns < 0 || !(ns & NS_NETNS)) {
-		check(V_WARN, "netns checks", "cannot create a private network namespace: "
-					      "clsact, generic XDP and sch_fq not checked",
+		check(V_WARN, "netns checks",
+		      "cannot create a private network namespace: "
+		      "clsact, generic XDP and sch_fq not checked",
 		      NULL);
 	} else {
 		check(ns & NS_XDP_GENERIC ? V_PASS : V_FAIL, "xdp generic",
@@ -396,8 +399,7 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 				 cfg->mark_value, cfg->mark_mask);
 			check(V_PASS, "mode auto", detail, NULL);
 		} else {
-			check(V_FAIL, "mode auto",
-			      "no nf_flow_table, and no mark to fall back to",
+			check(V_FAIL, "mode auto", "no nf_flow_table, and no mark to fall back to",
 			      "mode auto 0x1/0x1 (with a ct mark rule), or mode mark VALUE/MASK");
 		}
 	}
@@ -405,7 +407,8 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 	for (i = 0; i < cfg->n_ifaces; i++)
 		check_device(&cfg->ifaces[i]);
 	if (!cfg->n_ifaces && cfg->mode == PFD_MODE_MARK)
-		check(V_FAIL, "devices", "mark mode without attach lines", "attach IFACE in pfd.conf");
+		check(V_FAIL, "devices", "mark mode without attach lines",
+		      "attach IFACE in pfd.conf");
 
 	pfd_out_close_arr();
 	pfd_print_u64(PFD_PRINT_JSON, "failed", NULL, n_fail);

@@ -34,7 +34,7 @@ static void on_signal(int sig)
 }
 
 struct probe_ctx {
-	unsigned int	frames, ethernet, odd;
+	unsigned int frames, ethernet, odd;
 };
 
 static const char *classify(const struct pfd_probe_frame *f, char *buf, size_t len)
@@ -51,11 +51,13 @@ static const char *classify(const struct pfd_probe_frame *f, char *buf, size_t l
 		       "have no MAC header)";
 	switch (proto) {
 	case 0x0800:
-		return f->cap > 14 && (d[14] >> 4) == 4 ? "Ethernet, IPv4" :
-							   "Ethernet, IPv4 ethertype but no IPv4 header";
+		return f->cap > 14 && (d[14] >> 4) == 4 ?
+			       "Ethernet, IPv4" :
+			       "Ethernet, IPv4 ethertype but no IPv4 header";
 	case 0x86dd:
-		return f->cap > 14 && (d[14] >> 4) == 6 ? "Ethernet, IPv6" :
-							   "Ethernet, IPv6 ethertype but no IPv6 header";
+		return f->cap > 14 && (d[14] >> 4) == 6 ?
+			       "Ethernet, IPv6" :
+			       "Ethernet, IPv6 ethertype but no IPv6 header";
 	case 0x0806:
 		return "Ethernet, ARP";
 	case 0x8100:
@@ -151,9 +153,9 @@ int pfd_cmd_probe(struct pfd_cli *cli)
 	err = pfd_probe__load(skel);
 	if (err) {
 		pr_err("probe: cannot load the probe program (%s)%s", strerror(-err),
-		       err == -EPERM || err == -EACCES ?
-			       ": loading XDP needs root (CAP_BPF, CAP_NET_ADMIN); run this as root" :
-			       "");
+		       err == -EPERM || err == -EACCES ? ": loading XDP needs root (CAP_BPF, "
+							 "CAP_NET_ADMIN); run this as root" :
+							 "");
 		goto out;
 	}
 	/* UPDATE_IF_NOEXIST: never replace someone's program, pfd's included */
@@ -167,8 +169,7 @@ int pfd_cmd_probe(struct pfd_cli *cli)
 	}
 	if (err) {
 		pr_err("%s: %s XDP attach failed (%s)%s", iface, mode ? mode : "native",
-		       strerror(-err),
-		       flags == XDP_FLAGS_DRV_MODE ? "; try --mode generic" : "");
+		       strerror(-err), flags == XDP_FLAGS_DRV_MODE ? "; try --mode generic" : "");
 		goto out;
 	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.pfd_probe_rb), on_frame, &ctx, NULL);
@@ -208,17 +209,16 @@ int pfd_cmd_probe(struct pfd_cli *cli)
 	pfd_out_end();
 	if (!ctx.frames)
 		rc = PFD_EXIT_FAIL;
-detach:
-	{
-		LIBBPF_OPTS(bpf_xdp_attach_opts, dopts,
-			    .old_prog_fd = bpf_program__fd(skel->progs.pfd_probe_xdp));
+detach : {
+	LIBBPF_OPTS(bpf_xdp_attach_opts, dopts,
+		    .old_prog_fd = bpf_program__fd(skel->progs.pfd_probe_xdp));
 
-		/* REPLACE with old_prog_fd: removes ours only, not a program
+	/* REPLACE with old_prog_fd: removes ours only, not a program
 		 * someone attached meanwhile */
-		err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &dopts);
-		if (err)
-			pr_warn("%s: detaching the probe: %s", iface, strerror(-err));
-	}
+	err = bpf_xdp_detach(ifindex, flags | XDP_FLAGS_REPLACE, &dopts);
+	if (err)
+		pr_warn("%s: detaching the probe: %s", iface, strerror(-err));
+}
 	ring_buffer__free(rb);
 out:
 	pfd_probe__destroy(skel);

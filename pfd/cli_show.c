@@ -30,18 +30,18 @@
 
 /* Everything the read-only commands look at, gathered once. */
 struct view {
-	struct pfd_maps		maps;
-	bool			loaded;		/* maps pinned */
-	pid_t			pid;		/* running daemon, or 0 */
-	struct pfd_state	*st;		/* NULL without a state file */
-	struct pfd_ctl		ctl;
-	bool			has_ctl;
+	struct pfd_maps maps;
+	bool loaded;	      /* maps pinned */
+	pid_t pid;	      /* running daemon, or 0 */
+	struct pfd_state *st; /* NULL without a state file */
+	struct pfd_ctl ctl;
+	bool has_ctl;
 	/* registered devices, from pfd_devs */
-	unsigned int		n_devs;
+	unsigned int n_devs;
 	struct {
-		int		ifindex;
-		char		name[IFNAMSIZ];
-		struct pfd_dev	rec;
+		int ifindex;
+		char name[IFNAMSIZ];
+		struct pfd_dev rec;
 	} devs[PFD_MAX_DEVS];
 };
 
@@ -81,7 +81,8 @@ static int view_open(struct pfd_cli *cli, struct view *v)
 		return 0;
 	}
 	if (err == -EACCES || err == -EPERM) {
-		pr_err("%s/tc/globals: cannot open pfd's maps (%s): they are root's; run this as root",
+		pr_err("%s/tc/globals: cannot open pfd's maps (%s): they are root's; run this as "
+		       "root",
 		       cli->cfg->bpffs, strerror(-err));
 		return err;
 	}
@@ -210,13 +211,14 @@ int pfd_cmd_status(struct pfd_cli *cli)
 	if (v.st && v.pid)
 		mode = v.st->mode;
 	else
-		mode = cli->cfg->mode == PFD_MODE_MARK	     ? "mark" :
+		mode = cli->cfg->mode == PFD_MODE_MARK	    ? "mark" :
 		       cli->cfg->mode == PFD_MODE_FLOWTABLE ? "flowtable" :
 							      "auto";
 	if (v.has_ctl && v.ctl.heartbeat_ns) {
 		uint64_t now = pfd_now_ns();
 
-		age = now > v.ctl.heartbeat_ns ? (int64_t)((now - v.ctl.heartbeat_ns) / 1000000) : 0;
+		age = now > v.ctl.heartbeat_ns ? (int64_t)((now - v.ctl.heartbeat_ns) / 1000000) :
+						 0;
 	}
 	if (v.st && v.pid)
 		flows = v.st->flows;
@@ -250,8 +252,7 @@ int pfd_cmd_status(struct pfd_cli *cli)
 		pfd_print_text("dry run: on (every packet is checked, counted and passed)\n");
 
 	pfd_out_open_arr("devices");
-	pfd_print_text("devices:%s\n",
-		       (v.st && v.pid ? v.st->n_devs : v.n_devs) ? "" : " none");
+	pfd_print_text("devices:%s\n", (v.st && v.pid ? v.st->n_devs : v.n_devs) ? "" : " none");
 	if (v.st && v.pid) {
 		for (i = 0; i < v.st->n_devs; i++) {
 			const struct pfd_state_dev *d = &v.st->devs[i];
@@ -271,12 +272,11 @@ int pfd_cmd_status(struct pfd_cli *cli)
 			const char *att;
 
 			pfd_bpf_attached(cli->cfg->bpffs, v.devs[i].name, &xdp, &tc);
-			att = xdp != PFD_ATT_NONE ? pfd_attach_kind_name(xdp) :
-			      tc		  ? "tc" :
-						    "none";
+			att = xdp != PFD_ATT_NONE ? pfd_attach_kind_name(xdp) : tc ? "tc" : "none";
 			pfd_out_open_obj(NULL);
 			pfd_print_str(PFD_PRINT_ANY, "name", "  %-15s", v.devs[i].name);
-			pfd_print_s64(PFD_PRINT_ANY, "ifindex", " ifindex %-4lld", v.devs[i].ifindex);
+			pfd_print_s64(PFD_PRINT_ANY, "ifindex", " ifindex %-4lld",
+				      v.devs[i].ifindex);
 			print_attach(att, v.devs[i].rec.flags);
 			pfd_print_str(PFD_PRINT_ANY, "breaker", " breaker %s\n",
 				      v.devs[i].rec.flags & PFD_DEV_F_DRY_RUN ? "tripped" : "ok");
@@ -403,13 +403,13 @@ out:
 /* ---- flows ---- */
 
 struct flows_ctx {
-	struct view	*v;
-	bool		has_addr;
-	int		family;
-	__be32		addr[4];
-	int		port;		/* host order, 0: any */
-	uint64_t	now;
-	unsigned int	shown;
+	struct view *v;
+	bool has_addr;
+	int family;
+	__be32 addr[4];
+	int port; /* host order, 0: any */
+	uint64_t now;
+	unsigned int shown;
 };
 
 static bool addr_eq(const __be32 *a, const __be32 *b, int family)
@@ -455,15 +455,14 @@ static bool pair_matches(const struct flows_ctx *c, const struct pfd_flow_pair *
 static void print_dir(const struct flows_ctx *c, const char *key, const struct pfd_flow_key *k,
 		      const struct pfd_flow *f, bool present)
 {
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], in[IFNAMSIZ], outn[IFNAMSIZ],
-		hb[32];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], in[IFNAMSIZ], outn[IFNAMSIZ], hb[32];
 	int64_t idle = -1;
 
 	inet_ntop(k->family, k->saddr, src, sizeof(src));
 	inet_ntop(k->family, k->daddr, dst, sizeof(dst));
 	if (present && f->last_seen_ns)
 		idle = c->now > f->last_seen_ns ? (int64_t)((c->now - f->last_seen_ns) / 1000000) :
-						   0;
+						  0;
 	pfd_out_open_obj(key);
 	pfd_print_str(PFD_PRINT_ANY, "src", k->family == AF_INET6 ? " [%s]" : " %s", src);
 	pfd_print_u64(PFD_PRINT_ANY, "sport", ":%llu", ntohs(k->sport));
@@ -501,11 +500,12 @@ static int show_pair(void *arg, const struct pfd_flow_pair *p)
 		return 0;
 	c->shown++;
 	pfd_out_open_obj(NULL);
-	pfd_print_str(PFD_PRINT_ANY, "family", "%s", p->orig_key.family == AF_INET6 ? "ipv6" : "ipv4");
+	pfd_print_str(PFD_PRINT_ANY, "family", "%s",
+		      p->orig_key.family == AF_INET6 ? "ipv6" : "ipv4");
 	pfd_print_str(PFD_PRINT_ANY, "proto", " %s",
 		      p->orig_key.l4proto == IPPROTO_TCP ? "tcp" :
 		      p->orig_key.l4proto == IPPROTO_UDP ? "udp" :
-							    "other");
+							   "other");
 	print_dir(c, "orig", &p->orig_key, &p->orig, true);
 	pfd_print_text("\n      reply");
 	print_dir(c, "reply", &p->reply_key, &p->reply, p->has_reply);
@@ -538,8 +538,8 @@ int pfd_cmd_flows(struct pfd_cli *cli)
 		else if (inet_pton(AF_INET6, addr, c.addr) == 1)
 			c.family = AF_INET6;
 		else
-			return pfd_cli_usage_error("--addr: expected an IPv4 or IPv6 address, got \"%s\"",
-						   addr);
+			return pfd_cli_usage_error(
+				"--addr: expected an IPv4 or IPv6 address, got \"%s\"", addr);
 	}
 	if (port) {
 		long p = strtol(port, &end, 10);
@@ -576,10 +576,10 @@ out:
 /* ---- explain ---- */
 
 struct explain_ctx {
-	struct pfd_ct_tuple	want;
-	struct pfd_ct_entry	e;
-	bool			found;
-	bool			as_reply;	/* the tuple given is the reply direction */
+	struct pfd_ct_tuple want;
+	struct pfd_ct_entry e;
+	bool found;
+	bool as_reply; /* the tuple given is the reply direction */
 };
 
 static bool tuple_eq(const struct pfd_ct_tuple *a, const struct pfd_ct_tuple *b)
@@ -603,9 +603,9 @@ static void explain_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entr
 }
 
 struct find_ctx {
-	const struct pfd_ct_entry	*e;
-	bool				found;
-	struct pfd_flow_pair		pair;
+	const struct pfd_ct_entry *e;
+	bool found;
+	struct pfd_flow_pair pair;
 };
 
 static int find_pair(void *arg, const struct pfd_flow_pair *p)
@@ -682,11 +682,12 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 	else if (inet_pton(AF_INET6, cli->pos[1], ec.want.src) == 1)
 		ec.want.family = AF_INET6;
 	else
-		return pfd_cli_usage_error("explain: SRC: expected an IPv4 or IPv6 address, got \"%s\"",
-					   cli->pos[1]);
+		return pfd_cli_usage_error(
+			"explain: SRC: expected an IPv4 or IPv6 address, got \"%s\"", cli->pos[1]);
 	if (inet_pton(ec.want.family, cli->pos[3], ec.want.dst) != 1)
-		return pfd_cli_usage_error("explain: DST: expected an %s address like SRC, got \"%s\"",
-					   ec.want.family == AF_INET ? "IPv4" : "IPv6", cli->pos[3]);
+		return pfd_cli_usage_error(
+			"explain: DST: expected an %s address like SRC, got \"%s\"",
+			ec.want.family == AF_INET ? "IPv4" : "IPv6", cli->pos[3]);
 	if (parse_port(cli->pos[2], &ec.want.sport))
 		return pfd_cli_usage_error("explain: SPORT: expected 0-65535, got \"%s\"",
 					   cli->pos[2]);
@@ -753,10 +754,11 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 		 * reason says why TC */
 		rc = explain_result(true, "on the fast path (%llu packets forwarded)%s%s%s%s",
 				    (unsigned long long)pk, via_tc ? ", via the TC datapath (" : "",
-				    !via_tc		 ? "" :
+				    !via_tc	    ? "" :
 				    dec.via_tc_xmit ? "an egress device cannot take XDP frames)" :
-							 "egress policy on the way out)",
-				    dec.offload ? "" : "; but the current policy would not offload it: ",
+						      "egress policy on the way out)",
+				    dec.offload ? "" :
+						  "; but the current policy would not offload it: ",
 				    dec.offload ? "" : dec.reason);
 	} else if (dec.offload) {
 		rc = explain_result(false, "eligible (%s), but not in the flow map: %s", dec.reason,

@@ -41,56 +41,60 @@
 #include "pfd/stats.h"
 
 struct pfd_device {
-	char			name[IFNAMSIZ];
-	int			ifindex;
-	enum pfd_attach_mode	mode;		/* as configured */
-	enum pfd_attach_kind	kind;		/* what is attached */
-	bool			tripped;	/* circuit breaker */
-	uint64_t		base_matched;	/* breaker window start */
-	uint64_t		base_failed;
+	char name[IFNAMSIZ];
+	int ifindex;
+	enum pfd_attach_mode mode; /* as configured */
+	enum pfd_attach_kind kind; /* what is attached */
+	bool tripped;		   /* circuit breaker */
+	uint64_t base_matched;	   /* breaker window start */
+	uint64_t base_failed;
 };
 
 struct pfd {
-	const char		*config_path;
-	int			verbosity;
-	struct pfd_config	*cfg;
-	enum pfd_mode		mode;
-	int			lock_fd;
-	int64_t			started;
+	const char *config_path;
+	int verbosity;
+	struct pfd_config *cfg;
+	enum pfd_mode mode;
+	int lock_fd;
+	int64_t started;
 
-	struct pfd_bpf		*bpf;
-	struct pfd_egress	*egress;	/* TC egress programs (MSS, jitter) */
-	const struct pfd_maps	*maps;
-	struct pfd_ctl		ctl;
+	struct pfd_bpf *bpf;
+	struct pfd_egress *egress; /* TC egress programs (MSS, jitter) */
+	const struct pfd_maps *maps;
+	struct pfd_ctl ctl;
 
-	struct pfd_ct		*ct;
-	struct pfd_nft		*nft;
-	struct pfd_rt		*rt;
-	struct pfd_loop		*loop;
-	struct pfd_flows	*flows;
-	struct pfd_ft_list	ft;
-	struct pfd_policy_devs	devset;
+	struct pfd_ct *ct;
+	struct pfd_nft *nft;
+	struct pfd_rt *rt;
+	struct pfd_loop *loop;
+	struct pfd_flows *flows;
+	struct pfd_ft_list ft;
+	struct pfd_policy_devs devset;
 
-	struct pfd_device	devs[PFD_MAX_DEVS];
-	unsigned int		n_devs;
+	struct pfd_device devs[PFD_MAX_DEVS];
+	unsigned int n_devs;
 
-	int			t_heartbeat, t_refresh, t_reconcile, t_metrics;
-	uint64_t		breaker_window_start;
-	struct pfd_stats_sum	*sum;
+	int t_heartbeat, t_refresh, t_reconcile, t_metrics;
+	uint64_t breaker_window_start;
+	struct pfd_stats_sum *sum;
 
-	uint64_t		resyncs, ct_overruns;
-	uint64_t		reloads, reload_attempts;
-	char			reload_error[512];
-	bool			rt_changed;
+	uint64_t resyncs, ct_overruns;
+	uint64_t reloads, reload_attempts;
+	char reload_error[512];
+	bool rt_changed;
 	/* mark mode: the ruleset generation whose offload marks are
 	 * revalidated; marks_dirty: a clear failed or is still due */
-	bool			ruleset_gen_valid;
-	uint32_t		ruleset_gen;
-	bool			marks_dirty;
-	bool			devmap_dirty;	/* a device's XDP features changed */
-	int			tc_changed[4];	/* ifindexes; -1: more, re-decide all */
-	unsigned int		n_tc_changed;
-	bool			link_down[PFD_MAX_DEVS];
+	bool ruleset_gen_valid;
+	uint32_t ruleset_gen;
+	bool marks_dirty;
+	/* the fast path passes everything while offloaded flows are being
+	 * removed: a pfd killed half way leaves no flow of an old ruleset
+	 * forwarding until the heartbeat goes stale */
+	bool gate_closed;
+	bool devmap_dirty; /* a device's XDP features changed */
+	int tc_changed[4]; /* ifindexes; -1: more, re-decide all */
+	unsigned int n_tc_changed;
+	bool link_down[PFD_MAX_DEVS];
 };
 
 /* -------------------------------------------------------------------- */
@@ -141,7 +145,7 @@ static int ctl_write(struct pfd *d)
 	d->ctl.abi_version = PFD_ABI_VERSION;
 	d->ctl.heartbeat_ns = pfd_now_ns();
 	d->ctl.heartbeat_max_ns = (uint64_t)d->cfg->heartbeat_limit_ms * 1000000ULL;
-	d->ctl.flags = d->cfg->dry_run ? PFD_CTL_F_DRY_RUN : 0;
+	d->ctl.flags = d->cfg->dry_run || d->gate_closed ? PFD_CTL_F_DRY_RUN : 0;
 	if (bpf_map_update_elem(d->maps->ctl, &k, &d->ctl, BPF_ANY)) {
 		pr_ratelimited(LOG_ERR, 10, "control block update failed (%s)", strerror(errno));
 		return -errno;
@@ -413,7 +417,8 @@ static void devices_prune(struct pfd *d)
 		key = next;
 		prev = &key;
 		for (i = 0; i < d->n_devs; i++)
-			known |= d->devs[i].kind != PFD_ATT_NONE && (__u32)d->devs[i].ifindex == key;
+			known |=
+				d->devs[i].kind != PFD_ATT_NONE && (__u32)d->devs[i].ifindex == key;
 		if (!known)
 			stale[ns++] = key;
 	}
@@ -425,9 +430,11 @@ static void devices_prune(struct pfd *d)
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		const char *name = !strncmp(de->d_name, "xdp-", 4) || !strncmp(de->d_name, "tcq-", 4) ?
-					   de->d_name + 4 :
-				   !strncmp(de->d_name, "tc-", 3) ? de->d_name + 3 : NULL;
+		const char *name =
+			!strncmp(de->d_name, "xdp-", 4) || !strncmp(de->d_name, "tcq-", 4) ?
+				de->d_name + 4 :
+			!strncmp(de->d_name, "tc-", 3) ? de->d_name + 3 :
+							 NULL;
 		bool known = false;
 
 		if (!name)
@@ -646,7 +653,18 @@ static void marks_revalidate(struct pfd *d, uint32_t gen, bool gen_valid)
 		d->ct_overruns++;
 		d->resyncs++;
 	}
+	/* One map write closes the fast path before the removals (200k map
+	 * deletes for 100k flows take a while); if it fails, the removals
+	 * still run. A restart finds the gate closed and the generation
+	 * unrevalidated: it empties the map before opening it. */
+	d->gate_closed = true;
+	ctl_write(d);
+	pr_info("nftables generation %u: revalidating (the fast path passes everything until "
+		"the offloaded flows are removed)",
+		gen);
 	pfd_flows_remove_all(d->flows, false);
+	d->gate_closed = false;
+	ctl_write(d);
 	err = pfd_ct_clear_marks(d->ct, d->cfg->mark_mask, &cleared);
 	pfd_flows_count_revalidation(d->flows);
 	if (err) {
@@ -664,8 +682,8 @@ static void marks_revalidate(struct pfd *d, uint32_t gen, bool gen_valid)
 	d->ruleset_gen = gen;
 	d->ruleset_gen_valid = gen_valid;
 	pfd_flows_verify_until(d->flows, pfd_now_ns() + VERIFY_AFTER_REVALIDATION_NS);
-	pr_debug("nftables generation %u: offload marks cleared on %llu entries", gen,
-		 (unsigned long long)cleared);
+	pr_info("nftables generation %u: offload marks cleared on %llu entries", gen,
+		(unsigned long long)cleared);
 }
 
 /* Empties the flow map (entries of a previous run no longer valid);
@@ -711,7 +729,7 @@ static void on_nft(void *arg, int fd, uint32_t events)
 		pr_ratelimited(LOG_ERR, 10, "nftables events: %s", strerror(-r));
 		return;
 	}
-	pfd_flows_invalidate(d->flows, -1);	/* netdev chains may have changed */
+	pfd_flows_invalidate(d->flows, -1); /* netdev chains may have changed */
 	pfd_flows_warm(d->flows);
 	if (d->mode == PFD_MODE_MARK) {
 		/* -ENOBUFS: a generation was missed, gen may not be the
@@ -890,11 +908,13 @@ static int resolve_mode(struct pfd *d, const struct pfd_config *cfg, enum pfd_mo
 	if (cfg->mark_mask) {
 		*mode = PFD_MODE_MARK;
 		pr_info("mode auto: no nf_flow_table here (%s), using mark mode 0x%x/0x%x",
-			r < 0 ? strerror(-r) : "flowtables refused", cfg->mark_value, cfg->mark_mask);
+			r < 0 ? strerror(-r) : "flowtables refused", cfg->mark_value,
+			cfg->mark_mask);
 		return 0;
 	}
 	pr_err("mode auto: this kernel has no nf_flow_table; set `mode mark VALUE/MASK` "
-	       "(or `mode auto VALUE/MASK`) in %s", cfg->path);
+	       "(or `mode auto VALUE/MASK`) in %s",
+	       cfg->path);
 	return -EOPNOTSUPP;
 }
 
@@ -926,7 +946,8 @@ static void reload(struct pfd *d)
 	    next->flow_map_size != old->flow_map_size ||
 	    next->ct_event_buffer != old->ct_event_buffer)
 		pr_warn("%s: bpffs, state-dir, flow-map-size and ct-event-buffer take effect at "
-			"the next restart", d->config_path);
+			"the next restart",
+			d->config_path);
 	/* the running values of those stay */
 	snprintf(next->bpffs, sizeof(next->bpffs), "%s", old->bpffs);
 	snprintf(next->state_dir, sizeof(next->state_dir), "%s", old->state_dir);
@@ -934,8 +955,8 @@ static void reload(struct pfd *d)
 	next->ct_event_buffer = old->ct_event_buffer;
 
 	mode_changed = mode != d->mode ||
-		       (mode == PFD_MODE_MARK && (next->mark_value != old->mark_value ||
-						  next->mark_mask != old->mark_mask));
+		       (mode == PFD_MODE_MARK &&
+			(next->mark_value != old->mark_value || next->mark_mask != old->mark_mask));
 	pfd_log_set_level(next->log_level + d->verbosity);
 	d->cfg = next;
 	if (mode_changed) {
@@ -1007,7 +1028,7 @@ static void sd_notify_ready(void)
 		return;
 	memcpy(sa.sun_path, path, plen);
 	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';	/* abstract namespace */
+		sa.sun_path[0] = '\0'; /* abstract namespace */
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1125,7 +1146,7 @@ static int start(struct pfd *d)
 	    d->ctl.abi_version != PFD_ABI_VERSION)
 		memset(&d->ctl, 0, sizeof(d->ctl));
 	d->ctl.keepalive_ms = keepalive_ms(d);
-	fib_gen_bump(d);	/* also the first heartbeat */
+	fib_gen_bump(d); /* also the first heartbeat */
 
 	err = pfd_rt_open(&d->rt, on_rt_event, d);
 	if (err) {
@@ -1159,8 +1180,8 @@ static int start(struct pfd *d)
 		return err;
 	}
 	if (d->cfg->ct_event_buffer && pfd_ct_events_rcvbuf(d->ct) < (int)d->cfg->ct_event_buffer)
-		pr_warn("ct-event-buffer %u: the kernel allowed only %d bytes", d->cfg->ct_event_buffer,
-			pfd_ct_events_rcvbuf(d->ct));
+		pr_warn("ct-event-buffer %u: the kernel allowed only %d bytes",
+			d->cfg->ct_event_buffer, pfd_ct_events_rcvbuf(d->ct));
 	flows_ctx(d, &fc);
 	pfd_flows_set_ctx(d->flows, &fc);
 
@@ -1181,9 +1202,11 @@ static int start(struct pfd *d)
 		pr_err("event loop: %s", strerror(-err));
 		return err;
 	}
-	d->t_heartbeat = pfd_loop_add_timer(d->loop, d->cfg->heartbeat_interval_ms, on_heartbeat, d);
+	d->t_heartbeat =
+		pfd_loop_add_timer(d->loop, d->cfg->heartbeat_interval_ms, on_heartbeat, d);
 	d->t_refresh = pfd_loop_add_timer(d->loop, d->cfg->refresh_interval_ms, on_refresh, d);
-	d->t_reconcile = pfd_loop_add_timer(d->loop, d->cfg->reconcile_interval_ms, on_reconcile, d);
+	d->t_reconcile =
+		pfd_loop_add_timer(d->loop, d->cfg->reconcile_interval_ms, on_reconcile, d);
 	d->t_metrics = pfd_loop_add_timer(d->loop, 0, on_metrics, d);
 	if (d->t_heartbeat < 0 || d->t_refresh < 0 || d->t_reconcile < 0 || d->t_metrics < 0) {
 		pr_err("timers: %s", strerror(errno));

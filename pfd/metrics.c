@@ -75,7 +75,8 @@ static void write_body(FILE *f, const struct pfd_metrics_in *in)
 				"pfd_device_forwarded_packets_total{device=\"%s\",hook=\"%s\"} "
 				"%llu\n",
 				name, pfd_hook_name(hook),
-				(unsigned long long)in->sum->c[slot][hook][PFD_R_FORWARDED].packets);
+				(unsigned long long)in->sum->c[slot][hook][PFD_R_FORWARDED]
+					.packets);
 	}
 	header(f, "pfd_device_breaker_tripped", "gauge",
 	       "1 when the circuit breaker switched the device to dry run");

@@ -167,9 +167,8 @@ static int state_body(FILE *f, const void *arg)
 	for (i = 0; i < s->n_devs && i < PFD_MAX_DEVS; i++) {
 		const struct pfd_state_dev *d = &s->devs[i];
 
-		fprintf(f, "dev %s ifindex %d slot %u attach %s breaker %s\n", d->name,
-			d->ifindex, d->slot, d->attach[0] ? d->attach : "none",
-			d->tripped ? "tripped" : "ok");
+		fprintf(f, "dev %s ifindex %d slot %u attach %s breaker %s\n", d->name, d->ifindex,
+			d->slot, d->attach[0] ? d->attach : "none", d->tripped ? "tripped" : "ok");
 	}
 	return 0;
 }
@@ -256,7 +255,7 @@ int pfd_state_read(const char *dir, struct pfd_state *s)
 		else if (!strcmp(line, "started"))
 			s->started = strtoll(val, NULL, 10);
 		else if (parse_u64(val, &v))
-			continue;	/* unknown or garbled: ignore the line */
+			continue; /* unknown or garbled: ignore the line */
 		else if (!strcmp(line, "pid"))
 			s->pid = (pid_t)v, any = true;
 		else if (!strcmp(line, "heartbeat"))

@@ -10,9 +10,11 @@ the router namespace.
 
   ctbench.py insert  --count N [--first I] [--ineligible-every K] [--rate R]
   ctbench.py delete  --count N [--first I]
+  ctbench.py mark    --count N [--first I] --value M   (sets the entries' mark)
   ctbench.py latency --count N --map PIN --iif-orig X --iif-reply Y [--rate R]
 
-Flows are TCP CLI -> SRV:DPORT from source port SPORT_BASE + i, ESTABLISHED,
+Flows are TCP CLI -> SRV:DPORT + i // 40000 from source port
+SPORT_BASE + i % 40000 (so up to 400k flows), ESTABLISHED,
 SEEN_REPLY|ASSURED, mark 3 (both direction bits of the lab ruleset; mark 0 for every K-th with --ineligible-every).
 
 latency: the time from the insert (the kernel emits the NEW event inside the
@@ -67,13 +69,25 @@ def ct_tuple(t, src, dst, sport, dport):
     return nla(t | NLA_F_NESTED, nla(CTA_TUPLE_IP | NLA_F_NESTED, ip) + nla(CTA_TUPLE_PROTO | NLA_F_NESTED, l4))
 
 
-def ct_msg(kind, seq, sport, mark):
+PORTS_PER_DPORT = 40000
+
+
+def ports(i):
+    """(sport, dport) of flow i."""
+    return SPORT_BASE + i % PORTS_PER_DPORT, DPORT + i // PORTS_PER_DPORT
+
+
+def ct_msg(kind, seq, i, mark):
+    sport, dport = ports(i)
     body = struct.pack("!BBH", socket.AF_INET, 0, 0)
-    body += ct_tuple(CTA_TUPLE_ORIG, SRC, DST, sport, DPORT)
+    body += ct_tuple(CTA_TUPLE_ORIG, SRC, DST, sport, dport)
     flags = NLM_F_REQUEST | NLM_F_ACK
-    if kind == IPCTNL_MSG_CT_NEW:
+    if kind == IPCTNL_MSG_CT_NEW and mark is not None and mark < 0:
+        # an update of an existing entry: its mark only (-mark - 1)
+        body += nla(CTA_MARK, struct.pack("!I", -mark - 1))
+    elif kind == IPCTNL_MSG_CT_NEW:
         flags |= NLM_F_CREATE | NLM_F_EXCL
-        body += ct_tuple(CTA_TUPLE_REPLY, DST, SRC, DPORT, sport)
+        body += ct_tuple(CTA_TUPLE_REPLY, DST, SRC, dport, sport)
         # CONFIRMED too: ctnetlink answers EBUSY to a status whose CONFIRMED
         # bit differs from the new entry's (ctnetlink_change_status)
         body += nla(CTA_STATUS, struct.pack("!I", IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED))
@@ -126,7 +140,7 @@ def pace(t0, i, rate):
             time.sleep(ahead)
 
 
-def cmd_insert(a, kind=IPCTNL_MSG_CT_NEW):
+def cmd_insert(a, kind=IPCTNL_MSG_CT_NEW, set_mark=None):
     nl = Ctnl()
     t0 = time.monotonic()
     eligible = 0
@@ -134,7 +148,8 @@ def cmd_insert(a, kind=IPCTNL_MSG_CT_NEW):
         pace(t0, i - a.first, a.rate)
         ineligible = a.ineligible_every and i % a.ineligible_every == 0
         eligible += 0 if ineligible else 1
-        nl.send(ct_msg(kind, i + 1, SPORT_BASE + i, 0 if ineligible else 3))
+        mark = (-set_mark - 1) if set_mark is not None else (0 if ineligible else 3)
+        nl.send(ct_msg(kind, i + 1, i, mark))
         if i % 256 == 0:
             nl.drain()
     nl.drain(block_until=a.count)
@@ -217,8 +232,8 @@ def cmd_latency(a):
         os.close(ready_r)
         realtime()
         m = PinnedMap(a.map)
-        keys = [(flow_key(a.iif_orig, SRC, DST, SPORT_BASE + i, DPORT),
-                 flow_key(a.iif_reply, DST, SRC, DPORT, SPORT_BASE + i)) for i in range(n)]
+        keys = [(flow_key(a.iif_orig, SRC, DST, *ports(i)),
+                 flow_key(a.iif_reply, DST, SRC, *reversed(ports(i)))) for i in range(n)]
         found = [0.0] * n
         os.write(ready_w, b"1")
         lo, left, worst, passes = 0, n, 0.0, 0
@@ -247,7 +262,7 @@ def cmd_latency(a):
     t0 = time.monotonic()
     for i in range(n):
         pace(t0, i, a.rate)
-        nl.send(ct_msg(IPCTNL_MSG_CT_NEW, i + 1, SPORT_BASE + i, 3))
+        nl.send(ct_msg(IPCTNL_MSG_CT_NEW, i + 1, i, 3))
         struct.pack_into("=d", shared, 8 * (i + 1), time.monotonic())
         struct.pack_into("=q", shared, 0, i + 1)
         if i % 256 == 0:
@@ -278,7 +293,8 @@ def cmd_latency(a):
 def main():
     global DPORT
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["insert", "delete", "latency"])
+    p.add_argument("mode", choices=["insert", "delete", "mark", "latency"])
+    p.add_argument("--value", type=lambda v: int(v, 0), default=0, help="mark: the new mark")
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--first", type=int, default=0)
     p.add_argument("--rate", type=float, default=0, help="entries/s, 0 = as fast as possible")
@@ -290,12 +306,14 @@ def main():
     p.add_argument("--timeout", type=float, default=60)
     a = p.parse_args()
     DPORT = a.dport
-    if a.count < 1 or a.first < 0 or SPORT_BASE + a.first + a.count > 65535:
-        p.error("--first/--count out of the source port range")
+    if a.count < 1 or a.first < 0 or ports(a.first + a.count - 1)[1] > 65535:
+        p.error("--first/--count out of the port range")
     if a.mode == "insert":
         cmd_insert(a)
     elif a.mode == "delete":
         cmd_insert(a, IPCTNL_MSG_CT_DELETE)
+    elif a.mode == "mark":
+        cmd_insert(a, set_mark=a.value)
     else:
         if not (a.map and a.iif_orig and a.iif_reply):
             p.error("latency needs --map, --iif-orig and --iif-reply")

@@ -380,12 +380,12 @@ table ip pfdt_nat {
         return json.loads(p.stdout)[0]["stats64"]["rx"]["bytes"]
 
     # --- pfd ------------------------------------------------------------
-    def conf_text(self, mode="mark " + MARK, attach=None, extra=None):
+    def conf_text(self, mode="mark " + MARK, attach=None, extra=None, log_level="debug"):
         lines = [
             "# written by tests/integration/pfdlab.py",
             "bpffs " + self.bpffs,
             "state-dir " + self.state,
-            "log-level debug",
+            "log-level " + log_level,
             "mode " + mode,
         ]
         for dev in attach or (self.rc_if, self.rs_if):

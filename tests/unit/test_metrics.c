@@ -52,7 +52,8 @@ int main(void)
 	T_OK(pfd_metrics_write(path, &in), "metrics written");
 	T_TRUE(!lstat(path, &sb) && S_ISREG(sb.st_mode) && (sb.st_mode & 07777) == 0644,
 	       "a regular file, 0644");
-	T_TRUE(read_all(path, body, sizeof(body)) > 0 && strstr(body, "\npfd_offloaded_flows 4321\n") &&
+	T_TRUE(read_all(path, body, sizeof(body)) > 0 &&
+		       strstr(body, "\npfd_offloaded_flows 4321\n") &&
 		       strstr(body, "\npfd_flow_installs_total 99\n"),
 	       "it carries the counters given");
 	T_EQ(access(tmp, F_OK), -1, "no temporary left behind");
