@@ -242,8 +242,8 @@ int pfd_ct_parse(const struct nlmsghdr *nlh, struct pfd_ct_entry *e, enum pfd_ct
 		/* Events for new entries carry CREATE; dump parts carry
 		 * MULTI; an event with neither is an update
 		 * (ctnetlink_conntrack_event). */
-		*ev = nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_MULTI) ? PFD_CT_EV_NEW
-								      : PFD_CT_EV_UPDATE;
+		*ev = nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_MULTI) ? PFD_CT_EV_NEW :
+									PFD_CT_EV_UPDATE;
 		break;
 	default:
 		return -EOPNOTSUPP; /* expectations, stats, ... */
@@ -343,7 +343,7 @@ static int ignore_own_updates(struct pfd_ct *ct)
 		BPF_STMT(BPF_RET | BPF_K, 0),	       /* ours: drop */
 		BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* everything else */
 	};
-	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
 
 	if (setsockopt(ct->ev.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
 		return -errno;
@@ -477,10 +477,10 @@ static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int ct_dump_family_cb(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value,
-			     bool filter, pfd_nl_msg_cb cb, void *arg)
+static int ct_dump_family_cb(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter,
+			     pfd_nl_msg_cb cb, void *arg)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 
@@ -499,14 +499,20 @@ static int ct_dump_family_cb(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 v
 
 static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 value, bool filter)
 {
-	struct ct_dump_arg d = {.ct = ct, .mask = mask, .value = value};
+	struct ct_dump_arg d = { .ct = ct, .mask = mask, .value = value };
 
 	return ct_dump_family_cb(ct, family, mask, value, filter, ct_dump_cb, &d);
 }
 
+void pfd_ct_set_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg)
+{
+	ct->dump.pulse = ct->req.pulse = fn;
+	ct->dump.pulse_arg = ct->req.pulse_arg = arg;
+}
+
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
 {
-	static const __u8 families[] = {AF_INET, AF_INET6};
+	static const __u8 families[] = { AF_INET, AF_INET6 };
 	unsigned int i;
 	int err;
 
@@ -587,7 +593,7 @@ static int ct_update_start(struct nlmsghdr **out, char *buf, const struct pfd_ct
  * mask)). */
 static void put_tcp_flags(struct nlmsghdr *nlh, __u8 set, __u8 clear)
 {
-	struct nf_ct_tcp_flags f = {.flags = set, .mask = set | clear};
+	struct nf_ct_tcp_flags f = { .flags = set, .mask = set | clear };
 	struct nlattr *pinfo, *tcp;
 
 	pinfo = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
@@ -603,10 +609,9 @@ int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 se
 	return pfd_ct_refresh(ct, e, seconds, 0);
 }
 
-int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds,
-		   __u8 clear_tcp)
+int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds, __u8 clear_tcp)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int err = ct_update_start(&nlh, buf, e);
 
@@ -625,7 +630,7 @@ int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 second
 
 int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int err;
 
@@ -643,7 +648,7 @@ int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 s
 
 int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	int err = ct_update_start(&nlh, buf, e);
 
@@ -682,8 +687,8 @@ static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_ct_get(struct pfd_ct *ct, const struct pfd_ct_entry *e, struct pfd_ct_entry *out)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct get_arg g = {.out = out};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct get_arg g = { .out = out };
 	struct nlmsghdr *nlh;
 	int err = ct_msg_start(&nlh, buf, IPCTNL_MSG_CT_GET, e);
 
@@ -733,8 +738,8 @@ static int marked_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
 {
-	static const __u8 families[] = {AF_INET, AF_INET6};
-	struct marked_arg m = {.mask = mask};
+	static const __u8 families[] = { AF_INET, AF_INET6 };
+	struct marked_arg m = { .mask = mask };
 	char *batch = NULL;
 	size_t len = 0, i;
 	unsigned int count = 0;

@@ -16,37 +16,37 @@ struct nlmsghdr;
 
 /* One direction of a conntrack entry, as conntrack reports it. */
 struct pfd_ct_tuple {
-	__u8	family;		/* AF_INET or AF_INET6 */
-	__u8	l4proto;	/* IPPROTO_TCP, IPPROTO_UDP, or other */
-	__u16	pad;
-	__be32	src[4];		/* IPv4 uses [0] */
-	__be32	dst[4];
-	__be16	sport;		/* 0 for protocols without ports */
-	__be16	dport;
+	__u8 family;  /* AF_INET or AF_INET6 */
+	__u8 l4proto; /* IPPROTO_TCP, IPPROTO_UDP, or other */
+	__u16 pad;
+	__be32 src[4]; /* IPv4 uses [0] */
+	__be32 dst[4];
+	__be16 sport; /* 0 for protocols without ports */
+	__be16 dport;
 };
 
 struct pfd_ct_entry {
-	__u32	id;		/* CTA_ID */
-	__u16	zone;		/* CTA_ZONE, 0 if absent */
-	__u8	tcp_state;	/* TCP_CONNTRACK_*; 0 (NONE) if absent */
-	__u8	has_tcp_state;
+	__u32 id;	/* CTA_ID */
+	__u16 zone;	/* CTA_ZONE, 0 if absent */
+	__u8 tcp_state; /* TCP_CONNTRACK_*; 0 (NONE) if absent */
+	__u8 has_tcp_state;
 	struct pfd_ct_tuple orig;
 	struct pfd_ct_tuple reply;
-	__u32	status;		/* IPS_* bits */
-	__u32	mark;
-	__u32	timeout;	/* seconds; 0 if absent (offloaded dumps omit it) */
-	bool	has_timeout;
-	bool	has_helper;	/* CTA_HELP present: a helper is attached */
-	bool	has_master;	/* CTA_TUPLE_MASTER: expected connection of a helper */
-	bool	has_seqadj;	/* CTA_SEQ_ADJ_* present */
-	__u8	tcp_flags_orig;	/* CTA_PROTOINFO_TCP_FLAGS_ORIGINAL .flags */
-	__u8	tcp_flags_reply;
-	__u64	orig_packets, orig_bytes;	/* CTA_COUNTERS_*, if accounting is on */
-	__u64	reply_packets, reply_bytes;
+	__u32 status; /* IPS_* bits */
+	__u32 mark;
+	__u32 timeout; /* seconds; 0 if absent (offloaded dumps omit it) */
+	bool has_timeout;
+	bool has_helper;     /* CTA_HELP present: a helper is attached */
+	bool has_master;     /* CTA_TUPLE_MASTER: expected connection of a helper */
+	bool has_seqadj;     /* CTA_SEQ_ADJ_* present */
+	__u8 tcp_flags_orig; /* CTA_PROTOINFO_TCP_FLAGS_ORIGINAL .flags */
+	__u8 tcp_flags_reply;
+	__u64 orig_packets, orig_bytes; /* CTA_COUNTERS_*, if accounting is on */
+	__u64 reply_packets, reply_bytes;
 };
 
 enum pfd_ct_event {
-	PFD_CT_EV_NEW = 0,	/* also: an entry from a dump */
+	PFD_CT_EV_NEW = 0, /* also: an entry from a dump */
 	PFD_CT_EV_UPDATE,
 	PFD_CT_EV_DESTROY,
 };
@@ -54,19 +54,19 @@ enum pfd_ct_event {
 typedef void (*pfd_ct_cb)(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry *e);
 
 struct pfd_ct_opts {
-	int		rcvbuf;		/* event socket receive buffer, bytes; 0 = default */
-	pfd_ct_cb	cb;
-	void		*arg;
+	int rcvbuf; /* event socket receive buffer, bytes; 0 = default */
+	pfd_ct_cb cb;
+	void *arg;
 };
 
 struct pfd_ct_stats {
-	__u64	events;		/* messages parsed and delivered */
-	__u64	malformed;	/* messages that failed validation: skipped */
-	__u64	foreign;	/* not from the kernel (nl_pid != 0): skipped */
-	__u64	overruns;	/* ENOBUFS on the event socket */
-	__u64	dumps;		/* full dumps done */
-	__u64	update_errors;	/* failed timeout/flags/mark updates */
-	__u64	unknown;	/* other message types or families: skipped */
+	__u64 events;	     /* messages parsed and delivered */
+	__u64 malformed;     /* messages that failed validation: skipped */
+	__u64 foreign;	     /* not from the kernel (nl_pid != 0): skipped */
+	__u64 overruns;	     /* ENOBUFS on the event socket */
+	__u64 dumps;	     /* full dumps done */
+	__u64 update_errors; /* failed timeout/flags/mark updates */
+	__u64 unknown;	     /* other message types or families: skipped */
 };
 
 struct pfd_ct;
@@ -99,6 +99,10 @@ int pfd_ct_events_read(struct pfd_ct *ct);
  * The callback may call pfd_ct_set_*, not pfd_ct_dump. */
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value);
 
+/* fn(arg) runs between the datagrams of dumps and batched updates (seconds
+ * long at 100k entries); it must not call into this pfd_ct. */
+void pfd_ct_set_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg);
+
 /* Updates identify the entry by its original tuple and zone (TCP and UDP
  * only: -EOPNOTSUPP otherwise); -ENOENT when it is gone. They never create
  * an entry. pfd_ct_set_timeout returns -EPERM for IPS_FIXED_TIMEOUT entries,
@@ -106,11 +110,9 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value);
 int pfd_ct_set_timeout(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds);
 /* The timeout and, for TCP, IP_CT_TCP_FLAG_* bits cleared on both
  * directions, in one update (pfd's periodic refresh of an active flow). */
-int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds,
-		   __u8 clear_tcp);
+int pfd_ct_refresh(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 seconds, __u8 clear_tcp);
 /* TCP only: set and clear IP_CT_TCP_FLAG_* bits on both directions. */
-int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e,
-			 __u8 set, __u8 clear);
+int pfd_ct_set_tcp_flags(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u8 set, __u8 clear);
 /* New mark = (old & ~mask) | (value & mask), done by the kernel if it
  * supports CTA_MARK_MASK. */
 int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value, __u32 mask);

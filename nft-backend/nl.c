@@ -22,7 +22,7 @@
 
 int pfd_nl_open(struct pfd_nl *nl, int proto, int rcvbuf, bool nonblock)
 {
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	socklen_t salen = sizeof(sa);
 	struct timeval tv = {
 		.tv_sec = PFD_NL_TIMEOUT_MS / 1000,
@@ -99,7 +99,7 @@ int pfd_nl_join(struct pfd_nl *nl, unsigned int group)
 ssize_t pfd_nl_recv(struct pfd_nl *nl, void *buf, size_t len, bool *foreign)
 {
 	struct sockaddr_nl sa;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_name = &sa,
 		.msg_namelen = sizeof(sa),
@@ -155,7 +155,7 @@ static int nl_error(const struct nlmsghdr *nlh)
 
 int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, void *arg)
 {
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	bool dump = (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	int err = 0, intr = 0;
 	__u32 seq;
@@ -180,6 +180,8 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 			return (int)n;
 		if (foreign)
 			continue;
+		if (nl->pulse)
+			nl->pulse(nl->pulse_arg);
 		for (m = (const struct nlmsghdr *)nl->buf, left = (size_t)n; pfd_nl_msg_ok(m, left);
 		     m = pfd_nl_next(m, &left)) {
 			/* A late reply to an earlier request that timed out. */
@@ -189,9 +191,9 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 				intr = -EINTR;
 			if (m->nlmsg_type == NLMSG_DONE) {
 				/* A dump that failed midway says so in DONE. */
-				int e = m->nlmsg_len >= NLMSG_LENGTH(sizeof(int))
-						? *(const int *)NLMSG_DATA(m)
-						: 0;
+				int e = m->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) ?
+						*(const int *)NLMSG_DATA(m) :
+						0;
 
 				if (e < 0)
 					return e;
@@ -216,7 +218,7 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 int pfd_nl_batch(struct pfd_nl *nl, const void *buf, size_t len, __u32 first, unsigned int count,
 		 int ignore, __u64 *done)
 {
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	unsigned int acked = 0;
 	int ret = 0;
 
@@ -234,6 +236,8 @@ int pfd_nl_batch(struct pfd_nl *nl, const void *buf, size_t len, __u32 first, un
 			return (int)n;
 		if (foreign)
 			continue;
+		if (nl->pulse)
+			nl->pulse(nl->pulse_arg);
 		for (m = (const struct nlmsghdr *)nl->buf, left = (size_t)n; pfd_nl_msg_ok(m, left);
 		     m = pfd_nl_next(m, &left)) {
 			int e;

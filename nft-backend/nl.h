@@ -33,6 +33,11 @@ struct pfd_nl {
 	__u32 seq;
 	int rcvbuf; /* effective receive buffer (getsockopt), bytes */
 	char *buf;  /* PFD_NL_BUF_SIZE bytes, for pfd_nl_request's replies */
+	/* Called after each datagram of a reply: a dump of 100k conntrack
+	 * entries takes seconds, and the caller has things that cannot wait
+	 * that long (a heartbeat). It must not use this socket. */
+	void (*pulse)(void *arg);
+	void *pulse_arg;
 };
 
 /* Calls back once per message of a reply; a negative return is remembered

@@ -47,28 +47,85 @@
 
 /* pfd's TC ingress filter: a fixed handle and priority, so that a restart
  * replaces its own filter in place and never touches anyone else's. */
-#define PFD_TC_HANDLE	0x9fd
-#define PFD_TC_PRIO	0x9fd
+#define PFD_TC_HANDLE 0x9fd
+#define PFD_TC_PRIO   0x9fd
 
 static const char *const map_names[] = {
 	PFD_MAP_FLOWS, PFD_MAP_TX_PORTS, PFD_MAP_CTL, PFD_MAP_DEVS, PFD_MAP_STATS,
 };
 
+/* What pfd attached, held while it runs. An XDP link lives while a
+ * descriptor or a pin holds it: a pin removed under the daemon (rm, bpffs
+ * unmounted) must not detach the fast path, and pfd_bpf_repin() makes the
+ * pins again from these. */
+struct held_attach {
+	char name[IFNAMSIZ];
+	int xdp_link;	    /* -1: none */
+	bool tc;	    /* a TC ingress filter, pinned as tc- or tcq- */
+	bool tc_qdisc_ours; /* tcq-: pfd added the clsact qdisc */
+};
+
 struct pfd_bpf {
-	char			bpffs[PATH_MAX];
-	char			globals[PATH_MAX];	/* <bpffs>/tc/globals */
-	char			links[PATH_MAX];	/* <bpffs>/pfd */
+	char bpffs[PATH_MAX];
+	char globals[PATH_MAX]; /* <bpffs>/tc/globals */
+	char links[PATH_MAX];	/* <bpffs>/pfd */
 #ifdef HAVE_XDP_SKEL
-	struct pfd_xdp		*xdp;
+	struct pfd_xdp *xdp;
 #endif
 #ifdef HAVE_TC_SKEL
-	struct pfd_tc_fwd	*tc;
+	struct pfd_tc_fwd *tc;
 #endif
-	int			xdp_prog;
-	int			tc_prog;
-	struct pfd_maps		maps;
-	bool			fib_mark_ok;
+	int xdp_prog;
+	int tc_prog;
+	struct pfd_maps maps;
+	bool fib_mark_ok;
+	struct held_attach held[PFD_MAX_DEVS];
 };
+
+/* The device's entry; create: make one if there is none (NULL when full). */
+static struct held_attach *held_get(struct pfd_bpf *b, const char *ifname, bool create)
+{
+	struct held_attach *free_slot = NULL;
+	unsigned int i;
+
+	for (i = 0; i < PFD_MAX_DEVS; i++) {
+		if (b->held[i].name[0] && !strcmp(b->held[i].name, ifname))
+			return &b->held[i];
+		if (!b->held[i].name[0] && !free_slot)
+			free_slot = &b->held[i];
+	}
+	if (!create || !free_slot)
+		return NULL;
+	snprintf(free_slot->name, sizeof(free_slot->name), "%s", ifname);
+	free_slot->xdp_link = -1;
+	return free_slot;
+}
+
+/* Keeps fd as the device's XDP link (closing one held before), or closes
+ * it when there is no room to hold it (the pin still holds the link). */
+static void held_set_xdp(struct pfd_bpf *b, const char *ifname, int fd)
+{
+	struct held_attach *h = held_get(b, ifname, true);
+
+	if (!h) {
+		close(fd);
+		return;
+	}
+	if (h->xdp_link >= 0 && h->xdp_link != fd)
+		close(h->xdp_link);
+	h->xdp_link = fd;
+}
+
+static void held_drop(struct pfd_bpf *b, const char *ifname)
+{
+	struct held_attach *h = held_get(b, ifname, false);
+
+	if (!h)
+		return;
+	if (h->xdp_link >= 0)
+		close(h->xdp_link);
+	memset(h, 0, sizeof(*h));
+}
 
 const char *pfd_attach_kind_name(enum pfd_attach_kind k)
 {
@@ -155,7 +212,7 @@ err_close:
 /* Pins: adopt what a previous run left when its layout is ours.        */
 
 struct map_want {
-	__u32	type, key, value;
+	__u32 type, key, value;
 };
 
 static const struct map_want map_layout[] = {
@@ -201,7 +258,8 @@ static void check_pins(struct pfd_bpf *b, __u32 *flows_max)
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != map_layout[i].type ||
 		    info.key_size != map_layout[i].key || info.value_size != map_layout[i].value) {
 			pr_warn("%s: pinned map has another layout (an older pfd?); replacing "
-				"every pfd map", path);
+				"every pfd map",
+				path);
 			stale = true;
 		} else if (i == 2) {
 			struct pfd_ctl ctl;
@@ -210,7 +268,8 @@ static void check_pins(struct pfd_bpf *b, __u32 *flows_max)
 			if (!bpf_map_lookup_elem(fd, &k, &ctl) && ctl.abi_version &&
 			    ctl.abi_version != PFD_ABI_VERSION) {
 				pr_warn("%s: ABI version %u, this pfd is %u; replacing every pfd "
-					"map", path, ctl.abi_version, PFD_ABI_VERSION);
+					"map",
+					path, ctl.abi_version, PFD_ABI_VERSION);
 				stale = true;
 			}
 		} else if (i == 0) {
@@ -258,8 +317,8 @@ static int check_bpffs(const char *bpffs)
 	if (statfs(bpffs, &st)) {
 		int err = -errno;
 
-		pr_err("bpffs %s: %s (set `bpffs` in pfd.conf to a mounted BPF filesystem)",
-		       bpffs, strerror(-err));
+		pr_err("bpffs %s: %s (set `bpffs` in pfd.conf to a mounted BPF filesystem)", bpffs,
+		       strerror(-err));
 		return err;
 	}
 	if ((unsigned long)st.f_type != BPF_FS_MAGIC) {
@@ -278,17 +337,26 @@ static bool probe_fib_mark(void)
 		/* r6 = ctx; zero 64 bytes of params at fp-64 */
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_1 },
 #define ZERO(o) { .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = (o) }
-		ZERO(-64), ZERO(-56), ZERO(-48), ZERO(-40), ZERO(-32), ZERO(-24), ZERO(-16),
+		ZERO(-64),
+		ZERO(-56),
+		ZERO(-48),
+		ZERO(-40),
+		ZERO(-32),
+		ZERO(-24),
+		ZERO(-16),
 		ZERO(-8),
 #undef ZERO
 		/* params.family = AF_INET, params.ifindex = 1 (lo) */
 		{ .code = BPF_ST | BPF_MEM | BPF_B, .dst_reg = BPF_REG_10, .off = -64, .imm = 2 },
 		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10, .off = -56, .imm = 1 },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+		  .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_10 },
 		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2, .imm = -64 },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .imm = 64 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_4,
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+		  .dst_reg = BPF_REG_4,
 		  .imm = BPF_FIB_LOOKUP_MARK },
 		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_fib_lookup },
 		{ .code = BPF_JMP | BPF_EXIT },
@@ -445,8 +513,16 @@ err_free:
 
 void pfd_bpf_close(struct pfd_bpf *b)
 {
+	unsigned int i;
+
 	if (!b)
 		return;
+	/* the pins keep the attachments after the daemon: make any that went */
+	if (pfd_bpf_repin(b) > 0)
+		pr_info("pins under %s made again before exit", b->bpffs);
+	for (i = 0; i < PFD_MAX_DEVS; i++)
+		if (b->held[i].name[0] && b->held[i].xdp_link >= 0)
+			close(b->held[i].xdp_link);
 	pfd_maps_close(&b->maps);
 #ifdef HAVE_XDP_SKEL
 	pfd_xdp__destroy(b->xdp);
@@ -467,13 +543,88 @@ bool pfd_bpf_fib_mark_ok(const struct pfd_bpf *b)
 	return b->fib_mark_ok;
 }
 
+/* Pins fd at path unless something is there; 1 if it pinned. */
+static int repin_one(int fd, const char *path)
+{
+	if (fd < 0 || !access(path, F_OK))
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(fd, path) ? -errno : 1;
+}
+
+static int repin_maps(struct bpf_object *obj, int *made)
+{
+	struct bpf_map *m;
+	int r;
+
+	bpf_object__for_each_map (m, obj) {
+		const char *path = bpf_map__pin_path(m);
+
+		if (!path)
+			continue;
+		r = repin_one(bpf_map__fd(m), path);
+		if (r < 0)
+			return r;
+		*made += r;
+	}
+	return 0;
+}
+
+int pfd_bpf_repin(struct pfd_bpf *b)
+{
+	char path[PATH_MAX];
+	struct statfs st;
+	unsigned int i;
+	int made = 0, r;
+
+	if (statfs(b->bpffs, &st))
+		return -errno;
+	if ((unsigned long)st.f_type != BPF_FS_MAGIC)
+		return -EMEDIUMTYPE;
+	if (access(b->globals, F_OK) && (r = mkdir_p(b->globals)))
+		return r;
+	if (access(b->links, F_OK) && (r = mkdir_p(b->links)))
+		return r;
+#ifdef HAVE_XDP_SKEL
+	if (b->xdp && (r = repin_maps(b->xdp->obj, &made)))
+		return r;
+#endif
+#ifdef HAVE_TC_SKEL
+	if (b->tc && (r = repin_maps(b->tc->obj, &made)))
+		return r;
+#endif
+	for (i = 0; i < PFD_MAX_DEVS; i++) {
+		const struct held_attach *h = &b->held[i];
+
+		if (!h->name[0])
+			continue;
+		if (h->xdp_link >= 0) {
+			r = fmt_path(path, sizeof(path), "%s/xdp-%s", b->links, h->name);
+			r = r ?: repin_one(h->xdp_link, path);
+			if (r < 0)
+				return r;
+			made += r;
+		}
+		if (h->tc) {
+			r = fmt_path(path, sizeof(path), "%s/%s-%s", b->links,
+				     h->tc_qdisc_ours ? "tcq" : "tc", h->name);
+			r = r ?: repin_one(b->tc_prog, path);
+			if (r < 0)
+				return r;
+			made += r;
+		}
+	}
+	return made;
+}
+
 /* -------------------------------------------------------------------- */
 /* Attach                                                               */
 
 /* An XDP link pinned by a previous run on this device: swap our program in
  * (no gap). Returns the kind, 0 if there was nothing usable, -errno. */
-static int xdp_adopt(struct pfd_bpf *b, const char *path, int ifindex, enum pfd_attach_mode mode,
-		     enum pfd_attach_kind *kind)
+static int xdp_adopt(struct pfd_bpf *b, const char *ifname, const char *path, int ifindex,
+		     enum pfd_attach_mode mode, enum pfd_attach_kind *kind)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_link_info info = {};
@@ -504,12 +655,13 @@ static int xdp_adopt(struct pfd_bpf *b, const char *path, int ifindex, enum pfd_
 		return 0;
 	}
 	err = bpf_link_update(fd, b->xdp_prog, NULL);
-	close(fd);
 	if (err) {
 		err = -errno;
+		close(fd);
 		pr_err("%s: cannot update the pinned XDP link (%s)", path, strerror(-err));
 		return err;
 	}
+	held_set_xdp(b, ifname, fd);
 	return 1;
 }
 
@@ -535,7 +687,7 @@ static int xdp_attach(struct pfd_bpf *b, const char *ifname, const char *path, i
 		close(fd);
 		return err;
 	}
-	close(fd);
+	held_set_xdp(b, ifname, fd);
 	return 0;
 }
 
@@ -562,17 +714,15 @@ static int tc_attach(struct pfd_bpf *b, const char *ifname, int ifindex)
 	err = tc_pin_paths(b, ifname, tc, tcq);
 	if (err)
 		return err;
-	/* Adopted: keep whether pfd created the qdisc (detach removes it). */
-	if (!access(tcq, F_OK))
-		created = true;
-	else if (access(tc, F_OK)) {
-		err = bpf_tc_hook_create(&hook);
-		if (err && err != -EEXIST) {
-			pr_err("%s: cannot add a clsact qdisc (%s)", ifname, strerror(-err));
-			return err;
-		}
-		created = !err;
+	/* A clsact qdisc there already: pfd's if its pin says so (an adopted
+	 * attachment; detach removes it), else someone else's. None (a new
+	 * device, or one made again under its name): pfd adds it. */
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("%s: cannot add a clsact qdisc (%s)", ifname, strerror(-err));
+		return err;
 	}
+	created = !err || !access(tcq, F_OK);
 	topts.prog_fd = b->tc_prog;
 	err = bpf_tc_attach(&hook, &topts);
 	if (err) {
@@ -585,6 +735,14 @@ static int tc_attach(struct pfd_bpf *b, const char *ifname, int ifindex)
 		err = -errno;
 		pr_err("%s: cannot pin the TC program (%s)", ifname, strerror(-err));
 		goto err_detach;
+	}
+	{
+		struct held_attach *h = held_get(b, ifname, true);
+
+		if (h) {
+			h->tc = true;
+			h->tc_qdisc_ours = created;
+		}
 	}
 	return 0;
 
@@ -623,13 +781,12 @@ static void tc_detach(const char *ifname, int ifindex, bool destroy_qdisc)
  * a new device gets the lowest free one. */
 static int dev_register(struct pfd_bpf *b, int ifindex, __u32 flags)
 {
-	bool used[PFD_MAX_DEVS] = { true };	/* slot 0: unregistered devices */
+	bool used[PFD_MAX_DEVS] = { true }; /* slot 0: unregistered devices */
 	struct pfd_dev dev = {};
 	__u32 key = (__u32)ifindex, k, next, *prev = NULL;
 	unsigned int s;
 
-	if (!bpf_map_lookup_elem(b->maps.devs, &key, &dev) && dev.slot &&
-	    dev.slot < PFD_MAX_DEVS) {
+	if (!bpf_map_lookup_elem(b->maps.devs, &key, &dev) && dev.slot && dev.slot < PFD_MAX_DEVS) {
 		/* flags restart clean: a reload or restart re-arms the breaker */
 		dev.flags = flags;
 		goto write;
@@ -674,7 +831,7 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 		return err;
 
 	if (b->xdp_prog >= 0 && mode != PFD_ATTACH_TC) {
-		err = xdp_adopt(b, xpath, ifindex, mode, kind);
+		err = xdp_adopt(b, ifname, xpath, ifindex, mode, kind);
 		if (err < 0)
 			return err;
 		if (err > 0) {
@@ -699,8 +856,7 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 				return err;
 			}
 			if (!err)
-				pr_info("%s: attached %s XDP", ifname,
-					pfd_attach_kind_name(*kind));
+				pr_info("%s: attached %s XDP", ifname, pfd_attach_kind_name(*kind));
 		}
 		if (*kind != PFD_ATT_NONE) {
 			flags |= PFD_DEV_F_XDP;
@@ -713,7 +869,8 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 				if (!tc_attach(b, ifname, ifindex)) {
 					flags |= PFD_DEV_F_TC | PFD_DEV_F_TC_VIA_ONLY;
 					pr_info("%s: TC ingress behind XDP (for flows toward "
-						"devices with egress policy)", ifname);
+						"devices with egress policy)",
+						ifname);
 				} else
 					pr_warn("%s: no TC ingress behind XDP: flows toward "
 						"devices with egress policy stay in the kernel",
@@ -742,8 +899,8 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 	return 0;
 }
 
-int pfd_bpf_sync_tx_ports(struct pfd_bpf *b, const int *ifindex,
-			  const enum pfd_attach_kind *kind, unsigned int n)
+int pfd_bpf_sync_tx_ports(struct pfd_bpf *b, const int *ifindex, const enum pfd_attach_kind *kind,
+			  unsigned int n)
 {
 	__u32 key, next, *prev = NULL, val;
 	bool any_native = false, want;
@@ -832,7 +989,12 @@ static void detach_pins(const char *links, const char *ifname, int ifindex)
 int pfd_bpf_detach(struct pfd_bpf *b, const char *ifname)
 {
 	__u32 key = if_nametoindex(ifname);
+	struct held_attach *h = held_get(b, ifname, false);
 
+	/* the held link too: its pin may be gone */
+	if (h && h->xdp_link >= 0)
+		bpf_link_detach(h->xdp_link);
+	held_drop(b, ifname);
 	detach_pins(b->links, ifname, (int)key);
 	if (key) {
 		bpf_map_delete_elem(b->maps.tx_ports, &key);

@@ -25,11 +25,11 @@
 
 /* Map fds; -1 when not open. */
 struct pfd_maps {
-	int	flows;
-	int	tx_ports;
-	int	ctl;
-	int	devs;
-	int	stats;
+	int flows;
+	int tx_ports;
+	int ctl;
+	int devs;
+	int stats;
 };
 
 /* Opens the pinned maps under <bpffs>/tc/globals (read-only when rdonly).
@@ -43,9 +43,9 @@ int pfd_bpf_detach_all(const char *bpffs);
 
 enum pfd_attach_kind {
 	PFD_ATT_NONE = 0,
-	PFD_ATT_NATIVE,		/* XDP in the driver */
-	PFD_ATT_GENERIC,	/* XDP on the skb path */
-	PFD_ATT_TC,		/* TC ingress (clsact) */
+	PFD_ATT_NATIVE,	 /* XDP in the driver */
+	PFD_ATT_GENERIC, /* XDP on the skb path */
+	PFD_ATT_TC,	 /* TC ingress (clsact) */
 };
 /* "native", "generic", "tc", "none" */
 const char *pfd_attach_kind_name(enum pfd_attach_kind k);
@@ -76,12 +76,15 @@ int pfd_bpf_attach_tc(struct pfd_bpf *b, const char *ifname);
  * pfd attached: XDP-native devices always; generic ones only when no device
  * is native (a native-XDP ingress redirecting to a device without
  * ndo_xdp_xmit would drop the frame); TC-only devices never. */
-int pfd_bpf_sync_tx_ports(struct pfd_bpf *b, const int *ifindex,
-			  const enum pfd_attach_kind *kind, unsigned int n);
+int pfd_bpf_sync_tx_ports(struct pfd_bpf *b, const int *ifindex, const enum pfd_attach_kind *kind,
+			  unsigned int n);
 /* Removes pfd's programs from ifname and its pins. */
 int pfd_bpf_detach(struct pfd_bpf *b, const char *ifname);
+/* Makes the pins of the maps and attachments again where they went (removed,
+ * or bpffs unmounted and mounted again): how many it made, or -EMEDIUMTYPE
+ * when bpffs is not mounted there, or another -errno. */
+int pfd_bpf_repin(struct pfd_bpf *b);
 /* What is attached to ifname by pfd, from the pins (0 = nothing). */
-int pfd_bpf_attached(const char *bpffs, const char *ifname, enum pfd_attach_kind *xdp,
-		     bool *tc);
+int pfd_bpf_attached(const char *bpffs, const char *ifname, enum pfd_attach_kind *xdp, bool *tc);
 
 #endif /* PFD_BPF_H */

@@ -76,6 +76,12 @@ static int view_open(struct pfd_cli *cli, struct view *v)
 		v->st = NULL;
 	}
 	err = pfd_maps_open(cli->cfg->bpffs, true, &v->maps);
+	if (err == -ENOENT && v->pid) {
+		pr_err("pfd runs (pid %d) but its maps are not pinned under %s/tc/globals: it pins "
+		       "them again within a heartbeat, once a BPF filesystem is mounted at %s",
+		       (int)v->pid, cli->cfg->bpffs, cli->cfg->bpffs);
+		return err;
+	}
 	if (err == -ENOENT) {
 		pr_debug("no pinned maps under %s/tc/globals", cli->cfg->bpffs);
 		return 0;
@@ -200,7 +206,7 @@ int pfd_cmd_status(struct pfd_cli *cli)
 	struct pfd_stats_sum *sum = NULL;
 	const char *mode = NULL;
 	uint64_t flows = 0;
-	int64_t age = -1;
+	int64_t age = -1, state_age = -1;
 	struct view v;
 	unsigned int i, r;
 	int err;
@@ -220,10 +226,26 @@ int pfd_cmd_status(struct pfd_cli *cli)
 		age = now > v.ctl.heartbeat_ns ? (int64_t)((now - v.ctl.heartbeat_ns) / 1000000) :
 						 0;
 	}
-	if (v.st && v.pid)
+	/* The state file is rewritten every heartbeat; one much older than that
+	 * was not written (state-dir full or read-only): its counters are old,
+	 * the flows are counted in the map instead. */
+	if (v.st && v.pid && v.st->heartbeat_ns) {
+		uint64_t now = pfd_now_ns(),
+			 limit = 3ULL * cli->cfg->heartbeat_interval_ms * 1000000ULL;
+
+		if (limit < 3000000000ULL)
+			limit = 3000000000ULL;
+		if (now > v.st->heartbeat_ns + limit)
+			state_age = (int64_t)((now - v.st->heartbeat_ns) / 1000000);
+	}
+	if (v.st && v.pid && state_age < 0)
 		flows = v.st->flows;
 	else if (v.loaded)
 		pfd_flow_pairs_foreach(v.maps.flows, count_pair, &flows);
+	if (state_age >= 0)
+		pr_warn("%s/state was last written %lld ms ago (state-dir full or read-only?): its "
+			"counters are old; flows counted in the map",
+			cli->cfg->state_dir, (long long)state_age);
 
 	pfd_out_open_obj(NULL);
 	pfd_print_bool(PFD_PRINT_JSON, "running", NULL, v.pid != 0);
@@ -245,6 +267,7 @@ int pfd_cmd_status(struct pfd_cli *cli)
 				       " (stale: the fast path passes everything to the kernel)" :
 				       "");
 	pfd_print_s64(PFD_PRINT_JSON, "heartbeat_age_ms", NULL, age);
+	pfd_print_s64(PFD_PRINT_JSON, "state_age_ms", NULL, state_age);
 	pfd_print_u64(PFD_PRINT_ANY, "flows", "flows: %llu offloaded\n", flows);
 	if (v.has_ctl)
 		pfd_print_bool(PFD_PRINT_JSON, "dry_run", NULL, v.ctl.flags & PFD_CTL_F_DRY_RUN);

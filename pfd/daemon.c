@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <net/if.h>
@@ -95,6 +96,9 @@ struct pfd {
 	int tc_changed[4]; /* ifindexes; -1: more, re-decide all */
 	unsigned int n_tc_changed;
 	bool link_down[PFD_MAX_DEVS];
+	bool links_changed; /* a link event: check the configured device names */
+	bool pins_lost;	    /* said once: the pins cannot be made again */
+	uint64_t last_pulse_ns;
 };
 
 /* -------------------------------------------------------------------- */
@@ -439,10 +443,15 @@ static void devices_prune(struct pfd *d)
 
 		if (!name)
 			continue;
-		for (i = 0; i < d->n_devs; i++)
+		bool configured = false;
+
+		for (i = 0; i < d->n_devs; i++) {
 			known |= d->devs[i].kind != PFD_ATT_NONE && !strcmp(d->devs[i].name, name);
+			configured |= !strcmp(d->devs[i].name, name);
+		}
 		if (!known) {
-			pr_info("%s: not configured any more", name);
+			pr_info("%s: %s: its attachment is removed", name,
+				configured ? "not attached (gone?)" : "not configured any more");
 			pfd_bpf_detach(d->bpf, name);
 			rewinddir(dir);
 		}
@@ -630,6 +639,8 @@ static void flowtables_reread(struct pfd *d)
  * first (pfd_flows_verify_until): an event of a packet that the old ruleset
  * judged is delivered microseconds after the commit; this is generous. */
 #define VERIFY_AFTER_REVALIDATION_NS (200ULL * 1000000)
+/* How often a long dump stops to look at the heartbeat and the ruleset. */
+#define PULSE_EVERY_NS (20ULL * 1000000)
 
 /*
  * Mark mode: a ruleset generation pfd has not revalidated (a commit, or one
@@ -714,6 +725,66 @@ static unsigned long flow_map_flush(int fd)
 	return total;
 }
 
+/* The pins are how the CLI, a restart and `pfd detach` find pfd's maps and
+ * attachments. The daemon holds what they pin, so removing them (rm, bpffs
+ * unmounted) stops nothing; they are made again here, from what it holds. */
+static void pins_check(struct pfd *d)
+{
+	int r = pfd_bpf_repin(d->bpf);
+
+	if (r > 0) {
+		pr_warn("%d pin(s) under %s had gone (removed, or bpffs mounted anew): made again",
+			r, d->cfg->bpffs);
+		d->pins_lost = false;
+	} else if (r < 0 && !d->pins_lost) {
+		/* once per loss: the fast path runs on, only its pins are gone */
+		pr_err("bpffs %s: pfd's pins are gone and cannot be made again (%s); the fast path "
+		       "runs on, the pfd commands cannot see it until bpffs is mounted there again",
+		       d->cfg->bpffs,
+		       r == -EMEDIUMTYPE ? "not a BPF filesystem any more" : strerror(-r));
+		d->pins_lost = true;
+	} else if (!r) {
+		d->pins_lost = false;
+	}
+}
+
+/*
+ * Runs between the datagrams of a long conntrack dump or mark clear (100k
+ * entries take seconds, and the loop serves nothing else meanwhile). The
+ * daemon is alive: the heartbeat goes on, so the fast path does not fail
+ * open for it. A ruleset commit waiting behind the dump cannot: in mark
+ * mode the gate closes at once (every packet to the kernel), and on_nft
+ * revalidates, or opens it again, when the dump is done.
+ */
+static void pulse(void *arg)
+{
+	struct pfd *d = arg;
+	uint64_t now = pfd_now_ns();
+	struct pollfd p = { .fd = pfd_nft_events_fd(d->nft), .events = POLLIN };
+
+	if (now - d->last_pulse_ns < PULSE_EVERY_NS)
+		return;
+	d->last_pulse_ns = now;
+	if (d->mode == PFD_MODE_MARK && !d->gate_closed && p.fd >= 0 && poll(&p, 1, 0) > 0) {
+		d->gate_closed = true;
+		ctl_write(d);
+		return;
+	}
+	if (now - d->ctl.heartbeat_ns >= (uint64_t)d->cfg->heartbeat_interval_ms * 1000000ULL) {
+		ctl_write(d);
+		pins_check(d);
+	}
+}
+
+/* A gate the pulse closed for events that were not a new generation. */
+static void gate_open(struct pfd *d)
+{
+	if (!d->gate_closed)
+		return;
+	d->gate_closed = false;
+	ctl_write(d);
+}
+
 static void on_nft(void *arg, int fd, uint32_t events)
 {
 	struct pfd *d = arg;
@@ -723,10 +794,13 @@ static void on_nft(void *arg, int fd, uint32_t events)
 	(void)fd;
 	(void)events;
 	r = pfd_nft_events_read(d->nft, &gen);
-	if (r == 0)
+	if (r == 0) {
+		gate_open(d);
 		return;
+	}
 	if (r < 0 && r != -ENOBUFS) {
 		pr_ratelimited(LOG_ERR, 10, "nftables events: %s", strerror(-r));
+		gate_open(d);
 		return;
 	}
 	pfd_flows_invalidate(d->flows, -1); /* netdev chains may have changed */
@@ -741,6 +815,7 @@ static void on_nft(void *arg, int fd, uint32_t events)
 		flowtables_reread(d);
 		reconcile(d, "flowtables changed");
 	}
+	gate_open(d);
 }
 
 static void on_rt_event(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
@@ -779,11 +854,25 @@ static void on_rt_event(void *arg, enum pfd_rt_event ev, int ifindex, bool up)
 		else if (i == d->n_tc_changed)
 			d->tc_changed[0] = -1;
 	}
+	if (ev == PFD_RT_EV_LINK)
+		d->links_changed = true;
 	if (ev != PFD_RT_EV_LINK || up)
 		return;
 	for (i = 0; i < d->n_devs; i++)
 		if (d->devs[i].ifindex == ifindex)
 			d->link_down[i] = true;
+}
+
+/* A configured device is not the one pfd attached to: it was deleted, made
+ * again under its name (a new ifindex), or created after pfd started. */
+static bool devices_moved(const struct pfd *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->n_devs; i++)
+		if ((int)if_nametoindex(d->devs[i].name) != d->devs[i].ifindex)
+			return true;
+	return false;
 }
 
 static void on_rt(void *arg, int fd, uint32_t events)
@@ -797,6 +886,7 @@ static void on_rt(void *arg, int fd, uint32_t events)
 	err = pfd_rt_events_read(d->rt);
 	if (err == -ENOBUFS) {
 		d->rt_changed = true;
+		d->links_changed = true;
 		pfd_flows_invalidate(d->flows, -1);
 	}
 	/* devmap first: a device that lost NDO_XMIT leaves it before the
@@ -822,6 +912,13 @@ static void on_rt(void *arg, int fd, uint32_t events)
 		pr_info("%s: link down, its flows go back to the kernel", d->devs[i].name);
 		pfd_flows_flush_dev(d->flows, d->devs[i].ifindex);
 	}
+	if (d->links_changed) {
+		d->links_changed = false;
+		if (devices_moved(d)) {
+			pr_info("a configured device went, came or was made again: attaching anew");
+			devices_sync(d, d->cfg, false);
+		}
+	}
 }
 
 /* -------------------------------------------------------------------- */
@@ -835,6 +932,7 @@ static void on_heartbeat(void *arg, int fd, uint32_t events)
 	(void)events;
 	pfd_loop_timer_ack(fd);
 	ctl_write(d);
+	pins_check(d);
 	now = pfd_now_ns();
 	if (d->mode == PFD_MODE_MARK && d->marks_dirty) {
 		/* a later generation's event revalidates again anyway */
@@ -1179,6 +1277,7 @@ static int start(struct pfd *d)
 		pr_err("conntrack netlink: %s", strerror(-err));
 		return err;
 	}
+	pfd_ct_set_pulse(d->ct, pulse, d);
 	if (d->cfg->ct_event_buffer && pfd_ct_events_rcvbuf(d->ct) < (int)d->cfg->ct_event_buffer)
 		pr_warn("ct-event-buffer %u: the kernel allowed only %d bytes",
 			d->cfg->ct_event_buffer, pfd_ct_events_rcvbuf(d->ct));

@@ -348,7 +348,9 @@ int pfd_state_lock(const char *dir, pid_t *holder)
 	if (dfd < 0)
 		return dfd;
 	err = dir_claim(dir, dfd);
-	fd = err ? err : file_open(dfd, "pfd.lock", O_RDWR | O_CREAT);
+	/* read only: flock needs no more, and an fd open for writing would keep
+	 * the file system from being remounted read-only */
+	fd = err ? err : file_open(dfd, "pfd.lock", O_RDONLY | O_CREAT);
 	close(dfd);
 	if (fd < 0)
 		return fd;

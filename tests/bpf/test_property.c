@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Property test of the fast path: seeded random frames of installed flows
- * (random flags, TTL, lengths, options) and mutations of them (bit flips,
- * byte overwrites, truncation, trailing bytes) and wholly random frames, run
+ * (random flags, TTL 0 to 255, lengths, IPv4 options and fragments, IPv6
+ * extension headers, VLAN tags) and mutations of them (bit flips, so bad
+ * checksums; byte overwrites; truncation; trailing bytes; IP and UDP length
+ * fields that disagree with the frame) and wholly random frames, run
  * through the XDP and TC programs. Whatever comes in, the answer is PASS with
  * the frame byte-identical, or REDIRECT with exactly the rewrite an
  * independent model of the rules (below, on the raw bytes) predicts: every
@@ -259,7 +261,7 @@ static size_t gen_frame(__u8 *buf)
 	}
 	s = flows[rndn(NFLOWS)].base;
 	s.tcp_flags = tcp_flags[rndn(sizeof(tcp_flags))];
-	s.ttl = rndn(4) ? 2 + rndn(254) : 1 + rndn(2);
+	s.ttl = rndn(4) ? 2 + rndn(254) : rndn(3);	/* 0, 1, 2: expiry */
 	s.tos = rndn(4) ? 0 : rnd();
 	s.payload = rndn(3) ? rndn(300) : rndn(1200);
 	s.udp_csum0 = !s.v6 && rndn(8) == 0;
@@ -275,10 +277,24 @@ static size_t gen_frame(__u8 *buf)
 		int n = 1 + rndn(4);
 
 		for (int i = 0; i < n; i++) {
-			switch (rndn(4)) {
+			switch (rndn(5)) {
 			case 0:
 				buf[rndn(len)] ^= 1 << rndn(8);
 				break;
+			case 4: {
+				/* a length field that disagrees with the frame:
+				 * IPv4 total length, IPv6 payload length or UDP
+				 * length, near the truth or anywhere */
+				size_t l3 = 14 + (s.vlan ? 4 : 0), at;
+				__u16 v;
+
+				if (len < l3 + 40)
+					break;
+				at = s.v6 ? l3 + 4 : rndn(2) ? l3 + 2 : l3 + 20 + 4;
+				v = get16(buf + at);
+				put16(buf + at, rndn(2) ? (__u16)(v + rndn(9) - 4) : (__u16)rnd());
+				break;
+			}
 			case 1:
 				buf[rndn(len)] = rnd();
 				break;

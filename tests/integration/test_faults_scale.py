@@ -314,3 +314,250 @@ def test_map_full_then_conntrack_full(lab):
     assert not offl
     assert ar["lost"] == 0, pfdlab.lost_ranges(ar, RATE)
     assert d.alive()
+
+
+def link_cfg(lab, ns, dev, addrs):
+    for a in addrs:
+        lab.ns(ns, ["ip", "addr", "add", a, "dev", dev] + (["nodad"] if ":" in a else []))
+    lab.ns(ns, ["ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off"], check=False)
+    lab.ns(ns, ["ip", "link", "set", dev, "up"])
+
+
+def recreate_server_link(lab):
+    """Deletes the router-server veth pair and makes it again, as the lab
+    made it: same names, addresses, routes and neighbours; new ifindexes."""
+    lab.ns(lab.rtr, ["ip", "link", "del", lab.rs_if])
+    lab._veth(lab.rs_if, lab.rtr, lab.s_if, lab.srv)
+    link_cfg(lab, lab.rtr, lab.rs_if, (pfdlab.RTR_S4 + "/24", pfdlab.RTR_S6 + "/64"))
+    link_cfg(lab, lab.srv, lab.s_if, (pfdlab.SRV4 + "/24", pfdlab.SRV6 + "/64"))
+    lab.ns(lab.srv, ["ethtool", "-K", lab.s_if, "gro", "on"])
+    lab.ns(lab.srv, ["ip", "route", "add", "default", "via", pfdlab.RTR_S4])
+    lab.ns(lab.srv, ["ip", "-6", "route", "add", "default", "via", pfdlab.RTR_S6])
+    m_rs, m_s = lab.mac(lab.rtr, lab.rs_if), lab.mac(lab.srv, lab.s_if)
+    for ns, dev, addr, mac in ((lab.rtr, lab.rs_if, pfdlab.SRV4, m_s), (lab.rtr, lab.rs_if, pfdlab.SRV6, m_s),
+                               (lab.srv, lab.s_if, pfdlab.RTR_S4, m_rs), (lab.srv, lab.s_if, pfdlab.RTR_S6, m_rs)):
+        lab.ns(ns, ["ip", "neigh", "replace", addr, "lladdr", mac, "dev", dev, "nud", "permanent"])
+
+
+def forwarded(lab, dev):
+    """(XDP, TC) packets the fast path forwarded from dev."""
+    d = lab.stats().get("devices", {}).get(dev, {})
+    return tuple(d.get(h, {}).get("forwarded", {}).get("packets", 0) for h in ("xdp", "tc"))
+
+
+def test_link_flaps_and_device_deletion(lab):
+    """(d) Under a TCP transfer and a UDP stream, with 80k offloaded flows:
+    the server-side link goes down and up three times. The transfer arrives
+    intact; the stream loses datagrams only while the link is down (the
+    kernel cannot deliver them either); no packet is redirected into the
+    down device; afterwards the map is exactly the eligible entries again.
+    Then the link is deleted and made again (new ifindex, same name): pfd
+    attaches to the new device and forwards a new transfer on it."""
+    lab.start_pfd(log_level="info", extra={"flow-map-size": MAP_SIZE, "reconcile-interval": "2s"})
+    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not r["errors"], r
+    converge(lab, "before the flaps")
+    tc, ts = lab.tcp_transfer(16 << 20, port=5304, rate=2 << 20, timeout=60)
+    uc, us = lab.udp_stream(RATE * 12, RATE, port=PORT_KEPT, size=200, timeout=40)
+    assert stream_offloaded(lab, PORT_KEPT)
+    redirect_failed0 = lab.reason("redirect_failed")[0]
+    downs = []
+    for _ in range(3):
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        lab.ns(lab.rtr, ["ip", "link", "set", lab.rs_if, "down"])
+        time.sleep(0.3)
+        lab.ns(lab.rtr, ["ip", "link", "set", lab.rs_if, "up"])
+        downs.append((t0, time.monotonic()))
+    tcr, tsr = lab.result(tc), lab.result(ts)
+    ucr = lab.result(uc)
+    # every lost datagram left the client while the link was down, or
+    # within 1 s after it came back (neighbour and route back, echo path)
+    outside = [(a, b) for a, b in ucr["missing"]
+               if not any(lo - 0.05 <= ucr["start"] + a / RATE and ucr["start"] + b / RATE <= hi + 1.0
+                          for lo, hi in downs)]
+    took = converge(lab, "after the flaps")
+    redirect_failed = lab.reason("redirect_failed")[0] - redirect_failed0
+    report("link flaps", "3 flaps of 300 ms: 16 MiB transfer %s in %.1fs; UDP %d sent, %d lost, %d lost "
+           "outside the down windows; redirect_failed %d; map exact %.1fs after" %
+           ("intact" if tsr["sha256"] == tcr["sha256"] else "CORRUPT", tcr["seconds"], ucr["sent"],
+            ucr["lost"], len(outside), redirect_failed, took))
+    assert tsr["bytes"] == 16 << 20 and tsr["sha256"] == tcr["sha256"]
+    assert not outside, "datagrams lost outside the down windows: %r" % outside
+    assert redirect_failed == 0
+
+    old = lab.ifindex(lab.rtr, lab.rs_if)
+    recreate_server_link(lab)
+    new = lab.ifindex(lab.rtr, lab.rs_if)
+    assert new != old
+    attached = wait_for(lambda: "xdp" in lab.ns(lab.rtr, ["ip", "-d", "link", "show", lab.rs_if]).stdout, 10, 0.2)
+    x0, t0 = forwarded(lab, lab.rc_if)
+    # paced (4 s): the flow is offloaded once established, after pfd has
+    # re-decided the 80k flows for the new device set
+    tc, ts = lab.tcp_transfer(8 << 20, port=5305, rate=2 << 20, timeout=60)
+    tcr, tsr = lab.result(tc), lab.result(ts)
+    x1, t1 = forwarded(lab, lab.rc_if)
+    report("device deletion", "server link deleted and made again (ifindex %d -> %d): pfd attached: %s; "
+           "8 MiB transfer %s, forwarded by XDP %d, by TC %d packets" %
+           (old, new, bool(attached), "intact" if tsr["sha256"] == tcr["sha256"] else "CORRUPT",
+            x1 - x0, t1 - t0))
+    assert attached, "pfd did not attach to the new %s" % lab.rs_if
+    assert tsr["sha256"] == tcr["sha256"]
+    assert x1 - x0 > 1000, "the new transfer did not take the XDP fast path"
+    assert lab.daemons[-1].alive()
+
+
+def xdp_on(lab, dev):
+    return "xdp" in lab.ns(lab.rtr, ["ip", "-d", "link", "show", dev]).stdout
+
+
+def test_pins_removed_and_bpffs_unmounted(lab):
+    """(e) With 80k offloaded flows and a UDP stream: every pin removed under
+    the running daemon, later bpffs unmounted and mounted again. The fast
+    path never stops (XDP stays attached, the stream loses nothing and keeps
+    being forwarded by it); pfd keeps installing flows meanwhile; it makes
+    its pins again within 3 s of them going, and of bpffs coming back
+    (a few heartbeats, also while it dumps conntrack);
+    then the commands see exactly the eligible entries."""
+    d = lab.start_pfd(**SCALE_CONF)
+    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not r["errors"], r
+    converge(lab, "before the pins go")
+    uc, us = lab.udp_stream(RATE * 30, RATE, port=PORT_KEPT, size=200, timeout=60)
+    assert stream_offloaded(lab, PORT_KEPT)
+
+    def stream_packets():
+        f = pfdlab.find_flow(lab.flows("--port", str(PORT_KEPT)), "udp", PORT_KEPT)
+        return pfdlab.flow_packets(f[0]) if f else 0
+
+    p0 = stream_packets()
+    r0 = {k: v.get("packets", 0) for k, v in lab.stats().get("reasons", {}).items()}
+    t0 = t_p0 = time.monotonic()
+    subprocess.run(["rm", "-rf", os.path.join(lab.bpffs, "tc"), os.path.join(lab.bpffs, "pfd")], check=True)
+    # installs go on without pins
+    more = ctbench(lab, "insert", 1000, N, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not more["errors"], more
+    still_xdp = xdp_on(lab, lab.rc_if) and xdp_on(lab, lab.rs_if)
+    back = wait_for(lambda: lab.pfd("-j", "status").returncode == 0, 5, 0.05)
+    t_back = time.monotonic() - t0
+    took = converge(lab, "after the pins were made again")
+
+    # in the daemon's mount namespace (ip netns exec gave it its own copy;
+    # the root mount is private here): unmount, ask, mount a new bpffs
+    def in_daemon(*cmd):
+        return subprocess.run(["nsenter", "-t", str(d.pid), "-m", "-n", "--"] + list(cmd),
+                              capture_output=True, text=True, timeout=20)
+
+    def pfd_in_daemon(*args):
+        return in_daemon(pfdlab.PFD, "-c", lab.conf_path, *args)
+
+    tail = LogTail(d)
+    assert in_daemon("umount", "-l", lab.bpffs).returncode == 0
+    t1 = time.monotonic()
+    noticed = tail.wait_for("cannot be made again", 5)
+    t_noticed = time.monotonic() - t1
+    tail.close()
+    without = pfd_in_daemon("status")
+    still_xdp2 = xdp_on(lab, lab.rc_if) and xdp_on(lab, lab.rs_if)
+    assert in_daemon("mount", "-t", "bpf", "bpf", lab.bpffs).returncode == 0
+    t2 = time.monotonic()
+    back2 = wait_for(lambda: pfd_in_daemon("-j", "status").returncode == 0, 5, 0.05)
+    t_back2 = time.monotonic() - t2
+    n_pins = int(in_daemon("sh", "-c", "find %s -type f | wc -l" % lab.bpffs).stdout.strip() or 0)
+    took2 = converge(lab, "after bpffs was mounted again")
+    p1 = stream_packets()
+    t_p1 = time.monotonic()
+    r1 = {k: v.get("packets", 0) for k, v in lab.stats().get("reasons", {}).items()}
+    moved = {k: r1[k] - r0.get(k, 0) for k in r1 if r1[k] != r0.get(k, 0)}
+    ucr = lab.result(uc)
+    log = d.log_text()
+    report("pins removed", "all pins removed: XDP still attached %s; 1000 entries inserted meanwhile; pins back "
+           "%.2fs later; map exact %.1fs after (%d flows)" % (still_xdp, t_back, took, lab.status()["flows"]))
+    report("bpffs unmounted", "noticed after %.2fs; XDP still attached %s; status meanwhile: exit %d %r; %d pins "
+           "back %.2fs after the mount; map exact %.1fs after; stream %d sent, %d lost, fast path forwarded %d of "
+           "its %d packets meanwhile; verdicts meanwhile %r" %
+           (t_noticed, still_xdp2, without.returncode, (without.stderr or without.stdout).strip()[:120], n_pins,
+            t_back2, took2,
+            ucr["sent"], ucr["lost"], p1 - p0, 2 * RATE * (t_p1 - t_p0), moved))
+    assert noticed, "pfd did not say that bpffs went"
+    assert still_xdp and still_xdp2, "removing pins detached the fast path"
+    assert back and t_back < 3.0, "pins not made again within 3 s"
+    assert back2 and t_back2 < 3.0, "pins not made again within 3 s of the mount"
+    assert without.returncode != 0 and "not running" not in without.stdout, without.stdout
+    assert ucr["lost"] == 0, pfdlab.lost_ranges(ucr, RATE)
+    # the stream kept the fast path: both ways, through all of it
+    assert p1 - p0 >= 0.9 * 2 * RATE * (t_p1 - t_p0), "the fast path carried %d of the stream's %d packets" % (
+        p1 - p0, 2 * RATE * (t_p1 - t_p0))
+    assert log.count("made again") >= 3       # removed, unmounted, back
+    # the heartbeat stayed fresh through 100k-entry dumps: nothing failed open
+    assert moved.get("stale", 0) == 0, "%d packets passed on a stale heartbeat" % moved["stale"]
+    assert d.alive()
+
+
+def test_state_dir_full_then_read_only(lab):
+    """(f) The state directory on a 256 KiB tmpfs. Filled up, then made
+    read-only, under 80k offloaded flows: pfd keeps forwarding and installing
+    (10k entries more each time, the map ends exact), warns once a minute at
+    most, `pfd status` says its counters are old and counts flows in the
+    map; once writable again the state file is current within a few
+    heartbeats. A start on a read-only state directory fails with a clear
+    error."""
+    run = pfdlab.run
+    run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", lab.state])
+    lab.extra_cleanup.append(lambda: run(["umount", "-l", lab.state], check=False))
+    d = lab.start_pfd(**SCALE_CONF)
+    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not r["errors"], r
+    converge(lab, "before the state directory fills")
+    uc, us = lab.udp_stream(RATE * 40, RATE, port=PORT_KEPT, size=200, timeout=80)
+    assert stream_offloaded(lab, PORT_KEPT)
+
+    def state_age():
+        return lab.status()["state_age_ms"]
+
+    # full
+    subprocess.run(["dd", "if=/dev/zero", "of=" + os.path.join(lab.state, "fill"), "bs=4k"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    more = ctbench(lab, "insert", 10000, N, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not more["errors"], more
+    old = wait_for(lambda: state_age() >= 0, 10, 0.2)
+    took_full = converge(lab, "with the state directory full")
+    st_full = lab.status()
+    os.unlink(os.path.join(lab.state, "fill"))
+    fresh = wait_for(lambda: state_age() < 0, 5, 0.1)
+
+    # read-only
+    run(["mount", "-o", "remount,ro", lab.state])
+    more = ctbench(lab, "insert", 10000, N + 10000, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not more["errors"], more
+    old_ro = wait_for(lambda: state_age() >= 0, 10, 0.2)
+    took_ro = converge(lab, "with the state directory read-only")
+    n_ro = lab.status()["flows"]
+
+    # a start on it
+    d.signal(signal.SIGTERM)
+    assert d.wait(10) == 0
+    d2 = pfdlab.Daemon(lab, lab.conf_path, os.path.join(lab.tmp, "pfd2.log"))
+    rc = d2.wait(20)
+    err = d2.log_text().strip().splitlines()[-3:]
+    run(["mount", "-o", "remount,rw", lab.state])
+    lab.start_pfd()
+    fresh_ro = wait_for(lambda: state_age() < 0, 10, 0.1)
+    ucr = lab.result(uc)
+    log = d.log_text()
+    warned = log.count("state: cannot write")
+    report("state-dir full", "tmpfs filled: status said old after it filled: %s; 10000 entries inserted, map "
+           "exact %.1fs later (%d flows, counted in the map); current again after the space came back: %s" %
+           (bool(old), took_full, st_full["flows"], bool(fresh)))
+    report("state-dir read-only", "remounted ro: status said old: %s; 10000 more, map exact %.1fs later (%d "
+           "flows); a start on it: exit %s, %r; current again after rw and a restart: %s; warned %d time(s); "
+           "stream %d sent, %d lost" % (bool(old_ro), took_ro, n_ro, rc, err[-1:], bool(fresh_ro), warned,
+                                        ucr["sent"], ucr["lost"]))
+    assert old and old_ro, "status did not say its counters were old"
+    assert st_full["flows"] >= 88000 and n_ro >= 96000
+    assert fresh, "the state file stayed old after space came back"
+    assert rc not in (None, 0), "pfd started on a read-only state directory"
+    assert any("Read-only file system" in l for l in err), err
+    assert fresh_ro
+    assert 1 <= warned <= 2, "warned %d times" % warned
+    assert ucr["lost"] == 0, pfdlab.lost_ranges(ucr, RATE)

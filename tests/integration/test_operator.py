@@ -45,7 +45,7 @@ def check_shape(obj, shape, where="$"):
 
 
 PKT = {"packets": int, "bytes": int}
-STATUS = {"running": bool, "pid": int, "mode": str, "heartbeat_age_ms": int, "flows": int,
+STATUS = {"running": bool, "pid": int, "mode": str, "heartbeat_age_ms": int, "state_age_ms": int, "flows": int,
           "devices": [{"name": str, "ifindex": int, "attach": str, "tc_behind_xdp": bool,
                    "breaker": str}],
           "reasons": dict,
