@@ -101,7 +101,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_nft_generation(struct pfd_nft *nft, uint32_t *genid)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	uint32_t gen = 0;
 	int err;
 
@@ -176,53 +176,53 @@ static int attrs_sane(const void *data, size_t len, const struct attr_rule *rule
 }
 
 static const struct attr_rule dev_names[] = {
-	{UINT16_MAX, ATTR_STR, NULL}, /* NFTA_DEVICE_NAME, any count */
-	{0},
+	{ UINT16_MAX, ATTR_STR, NULL }, /* NFTA_DEVICE_NAME, any count */
+	{ 0 },
 };
 
 static const struct attr_rule ft_hook[] = {
-	{NFTA_FLOWTABLE_HOOK_NUM, ATTR_U32, NULL},
-	{NFTA_FLOWTABLE_HOOK_PRIORITY, ATTR_U32, NULL},
-	{NFTA_FLOWTABLE_HOOK_DEVS, ATTR_NEST, dev_names},
-	{0},
+	{ NFTA_FLOWTABLE_HOOK_NUM, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_HOOK_PRIORITY, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_HOOK_DEVS, ATTR_NEST, dev_names },
+	{ 0 },
 };
 
 static const struct attr_rule ft_rules[] = {
-	{NFTA_FLOWTABLE_TABLE, ATTR_STR, NULL},
-	{NFTA_FLOWTABLE_NAME, ATTR_STR, NULL},
-	{NFTA_FLOWTABLE_HOOK, ATTR_NEST, ft_hook},
-	{NFTA_FLOWTABLE_USE, ATTR_U32, NULL},
-	{NFTA_FLOWTABLE_FLAGS, ATTR_U32, NULL},
-	{NFTA_FLOWTABLE_HANDLE, ATTR_U64, NULL},
-	{0},
+	{ NFTA_FLOWTABLE_TABLE, ATTR_STR, NULL },
+	{ NFTA_FLOWTABLE_NAME, ATTR_STR, NULL },
+	{ NFTA_FLOWTABLE_HOOK, ATTR_NEST, ft_hook },
+	{ NFTA_FLOWTABLE_USE, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_FLAGS, ATTR_U32, NULL },
+	{ NFTA_FLOWTABLE_HANDLE, ATTR_U64, NULL },
+	{ 0 },
 };
 
 static const struct attr_rule chain_hook[] = {
-	{NFTA_HOOK_HOOKNUM, ATTR_U32, NULL},
-	{NFTA_HOOK_PRIORITY, ATTR_U32, NULL},
-	{NFTA_HOOK_DEV, ATTR_STR, NULL},
-	{NFTA_HOOK_DEVS, ATTR_NEST, dev_names},
-	{0},
+	{ NFTA_HOOK_HOOKNUM, ATTR_U32, NULL },
+	{ NFTA_HOOK_PRIORITY, ATTR_U32, NULL },
+	{ NFTA_HOOK_DEV, ATTR_STR, NULL },
+	{ NFTA_HOOK_DEVS, ATTR_NEST, dev_names },
+	{ 0 },
 };
 
 static const struct attr_rule chain_counters[] = {
-	{NFTA_COUNTER_PACKETS, ATTR_U64, NULL},
-	{NFTA_COUNTER_BYTES, ATTR_U64, NULL},
-	{0},
+	{ NFTA_COUNTER_PACKETS, ATTR_U64, NULL },
+	{ NFTA_COUNTER_BYTES, ATTR_U64, NULL },
+	{ 0 },
 };
 
 static const struct attr_rule chain_rules[] = {
-	{NFTA_CHAIN_TABLE, ATTR_STR, NULL},
-	{NFTA_CHAIN_NAME, ATTR_STR, NULL},
-	{NFTA_CHAIN_TYPE, ATTR_STR, NULL},
-	{NFTA_CHAIN_HOOK, ATTR_NEST, chain_hook},
-	{NFTA_CHAIN_POLICY, ATTR_U32, NULL},
-	{NFTA_CHAIN_USE, ATTR_U32, NULL},
-	{NFTA_CHAIN_FLAGS, ATTR_U32, NULL},
-	{NFTA_CHAIN_ID, ATTR_U32, NULL},
-	{NFTA_CHAIN_HANDLE, ATTR_U64, NULL},
-	{NFTA_CHAIN_COUNTERS, ATTR_NEST, chain_counters},
-	{0},
+	{ NFTA_CHAIN_TABLE, ATTR_STR, NULL },
+	{ NFTA_CHAIN_NAME, ATTR_STR, NULL },
+	{ NFTA_CHAIN_TYPE, ATTR_STR, NULL },
+	{ NFTA_CHAIN_HOOK, ATTR_NEST, chain_hook },
+	{ NFTA_CHAIN_POLICY, ATTR_U32, NULL },
+	{ NFTA_CHAIN_USE, ATTR_U32, NULL },
+	{ NFTA_CHAIN_FLAGS, ATTR_U32, NULL },
+	{ NFTA_CHAIN_ID, ATTR_U32, NULL },
+	{ NFTA_CHAIN_HANDLE, ATTR_U64, NULL },
+	{ NFTA_CHAIN_COUNTERS, ATTR_NEST, chain_counters },
+	{ 0 },
 };
 
 static int msg_sane(const struct nlmsghdr *nlh, const struct attr_rule *rules)
@@ -255,9 +255,9 @@ int pfd_nft_parse_flowtable(const struct nlmsghdr *nlh, struct pfd_flowtable *ft
 	ft->hooknum = nftnl_flowtable_get_u32(t, NFTNL_FLOWTABLE_HOOKNUM);
 	ft->prio = nftnl_flowtable_get_s32(t, NFTNL_FLOWTABLE_PRIO);
 	ft->flags = nftnl_flowtable_get_u32(t, NFTNL_FLOWTABLE_FLAGS);
-	devs = nftnl_flowtable_is_set(t, NFTNL_FLOWTABLE_DEVICES)
-		       ? nftnl_flowtable_get_array(t, NFTNL_FLOWTABLE_DEVICES)
-		       : NULL;
+	devs = nftnl_flowtable_is_set(t, NFTNL_FLOWTABLE_DEVICES) ?
+		       nftnl_flowtable_get_array(t, NFTNL_FLOWTABLE_DEVICES) :
+		       NULL;
 	/* Past PFD_FT_MAX_DEVS devices are left out: pfd then fast-paths
 	 * fewer flows, never one the flowtable would not. */
 	for (; devs && *devs && ft->ndevs < PFD_FT_MAX_DEVS; devs++) {
@@ -315,7 +315,7 @@ static int ft_cb(const struct nlmsghdr *nlh, void *arg)
 static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family, pfd_nl_msg_cb cb,
 			   struct dump_arg *d, void (*reset)(struct dump_arg *))
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	uint32_t before, after;
 	int err, tries;
 
@@ -350,7 +350,7 @@ static void ft_reset(struct dump_arg *d)
 
 int pfd_nft_read_flowtables(struct pfd_nft *nft, struct pfd_ft_list *out)
 {
-	struct dump_arg d = {.ft = out};
+	struct dump_arg d = { .ft = out };
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -365,7 +365,7 @@ int pfd_nft_parse_chain(const struct nlmsghdr *nlh, struct pfd_nft_netdev_chain 
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	const char *const *devs = NULL;
-	const char *one[2] = {NULL, NULL};
+	const char *one[2] = { NULL, NULL };
 	uint32_t family, hooknum;
 	int err = -EINVAL;
 
@@ -456,7 +456,7 @@ static void chain_reset(struct dump_arg *d)
 int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain **out,
 			       unsigned int *count)
 {
-	struct dump_arg d = {.rows = out};
+	struct dump_arg d = { .rows = out };
 	int err;
 
 	*out = NULL;
@@ -539,7 +539,7 @@ int pfd_nft_probe_flowtables(struct pfd_nft *nft)
 	struct nftnl_flowtable *ft = NULL;
 	struct nlmsghdr *nlh;
 	struct mnl_nlmsg_batch *b;
-	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	struct pfd_nl nl;
 	uint32_t seq = (uint32_t)time(NULL);
 	int acks = 0, table_err = 1, ft_err = 1, err;

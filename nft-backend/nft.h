@@ -10,32 +10,32 @@
 #include <stdint.h>
 #include <net/if.h>
 
-#define PFD_FT_MAX_DEVS		32
-#define PFD_NFT_NAME_MAX	256	/* NFT_NAME_MAXLEN */
+#define PFD_FT_MAX_DEVS	 32
+#define PFD_NFT_NAME_MAX 256 /* NFT_NAME_MAXLEN */
 
 struct pfd_flowtable {
-	char		table[PFD_NFT_NAME_MAX];
-	char		name[PFD_NFT_NAME_MAX];
-	uint32_t	family;		/* NFPROTO_INET, _IPV4, _IPV6 */
-	uint32_t	hooknum;
-	int32_t		prio;
-	uint32_t	flags;		/* NF_FLOWTABLE_HW_OFFLOAD, _COUNTER */
-	uint32_t	ndevs;
-	char		devs[PFD_FT_MAX_DEVS][IFNAMSIZ];
+	char table[PFD_NFT_NAME_MAX];
+	char name[PFD_NFT_NAME_MAX];
+	uint32_t family; /* NFPROTO_INET, _IPV4, _IPV6 */
+	uint32_t hooknum;
+	int32_t prio;
+	uint32_t flags; /* NF_FLOWTABLE_HW_OFFLOAD, _COUNTER */
+	uint32_t ndevs;
+	char devs[PFD_FT_MAX_DEVS][IFNAMSIZ];
 };
 
 struct pfd_ft_list {
-	uint32_t		genid;	/* generation the snapshot belongs to */
-	uint32_t		count;
-	struct pfd_flowtable	*items;	/* malloc'd; pfd_ft_list_clear frees */
+	uint32_t genid; /* generation the snapshot belongs to */
+	uint32_t count;
+	struct pfd_flowtable *items; /* malloc'd; pfd_ft_list_clear frees */
 };
 
 /* A netdev-family chain: policy that XDP would skip on that device. */
 struct pfd_nft_netdev_chain {
-	char		table[PFD_NFT_NAME_MAX];
-	char		chain[PFD_NFT_NAME_MAX];
-	uint32_t	hooknum;	/* NF_NETDEV_INGRESS or NF_NETDEV_EGRESS */
-	char		dev[IFNAMSIZ];
+	char table[PFD_NFT_NAME_MAX];
+	char chain[PFD_NFT_NAME_MAX];
+	uint32_t hooknum; /* NF_NETDEV_INGRESS or NF_NETDEV_EGRESS */
+	char dev[IFNAMSIZ];
 };
 
 struct pfd_nft;

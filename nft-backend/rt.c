@@ -50,8 +50,8 @@ struct pfd_rt {
 	struct xfrm_selector *xfrm;
 	unsigned int nxfrm;
 	bool xfrm_valid;
-	bool xfrm_none; /* no NETLINK_XFRM in this kernel */
-	bool xfrm_owned; /* the daemon polls xfrm_ev (pfd_rt_xfrm_events_fd) */
+	bool xfrm_none;		   /* no NETLINK_XFRM in this kernel */
+	bool xfrm_owned;	   /* the daemon polls xfrm_ev (pfd_rt_xfrm_events_fd) */
 	struct pfd_netdev *netdev; /* NULL: no netdev family (before 6.3) */
 	int netdev_err;
 };
@@ -59,12 +59,19 @@ struct pfd_rt {
 int pfd_rt_open(struct pfd_rt **out, pfd_rt_cb cb, void *arg)
 {
 	static const unsigned int groups[] = {
-		RTNLGRP_LINK,	     RTNLGRP_NEIGH,	 RTNLGRP_TC,
-		RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE,
-		RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,
+		RTNLGRP_LINK,
+		RTNLGRP_NEIGH,
+		RTNLGRP_TC,
+		RTNLGRP_IPV4_IFADDR,
+		RTNLGRP_IPV4_ROUTE,
+		RTNLGRP_IPV4_RULE,
+		RTNLGRP_IPV6_IFADDR,
+		RTNLGRP_IPV6_ROUTE,
+		RTNLGRP_IPV6_RULE,
 		/* forwarding (and rp_filter) switched per device or for all:
 		 * the kernel stops forwarding, so must a cached fast path */
-		RTNLGRP_IPV4_NETCONF, RTNLGRP_IPV6_NETCONF,
+		RTNLGRP_IPV4_NETCONF,
+		RTNLGRP_IPV6_NETCONF,
 		/* nexthop objects (5.3+): routes by `nhid` change with them */
 		RTNLGRP_NEXTHOP,
 	};
@@ -200,8 +207,7 @@ int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *i
 			return -EINVAL;
 		mnl_attr_for_each (a, nlh, sizeof(*c))
 			if (mnl_attr_get_type(a) == NETCONFA_IFINDEX &&
-			    mnl_attr_validate(a, MNL_TYPE_U32) == 0 &&
-			    (int)mnl_attr_get_u32(a) > 0)
+			    mnl_attr_validate(a, MNL_TYPE_U32) == 0 && (int)mnl_attr_get_u32(a) > 0)
 				*ifindex = (int)mnl_attr_get_u32(a);
 		*ev = PFD_RT_EV_NETCONF;
 		return 0;
@@ -354,8 +360,8 @@ int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __b
 int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
 		 __u32 mark, int *oif, __be32 *gw)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct route_reply r = {.alen = addr_len(family)};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct route_reply r = { .alen = addr_len(family) };
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	int alen = addr_len(family), err;
@@ -415,7 +421,7 @@ static int rule_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct fib_rule_hdr *frh;
 	int found = 0, err;
@@ -563,8 +569,8 @@ static bool xfrm_drain(struct pfd_rt *rt)
 
 static int xfrm_snapshot(struct pfd_rt *rt)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct xfrm_snap x = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct xfrm_snap x = { 0 };
 	struct nlmsghdr *nlh;
 	int err;
 
@@ -685,7 +691,7 @@ static int filter_cb(const struct nlmsghdr *nlh, void *arg)
 
 static int dump_filters(struct pfd_rt *rt, int ifindex, __u32 parent, struct tc_arg *t)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct tcmsg *tcm;
 	int err;
@@ -765,8 +771,8 @@ static void read_default_qdisc(char *buf, size_t size)
 
 int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
-	struct tc_arg t = {.ifindex = ifindex};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct tc_arg t = { .ifindex = ifindex };
 	struct nlmsghdr *nlh;
 	struct tcmsg *tcm;
 	int err;
@@ -792,7 +798,7 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex)
 {
-	struct tc_arg t = {.ifindex = ifindex};
+	struct tc_arg t = { .ifindex = ifindex };
 	int err;
 
 	if (ifindex <= 0)
@@ -815,7 +821,7 @@ static int neigh_state_cb(const struct nlmsghdr *nlh, void *arg)
 
 int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifindex)
 {
-	char buf[PFD_NL_REQ_SIZE] = {0};
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh;
 	struct ndmsg *ndm;
 	int alen = addr_len(family), state = -1, err;

@@ -16,18 +16,18 @@
 #include <linux/types.h>
 
 enum pfd_rt_event {
-	PFD_RT_EV_ROUTE = 0,	/* route or nexthop object added/changed/removed */
-	PFD_RT_EV_NEIGH,	/* neighbour entry changed */
-	PFD_RT_EV_ADDR,		/* address added/removed */
-	PFD_RT_EV_LINK,		/* link changed (ifindex; up tells the state) */
-	PFD_RT_EV_TC,		/* qdisc or filter changed on ifindex */
-	PFD_RT_EV_NETCONF,	/* forwarding or another per-device IP setting changed
+	PFD_RT_EV_ROUTE = 0, /* route or nexthop object added/changed/removed */
+	PFD_RT_EV_NEIGH,     /* neighbour entry changed */
+	PFD_RT_EV_ADDR,	     /* address added/removed */
+	PFD_RT_EV_LINK,	     /* link changed (ifindex; up tells the state) */
+	PFD_RT_EV_TC,	     /* qdisc or filter changed on ifindex */
+	PFD_RT_EV_NETCONF,   /* forwarding or another per-device IP setting changed
 				 * (ifindex, or 0 for all devices): like a route change */
-	PFD_RT_EV_XDP,		/* a device's XDP features changed (ifindex, or 0:
+	PFD_RT_EV_XDP,	     /* a device's XDP features changed (ifindex, or 0:
 				 * notifications were lost, any device) */
-	PFD_RT_EV_RULE,		/* a policy routing rule added/removed (v4 or v6):
+	PFD_RT_EV_RULE,	     /* a policy routing rule added/removed (v4 or v6):
 				 * fwmark rules decide flows, not only packets */
-	PFD_RT_EV_XFRM,		/* an xfrm (IPsec) policy changed */
+	PFD_RT_EV_XFRM,	     /* an xfrm (IPsec) policy changed */
 };
 
 typedef void (*pfd_rt_cb)(void *arg, enum pfd_rt_event ev, int ifindex, bool up);
@@ -53,8 +53,8 @@ int pfd_rt_events_read(struct pfd_rt *rt);
  * the output device the kernel would pick. 0 or -errno: the kernel's
  * (-ENETUNREACH, -EHOSTUNREACH, -EINVAL for a martian ...), -EADDRNOTAVAIL
  * for a local destination, -ENETUNREACH for a non-unicast route. */
-int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src,
-		     int iif, __u32 mark, int *oif);
+int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		     __u32 mark, int *oif);
 /* The same, and the gateway (16 bytes, IPv4 in [0]; all zero when the
  * destination is on-link): the neighbour the kernel sends to. gw may be
  * NULL. */

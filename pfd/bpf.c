@@ -940,27 +940,6 @@ int pfd_bpf_sync_tx_ports(struct pfd_bpf *b, const int *ifindex, const enum pfd_
 	return err;
 }
 
-int pfd_bpf_attach_tc(struct pfd_bpf *b, const char *ifname)
-{
-	struct pfd_dev dev;
-	__u32 key;
-	int err;
-
-	key = if_nametoindex(ifname);
-	if (!key)
-		return -ENODEV;
-	err = tc_attach(b, ifname, (int)key);
-	if (err)
-		return err;
-	if (!bpf_map_lookup_elem(b->maps.devs, &key, &dev)) {
-		dev.flags |= PFD_DEV_F_TC;
-		if (dev.flags & PFD_DEV_F_XDP)
-			dev.flags |= PFD_DEV_F_TC_VIA_ONLY;
-		bpf_map_update_elem(b->maps.devs, &key, &dev, BPF_EXIST);
-	}
-	return 0;
-}
-
 /* Removes pfd's attachment pins for one device name; ifindex may be 0 when
  * the device is gone (the kernel dropped its programs with it). */
 static void detach_pins(const char *links, const char *ifname, int ifindex)

@@ -69,9 +69,6 @@ bool pfd_bpf_fib_mark_ok(const struct pfd_bpf *b);
  * was not used. *kind gets what was attached. 0 or -errno (logged). */
 int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode mode,
 		   enum pfd_attach_kind *kind);
-/* Adds the TC ingress program too (for flows that need PFD_FLOW_F_VIA_TC on
- * an XDP device). */
-int pfd_bpf_attach_tc(struct pfd_bpf *b, const char *ifname);
 /* Rewrites pfd_tx_ports (the devices XDP may redirect to) for the devices
  * pfd attached: XDP-native devices always; generic ones only when no device
  * is native (a native-XDP ingress redirecting to a device without

@@ -567,16 +567,6 @@ void pfd_print_bool(enum pfd_print t, const char *key, const char *fmt, bool v)
 	}
 }
 
-void pfd_print_null(enum pfd_print t, const char *key, const char *fmt)
-{
-	if (JSON(t, key)) {
-		json_key(key);
-		fputs("null", out.f);
-	} else if (TEXT(t, fmt)) {
-		fputs(fmt, out.f);
-	}
-}
-
 void pfd_print_text(const char *fmt, ...)
 {
 	va_list ap;

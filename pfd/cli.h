@@ -15,45 +15,45 @@
 
 #include "pfd/config.h"
 
-#define PFD_DEFAULT_CONFIG	"/etc/pfd/pfd.conf"
+#define PFD_DEFAULT_CONFIG "/etc/pfd/pfd.conf"
 
 /* Exit codes (pfd(8), EXIT STATUS). */
-#define PFD_EXIT_OK	0
-#define PFD_EXIT_FAIL	1
-#define PFD_EXIT_USAGE	2
+#define PFD_EXIT_OK    0
+#define PFD_EXIT_FAIL  1
+#define PFD_EXIT_USAGE 2
 
-#define PFD_CLI_MAX_OPTS	8
-#define PFD_CLI_MAX_POS		8
+#define PFD_CLI_MAX_OPTS 8
+#define PFD_CLI_MAX_POS	 8
 
 struct pfd_cli_opt {
-	const char	*name;		/* "--addr"; NULL ends a list */
-	char		short_name;	/* 'j', or 0 */
-	const char	*arg;		/* "ADDR", or NULL for a flag */
-	const char	*help;
+	const char *name; /* "--addr"; NULL ends a list */
+	char short_name;  /* 'j', or 0 */
+	const char *arg;  /* "ADDR", or NULL for a flag */
+	const char *help;
 };
 
 struct pfd_cli;
 
 struct pfd_cli_cmd {
-	const char			*name;		/* NULL ends the table */
-	const char			*args;		/* positional synopsis, or NULL */
-	int				min_pos, max_pos;
-	const struct pfd_cli_opt	*opts;
-	int				(*fn)(struct pfd_cli *cli);
-	const char			*summary;
+	const char *name; /* NULL ends the table */
+	const char *args; /* positional synopsis, or NULL */
+	int min_pos, max_pos;
+	const struct pfd_cli_opt *opts;
+	int (*fn)(struct pfd_cli *cli);
+	const char *summary;
 };
 
 /* One invocation, parsed. */
 struct pfd_cli {
-	const char			*config_path;
-	bool				config_given;	/* -c on the command line */
-	int				verbosity;
-	bool				json;
-	const struct pfd_cli_cmd	*cmd;
-	const char			*pos[PFD_CLI_MAX_POS];
-	int				n_pos;
-	const char			*opt_val[PFD_CLI_MAX_OPTS];	/* "" for a set flag */
-	struct pfd_config		*cfg;		/* loaded by pfd_cli_config() */
+	const char *config_path;
+	bool config_given; /* -c on the command line */
+	int verbosity;
+	bool json;
+	const struct pfd_cli_cmd *cmd;
+	const char *pos[PFD_CLI_MAX_POS];
+	int n_pos;
+	const char *opt_val[PFD_CLI_MAX_OPTS]; /* "" for a set flag */
+	struct pfd_config *cfg;		       /* loaded by pfd_cli_config() */
 };
 
 extern const struct pfd_cli_cmd pfd_cli_cmds[];
@@ -113,7 +113,6 @@ void pfd_print_str(enum pfd_print t, const char *key, const char *fmt, const cha
 void pfd_print_u64(enum pfd_print t, const char *key, const char *fmt, uint64_t v);
 void pfd_print_s64(enum pfd_print t, const char *key, const char *fmt, int64_t v);
 void pfd_print_bool(enum pfd_print t, const char *key, const char *fmt, bool v);
-void pfd_print_null(enum pfd_print t, const char *key, const char *fmt);
 /* Text only. */
 void pfd_print_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Ends the document (JSON: newline after the top value). */

@@ -27,7 +27,7 @@
 #endif
 
 /* How long `pfd reload` waits for the daemon's answer. */
-#define RELOAD_WAIT_MS	10000
+#define RELOAD_WAIT_MS 10000
 
 int pfd_cmd_run(struct pfd_cli *cli)
 {

@@ -290,11 +290,11 @@ static void key_path(struct parser *p, const struct key *k, struct token *t, int
 	memcpy(dst, t[1].text, len + 1);
 }
 
-static const char *const log_levels[] = {"err", "warning", "notice", "info", "debug", NULL};
+static const char *const log_levels[] = { "err", "warning", "notice", "info", "debug", NULL };
 
 static void key_log_level(struct parser *p, const struct key *k, struct token *t, int n)
 {
-	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 	unsigned int i;
 
 	(void)n;
@@ -326,7 +326,7 @@ static int parse_mark(const char *s, uint32_t *value, uint32_t *mask)
 	return 0;
 }
 
-static const char *const modes[] = {"auto", "flowtable", "mark", NULL};
+static const char *const modes[] = { "auto", "flowtable", "mark", NULL };
 
 static void key_mode(struct parser *p, const struct key *k, struct token *t, int n)
 {
@@ -383,7 +383,7 @@ static void key_mode(struct parser *p, const struct key *k, struct token *t, int
 	cfg->mark_mask = mask;
 }
 
-static const char *const attach_modes[] = {"auto", "native", "generic", "tc", NULL};
+static const char *const attach_modes[] = { "auto", "native", "generic", "tc", NULL };
 
 static void key_attach(struct parser *p, const struct key *k, struct token *t, int n)
 {
@@ -526,7 +526,7 @@ static void key_prefix(struct parser *p, const struct key *k, struct token *t, i
 	}
 }
 
-static const char *const booleans[] = {"on", "off", NULL};
+static const char *const booleans[] = { "on", "off", NULL };
 
 static void key_bool(struct parser *p, const struct key *k, struct token *t, int n)
 {
@@ -616,34 +616,37 @@ bad:
 	config_error(p, t[1].col, k->name, "expected a ratio like 0.5, got \"%s\"", s);
 }
 
-#define OFF(f) offsetof(struct pfd_config, f)
+#define OFF(f)	offsetof(struct pfd_config, f)
 #define SECS(x) ((uint64_t)(x)*1000)
 
 /* Order is the man page's; pfd_config_keys below must list the same names. */
 static const struct key keys[] = {
-	{"bpffs", key_path, 1, 1, false, OFF(bpffs), 0, 0},
-	{"state-dir", key_path, 1, 1, false, OFF(state_dir), 0, 0},
-	{"log-level", key_log_level, 1, 1, false, 0, 0, 0},
-	{"mode", key_mode, 1, 2, false, 0, 0, 0},
-	{"attach", key_attach, 1, 2, true, 0, 0, 0},
-	{"allow", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0},
-	{"deny", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0},
-	{"dry-run", key_bool, 1, 1, false, OFF(dry_run), 0, 0},
-	{"min-packets", key_number, 1, 1, false, OFF(min_packets), 0, 1ULL << 32},
-	{"heartbeat-interval", key_duration, 1, 1, false, OFF(heartbeat_interval_ms), 100, SECS(60)},
-	{"heartbeat-limit", key_duration, 1, 1, false, OFF(heartbeat_limit_ms), SECS(1), SECS(3600)},
-	{"refresh-interval", key_duration, 1, 1, false, OFF(refresh_interval_ms), SECS(1),
-	 SECS(3600)},
-	{"reconcile-interval", key_duration, 1, 1, false, OFF(reconcile_interval_ms), SECS(1),
-	 SECS(86400)},
-	{"flow-map-size", key_number, 1, 1, false, OFF(flow_map_size), 1024, 1U << 24},
-	{"ct-event-buffer", key_number, 1, 1, false, OFF(ct_event_buffer), 64 << 10, 1U << 30},
-	{"metrics-file", key_path, 1, 1, false, OFF(metrics_file), 0, 0},
-	{"metrics-interval", key_duration, 1, 1, false, OFF(metrics_interval_ms), SECS(1),
-	 SECS(3600)},
-	{"breaker-ratio", key_ratio, 1, 1, false, 0, 0, 0},
-	{"breaker-window", key_duration, 1, 1, false, OFF(breaker_window_ms), SECS(1), SECS(3600)},
-	{"breaker-min-packets", key_number, 1, 1, false, OFF(breaker_min_packets), 1, 1ULL << 40},
+	{ "bpffs", key_path, 1, 1, false, OFF(bpffs), 0, 0 },
+	{ "state-dir", key_path, 1, 1, false, OFF(state_dir), 0, 0 },
+	{ "log-level", key_log_level, 1, 1, false, 0, 0, 0 },
+	{ "mode", key_mode, 1, 2, false, 0, 0, 0 },
+	{ "attach", key_attach, 1, 2, true, 0, 0, 0 },
+	{ "allow", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
+	{ "deny", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
+	{ "dry-run", key_bool, 1, 1, false, OFF(dry_run), 0, 0 },
+	{ "min-packets", key_number, 1, 1, false, OFF(min_packets), 0, 1ULL << 32 },
+	{ "heartbeat-interval", key_duration, 1, 1, false, OFF(heartbeat_interval_ms), 100,
+	  SECS(60) },
+	{ "heartbeat-limit", key_duration, 1, 1, false, OFF(heartbeat_limit_ms), SECS(1),
+	  SECS(3600) },
+	{ "refresh-interval", key_duration, 1, 1, false, OFF(refresh_interval_ms), SECS(1),
+	  SECS(3600) },
+	{ "reconcile-interval", key_duration, 1, 1, false, OFF(reconcile_interval_ms), SECS(1),
+	  SECS(86400) },
+	{ "flow-map-size", key_number, 1, 1, false, OFF(flow_map_size), 1024, 1U << 24 },
+	{ "ct-event-buffer", key_number, 1, 1, false, OFF(ct_event_buffer), 64 << 10, 1U << 30 },
+	{ "metrics-file", key_path, 1, 1, false, OFF(metrics_file), 0, 0 },
+	{ "metrics-interval", key_duration, 1, 1, false, OFF(metrics_interval_ms), SECS(1),
+	  SECS(3600) },
+	{ "breaker-ratio", key_ratio, 1, 1, false, 0, 0, 0 },
+	{ "breaker-window", key_duration, 1, 1, false, OFF(breaker_window_ms), SECS(1),
+	  SECS(3600) },
+	{ "breaker-min-packets", key_number, 1, 1, false, OFF(breaker_min_packets), 1, 1ULL << 40 },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -882,7 +885,7 @@ static void check_whole(struct parser *p)
 
 int pfd_config_parse(const char *name, const char *text, struct pfd_config **out)
 {
-	struct parser p = {.name = name};
+	struct parser p = { .name = name };
 	struct pfd_config *cfg;
 	char *copy, *line, *next;
 	size_t len = strlen(text);

@@ -50,51 +50,51 @@ enum pfd_mode {
 };
 
 enum pfd_attach_mode {
-	PFD_ATTACH_AUTO = 0,	/* native XDP, else generic XDP, else TC */
+	PFD_ATTACH_AUTO = 0, /* native XDP, else generic XDP, else TC */
 	PFD_ATTACH_NATIVE,
 	PFD_ATTACH_GENERIC,
 	PFD_ATTACH_TC,
 };
 
 struct pfd_prefix {
-	uint8_t	family;		/* AF_INET or AF_INET6 */
-	uint8_t	len;		/* prefix length */
-	uint8_t	pad[2];
-	__be32	addr[4];	/* host bits cleared */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t len;	/* prefix length */
+	uint8_t pad[2];
+	__be32 addr[4]; /* host bits cleared */
 };
 
 struct pfd_iface {
-	char			name[IFNAMSIZ];
-	enum pfd_attach_mode	mode;
-	unsigned int		line;	/* where it was configured, for messages */
+	char name[IFNAMSIZ];
+	enum pfd_attach_mode mode;
+	unsigned int line; /* where it was configured, for messages */
 };
 
 struct pfd_config {
-	char		path[PATH_MAX];		/* the file it came from */
-	char		bpffs[PATH_MAX];
-	char		state_dir[PATH_MAX];
-	int		log_level;		/* LOG_ERR .. LOG_DEBUG */
-	enum pfd_mode	mode;
-	uint32_t	mark_value, mark_mask;	/* mark mode */
+	char path[PATH_MAX]; /* the file it came from */
+	char bpffs[PATH_MAX];
+	char state_dir[PATH_MAX];
+	int log_level; /* LOG_ERR .. LOG_DEBUG */
+	enum pfd_mode mode;
+	uint32_t mark_value, mark_mask; /* mark mode */
 	struct pfd_iface ifaces[PFD_MAX_DEVS - 1];
-	unsigned int	n_ifaces;
+	unsigned int n_ifaces;
 	struct pfd_prefix *allow;
-	unsigned int	n_allow;
+	unsigned int n_allow;
 	struct pfd_prefix *deny;
-	unsigned int	n_deny;
-	bool		dry_run;
-	uint64_t	min_packets;
-	uint32_t	heartbeat_interval_ms;
-	uint32_t	heartbeat_limit_ms;
-	uint32_t	refresh_interval_ms;
-	uint32_t	reconcile_interval_ms;
-	uint32_t	flow_map_size;
-	uint32_t	ct_event_buffer;
-	char		metrics_file[PATH_MAX];
-	uint32_t	metrics_interval_ms;
-	double		breaker_ratio;
-	uint32_t	breaker_window_ms;
-	uint64_t	breaker_min_packets;
+	unsigned int n_deny;
+	bool dry_run;
+	uint64_t min_packets;
+	uint32_t heartbeat_interval_ms;
+	uint32_t heartbeat_limit_ms;
+	uint32_t refresh_interval_ms;
+	uint32_t reconcile_interval_ms;
+	uint32_t flow_map_size;
+	uint32_t ct_event_buffer;
+	char metrics_file[PATH_MAX];
+	uint32_t metrics_interval_ms;
+	double breaker_ratio;
+	uint32_t breaker_window_ms;
+	uint64_t breaker_min_packets;
 	/* mss, mss-device, mss-prefix, jitter, jitter-prefix, jitter-port:
 	 * parsed by pfd/egress.c, which the parser hands every key it does
 	 * not know. Always set in a config from pfd_config_load/parse; NULL

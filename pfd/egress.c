@@ -117,9 +117,9 @@ static int parse_prefix(const char *s, uint8_t *family, uint8_t *plen, __be32 ad
 		fail("prefix length of \"%s\" must be 0..%d", s, max);
 	for (i = 0; i < max / 8; i++) {
 		int keep = (int)len - i * 8;
-		unsigned char mask = keep >= 8	 ? 0xff
-				     : keep <= 0 ? 0
-						 : (unsigned char)(0xff << (8 - keep));
+		unsigned char mask = keep >= 8 ? 0xff :
+				     keep <= 0 ? 0 :
+						 (unsigned char)(0xff << (8 - keep));
 
 		if (a[i] & ~mask) {
 			bad = 1;
@@ -142,7 +142,7 @@ static int parse_delay(const char *s, uint64_t *ns, char *err, size_t errlen)
 	static const struct {
 		const char *unit;
 		double mult;
-	} units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+	} units[] = { { "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 } };
 	double v;
 	char *end;
 	size_t i;
@@ -177,7 +177,7 @@ static int parse_dir(const char *s, uint8_t *dir, char *err, size_t errlen)
 static int mss_line(struct pfd_egress_config *ec, const char *key, char **args, int nargs,
 		    char *err, size_t errlen)
 {
-	struct pfd_egress_mss_rule r = {.line = ec->line};
+	struct pfd_egress_mss_rule r = { .line = ec->line };
 	unsigned int i;
 	int rc;
 
@@ -232,7 +232,7 @@ static int jitter_line(struct pfd_egress_config *ec, const char *key, char **arg
 	int rc;
 
 	if (!strcmp(key, "jitter")) {
-		struct pfd_egress_jit_rule r = {.line = ec->line, .dist = PFD_JIT_UNIFORM};
+		struct pfd_egress_jit_rule r = { .line = ec->line, .dist = PFD_JIT_UNIFORM };
 
 		if (nargs != 3 && nargs != 4)
 			fail("expected: jitter IFACE MIN MAX [uniform|normal|pareto]");
@@ -265,7 +265,7 @@ static int jitter_line(struct pfd_egress_config *ec, const char *key, char **arg
 		return 1;
 	}
 
-	struct pfd_egress_jit_sel s = {.line = ec->line};
+	struct pfd_egress_jit_sel s = { .line = ec->line };
 
 	if (!strcmp(key, "jitter-prefix")) {
 		if (nargs != 2)
@@ -426,7 +426,7 @@ static int talk_cb(const struct nlmsghdr *nlh, void *arg)
  * wait). 0 or -errno (the kernel's). */
 static int rtnl_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	struct talk_arg t = {.cb = cb, .data = data};
+	struct talk_arg t = { .cb = cb, .data = data };
 	struct pfd_nl nl;
 	int ret;
 
@@ -442,7 +442,7 @@ static int root_qdisc_kind(int ifindex, char *kind, size_t len)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct qdisc_query q = {.ifindex = ifindex};
+	struct qdisc_query q = { .ifindex = ifindex };
 	struct tcmsg *tcm;
 	int err;
 
@@ -813,8 +813,9 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 					    BPF_ANY);
 		}
 		ck[nc] = ifindex;
-		cv[nc] = (struct pfd_jit_conf){
-			.min_ns = r->min_ns, .max_ns = r->max_ns, .dist = r->dist};
+		cv[nc] = (struct pfd_jit_conf){ .min_ns = r->min_ns,
+						.max_ns = r->max_ns,
+						.dist = r->dist };
 		for (j = 0; j < ec->n_sel; j++) {
 			const struct pfd_egress_jit_sel *s = &ec->sel[j];
 
@@ -822,9 +823,9 @@ static int apply_jit(struct pfd_egress *eg, const struct pfd_egress_config *ec,
 				continue;
 			if (s->is_port) {
 				cv[nc].flags |= PFD_JIT_F_SEL_PORT;
-				qk[nq++] = (struct pfd_jit_port_key){.ifindex = ifindex,
-								     .l4proto = s->l4proto,
-								     .port = htons(s->port)};
+				qk[nq++] = (struct pfd_jit_port_key){ .ifindex = ifindex,
+								      .l4proto = s->l4proto,
+								      .port = htons(s->port) };
 			} else {
 				cv[nc].flags |= PFD_JIT_F_SEL_PFX;
 				memset(&pk[np], 0, sizeof(pk[np]));
@@ -947,7 +948,7 @@ int pfd_egress_detach_all(const char *bpffs)
 		PFD_MAP_JIT_CFG,  PFD_MAP_JIT_PFX,   PFD_MAP_JIT_PORT,
 		PFD_MAP_JIT_DIST, PFD_MAP_JIT_FLOWS, PFD_MAP_JIT_STATS,
 	};
-	char none[1][IFNAMSIZ] = {""};
+	char none[1][IFNAMSIZ] = { "" };
 	char path[PATH_MAX];
 	size_t i;
 

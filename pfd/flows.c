@@ -27,77 +27,77 @@
 
 /* The part of struct pfd_flow pfd writes at install (NAT, oif, flags); the
  * rest is the fast path's (FIB cache, counters). */
-#define FLOW_TMPL_LEN	offsetof(struct pfd_flow, cache_gen)
+#define FLOW_TMPL_LEN offsetof(struct pfd_flow, cache_gen)
 
 struct rec {
-	struct rec		*next_id;
-	struct rec		*next_key[2];
-	struct pfd_ct_entry	e;
-	struct pfd_flow_key	key[2];
-	unsigned char		tmpl[2][FLOW_TMPL_LEN];
-	uint64_t		refreshed_seen;	/* max last_seen_ns at the last refresh */
-	__be32			gw[2][4];	/* each direction's next hop; 0: on-link */
-	uint32_t		seen_gen;
-	uint32_t		env_gen;	/* f->env_gen when last decided */
-	bool			fixed_timeout;	/* IPS_FIXED_TIMEOUT: EPERM on refresh */
+	struct rec *next_id;
+	struct rec *next_key[2];
+	struct pfd_ct_entry e;
+	struct pfd_flow_key key[2];
+	unsigned char tmpl[2][FLOW_TMPL_LEN];
+	uint64_t refreshed_seen; /* max last_seen_ns at the last refresh */
+	__be32 gw[2][4];	 /* each direction's next hop; 0: on-link */
+	uint32_t seen_gen;
+	uint32_t env_gen;   /* f->env_gen when last decided */
+	bool fixed_timeout; /* IPS_FIXED_TIMEOUT: EPERM on refresh */
 };
 
 /* Cached route resolution (RTM_GETROUTE costs a round trip; a burst of
  * flows between the same hosts asks the same questions). Direct-mapped,
  * cleared on every route, rule, address and link event. */
-#define RT_CACHE_SIZE	4096
+#define RT_CACHE_SIZE 4096
 struct rt_cache_ent {
-	bool		valid;
-	uint8_t		family;
-	int		iif;
-	__be32		dst[4], src[4];
-	int		err, oif;
-	__be32		gw[4];
+	bool valid;
+	uint8_t family;
+	int iif;
+	__be32 dst[4], src[4];
+	int err, oif;
+	__be32 gw[4];
 };
 
 /* xfrm coverage per address pair: no change events exist for it, so the
  * cache lives from one reconcile (or invalidation) to the next. */
-#define XFRM_CACHE_SIZE	1024
+#define XFRM_CACHE_SIZE 1024
 struct xfrm_cache_ent {
-	bool		valid;
-	uint8_t		family;
-	int		covered;
-	__be32		src[4], dst[4];
+	bool valid;
+	uint8_t family;
+	int covered;
+	__be32 src[4], dst[4];
 };
 
 /* Per-device policy probes (tc filters, qdiscs, netdev chains), cached until
  * a TC or link event on the device or a ruleset change. The XDP transmit
  * capability is not kept here: rt.c caches it and follows its notifications. */
 struct dev_probe {
-	int			ifindex;
-	bool			valid;
-	struct pfd_policy_dev	facts;
+	int ifindex;
+	bool valid;
+	struct pfd_policy_dev facts;
 };
 
 struct pfd_flows {
-	struct pfd_flows_ctx	ctx;
-	struct pfd_flows_stats	st;
-	struct rec		**by_id;
-	struct rec		**by_key;
-	size_t			nbuckets;	/* power of two, both tables */
-	uint32_t		gen;		/* reconcile generation */
-	bool			reconciling;
-	bool			full_logged;
-	struct rt_cache_ent	*rtc;
-	struct xfrm_cache_ent	*xfc;
-	struct dev_probe	probes[PFD_MAX_DEVS];
-	int			fwmark[2];	/* [v4, v6]: -1 unknown, 0/1 */
-	struct pfd_flow_key	*sweep;		/* reconcile: map keys to delete */
-	size_t			nsweep;
-	uint64_t		repairs_before;	/* st.repairs at reconcile begin */
-	uint32_t		env_gen;	/* bumped by every invalidation */
-	uint64_t		verify_until;	/* see pfd_flows_verify_until() */
+	struct pfd_flows_ctx ctx;
+	struct pfd_flows_stats st;
+	struct rec **by_id;
+	struct rec **by_key;
+	size_t nbuckets; /* power of two, both tables */
+	uint32_t gen;	 /* reconcile generation */
+	bool reconciling;
+	bool full_logged;
+	struct rt_cache_ent *rtc;
+	struct xfrm_cache_ent *xfc;
+	struct dev_probe probes[PFD_MAX_DEVS];
+	int fwmark[2];		    /* [v4, v6]: -1 unknown, 0/1 */
+	struct pfd_flow_key *sweep; /* reconcile: map keys to delete */
+	size_t nsweep;
+	uint64_t repairs_before; /* st.repairs at reconcile begin */
+	uint32_t env_gen;	 /* bumped by every invalidation */
+	uint64_t verify_until;	 /* see pfd_flows_verify_until() */
 	/* Map keys two conntrack entries share (the same tuple on the same
 	 * device in two zones): the fast path cannot tell their packets
 	 * apart, so neither is offloaded. Rare; rebuilt by every reconcile. */
-	struct pfd_flow_key	*ambiguous;
-	uint32_t		*ambiguous_seen;	/* entries a reconcile mapped to it */
-	size_t			nambiguous;
+	struct pfd_flow_key *ambiguous;
+	uint32_t *ambiguous_seen; /* entries a reconcile mapped to it */
+	size_t nambiguous;
 };
 
 /* FNV-1a: the inputs are small fixed-size tuples. */
@@ -145,7 +145,8 @@ static struct rec *find_key(struct pfd_flows *f, const struct pfd_flow_key *k)
 
 	for (r = f->by_key[h]; r;) {
 		int d = !memcmp(&r->key[0], k, sizeof(*k)) ? 0 :
-			!memcmp(&r->key[1], k, sizeof(*k)) ? 1 : -1;
+			!memcmp(&r->key[1], k, sizeof(*k)) ? 1 :
+							     -1;
 
 		if (d >= 0)
 			return r;
@@ -258,8 +259,8 @@ const struct pfd_flows_stats *pfd_flows_get_stats(const struct pfd_flows *f)
 /* -------------------------------------------------------------------- */
 /* Environment: routes and device probes, cached                        */
 
-static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const __be32 *src,
-		     int iif, int *oif, __be32 *gw)
+static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const __be32 *src, int iif,
+		     int *oif, __be32 *gw)
 {
 	__be32 zero[4] = { 0 };
 	struct rt_cache_ent *c;
@@ -406,7 +407,8 @@ void pfd_flows_warm(struct pfd_flows *f)
 	probe_devs(f);
 	for (i = 0; i < 2; i++)
 		if (f->fwmark[i] < 0)
-			f->fwmark[i] = pfd_rt_has_fwmark_rules(f->ctx.rt, i ? AF_INET6 : AF_INET) != 0;
+			f->fwmark[i] =
+				pfd_rt_has_fwmark_rules(f->ctx.rt, i ? AF_INET6 : AF_INET) != 0;
 }
 
 static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
@@ -437,7 +439,7 @@ static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct p
 	}
 	if (env->mode == PFD_MODE_FLOWTABLE)
 		env->same_flowtable = pfd_policy_same_flowtable(f->ctx.ft, env->in[0].ifindex,
-								 env->out[0].ifindex);
+								env->out[0].ifindex);
 	if (f->fwmark[fi] < 0)
 		f->fwmark[fi] = pfd_rt_has_fwmark_rules(f->ctx.rt, e->orig.family) != 0;
 	env->fwmark_rules = f->fwmark[fi];
@@ -508,7 +510,7 @@ static int map_write(struct pfd_flows *f, const struct pfd_flow_key *k, const st
 
 	if (!bpf_map_lookup_elem(f->ctx.flows_fd, k, &cur)) {
 		if (!memcmp(&cur, v, FLOW_TMPL_LEN))
-			return 0;	/* same decision: leave it (and its FIB cache) */
+			return 0; /* same decision: leave it (and its FIB cache) */
 		val.packets = cur.packets;
 		val.bytes = cur.bytes;
 		val.last_seen_ns = cur.last_seen_ns;
@@ -560,9 +562,9 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 		} else {
 			struct pfd_flow_key *a =
 				realloc(f->ambiguous, (f->nambiguous + 1) * sizeof(*a));
-			uint32_t *c = a ? realloc(f->ambiguous_seen,
-						  (f->nambiguous + 1) * sizeof(*c)) :
-					  NULL;
+			uint32_t *c =
+				a ? realloc(f->ambiguous_seen, (f->nambiguous + 1) * sizeof(*c)) :
+				    NULL;
 
 			if (a)
 				f->ambiguous = a;
@@ -601,8 +603,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 					f->ctx.cfg->flow_map_size);
 			}
 		} else {
-			pr_ratelimited(LOG_ERR, 10, "flow map update failed (%s)",
-				       strerror(-err));
+			pr_ratelimited(LOG_ERR, 10, "flow map update failed (%s)", strerror(-err));
 		}
 		if (r)
 			remove_rec(f, r, false, false, "re-install failed");
@@ -728,7 +729,7 @@ void pfd_flows_redecide(struct pfd_flows *f, int ifindex)
 			struct pfd_policy_env env;
 			struct pfd_ct_entry e;
 
-			next = r->next_id;	/* remove_rec() frees r */
+			next = r->next_id; /* remove_rec() frees r */
 			if (ifindex >= 0 && r->key[0].ifindex != (__u32)ifindex &&
 			    r->key[1].ifindex != (__u32)ifindex)
 				continue;
@@ -896,7 +897,7 @@ void pfd_flows_refresh(struct pfd_flows *f)
 				    v.last_seen_ns > seen)
 					seen = v.last_seen_ns;
 			if (seen <= r->refreshed_seen)
-				continue;	/* idle: let conntrack expire it */
+				continue; /* idle: let conntrack expire it */
 			r->refreshed_seen = seen;
 			/* fast-pathed packets confirm no neighbour: do it, for
 			 * the next hop they go to (the gateway, or the
@@ -904,8 +905,9 @@ void pfd_flows_refresh(struct pfd_flows *f)
 			for (d = 0; d < 2; d++) {
 				const struct pfd_flow *t = (const void *)r->tmpl[d];
 				static const __be32 none[4];
-				const __be32 *nh =
-					memcmp(r->gw[d], none, sizeof(none)) ? r->gw[d] : t->nat_daddr;
+				const __be32 *nh = memcmp(r->gw[d], none, sizeof(none)) ?
+							   r->gw[d] :
+							   t->nat_daddr;
 
 				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, nh, (int)t->oif);
 			}
@@ -919,10 +921,11 @@ void pfd_flows_refresh(struct pfd_flows *f)
 					     r->e.orig.l4proto == IPPROTO_TCP ? tcp_to : udp_to,
 					     IP_CT_TCP_FLAG_MAXACK_SET);
 			if (err == -EPERM) {
-				r->fixed_timeout = true;	/* IPS_FIXED_TIMEOUT */
+				r->fixed_timeout = true; /* IPS_FIXED_TIMEOUT */
 			} else if (err && err != -ENOENT) {
 				f->st.refresh_errors++;
-				pr_ratelimited(LOG_WARNING, 30, "conntrack timeout refresh failed (%s)",
+				pr_ratelimited(LOG_WARNING, 30,
+					       "conntrack timeout refresh failed (%s)",
 					       strerror(-err));
 			} else if (!err) {
 				f->st.refreshes++;

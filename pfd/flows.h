@@ -23,30 +23,30 @@ struct pfd_ft_list;
 /* What the flow table needs from the daemon; pointers stay owned by it and
  * may be swapped between calls (reload). */
 struct pfd_flows_ctx {
-	const struct pfd_config		*cfg;
-	enum pfd_mode			mode;		/* resolved */
-	struct pfd_ct			*ct;
-	struct pfd_rt			*rt;
-	struct pfd_nft			*nft;		/* may be NULL */
-	const struct pfd_ft_list	*ft;		/* flowtable mode */
-	const struct pfd_policy_devs	*devs;		/* attached devices */
-	int				flows_fd;
-	bool				fib_mark_ok;
+	const struct pfd_config *cfg;
+	enum pfd_mode mode; /* resolved */
+	struct pfd_ct *ct;
+	struct pfd_rt *rt;
+	struct pfd_nft *nft;		    /* may be NULL */
+	const struct pfd_ft_list *ft;	    /* flowtable mode */
+	const struct pfd_policy_devs *devs; /* attached devices */
+	int flows_fd;
+	bool fib_mark_ok;
 };
 
 struct pfd_flows_stats {
-	uint64_t	flows;		/* offloaded conntrack entries now */
-	uint64_t	installs;
-	uint64_t	removals;
-	uint64_t	map_full;	/* installs refused: map full */
-	uint64_t	repairs;	/* reconcile: differences fixed */
-	uint64_t	refreshes;	/* conntrack timeouts refreshed */
-	uint64_t	refresh_errors;
-	uint64_t	revalidations;	/* ruleset generations handled */
-	uint64_t	install_ns_sum;	/* event-to-map latency sum (installs) */
-	uint64_t	verified;	/* installs confirmed by reading conntrack back */
-	uint64_t	stale_events;	/* ... of which conntrack no longer agreed */
-	uint64_t	ambiguous;	/* installs refused: a tuple two zones share */
+	uint64_t flows; /* offloaded conntrack entries now */
+	uint64_t installs;
+	uint64_t removals;
+	uint64_t map_full;  /* installs refused: map full */
+	uint64_t repairs;   /* reconcile: differences fixed */
+	uint64_t refreshes; /* conntrack timeouts refreshed */
+	uint64_t refresh_errors;
+	uint64_t revalidations;	 /* ruleset generations handled */
+	uint64_t install_ns_sum; /* event-to-map latency sum (installs) */
+	uint64_t verified;	 /* installs confirmed by reading conntrack back */
+	uint64_t stale_events;	 /* ... of which conntrack no longer agreed */
+	uint64_t ambiguous;	 /* installs refused: a tuple two zones share */
 };
 
 struct pfd_flows;

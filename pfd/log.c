@@ -66,11 +66,6 @@ void pfd_log_set_level(int level)
 	log_level = level;
 }
 
-int pfd_log_get_level(void)
-{
-	return log_level;
-}
-
 static const char *prio_prefix(int prio)
 {
 	if (prio <= LOG_ERR)
@@ -104,7 +99,7 @@ static void pfd_vlog(int prio, const char *fmt, va_list ap)
 
 void pfd_log(int prio, const char *fmt, ...)
 {
-	int saved = errno;	/* callers log, then use errno */
+	int saved = errno; /* callers log, then use errno */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -128,7 +123,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		prio = LOG_DEBUG;
 		break;
 	default:
-		return 0;	/* LIBBPF_DEBUG is too chatty even for -vv */
+		return 0; /* LIBBPF_DEBUG is too chatty even for -vv */
 	}
 	pfd_vlog(prio, fmt, ap);
 	return 0;

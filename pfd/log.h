@@ -21,7 +21,6 @@ void pfd_log_init(int level, bool systemd);
 /* Same, deciding systemd from the environment (JOURNAL_STREAM). */
 void pfd_log_init_auto(int level);
 void pfd_log_set_level(int level);
-int pfd_log_get_level(void);
 
 void pfd_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -37,38 +36,38 @@ void pfd_log_libbpf_verbose(bool on);
 void pfd_log_capture_begin(char *buf, size_t len);
 void pfd_log_capture_end(void);
 
-#define pr_err(fmt, ...)	pfd_log(LOG_ERR, fmt, ##__VA_ARGS__)
-#define pr_warn(fmt, ...)	pfd_log(LOG_WARNING, fmt, ##__VA_ARGS__)
-#define pr_notice(fmt, ...)	pfd_log(LOG_NOTICE, fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...)	pfd_log(LOG_INFO, fmt, ##__VA_ARGS__)
-#define pr_debug(fmt, ...)	pfd_log(LOG_DEBUG, fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...)    pfd_log(LOG_ERR, fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...)   pfd_log(LOG_WARNING, fmt, ##__VA_ARGS__)
+#define pr_notice(fmt, ...) pfd_log(LOG_NOTICE, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)   pfd_log(LOG_INFO, fmt, ##__VA_ARGS__)
+#define pr_debug(fmt, ...)  pfd_log(LOG_DEBUG, fmt, ##__VA_ARGS__)
 
 /* Log a condition once per call site (a full map, a missing feature). */
-#define pr_once(prio, fmt, ...)						\
-	do {								\
-		static bool pfd_logged_;				\
-		if (!pfd_logged_) {					\
-			pfd_logged_ = true;				\
-			pfd_log(prio, fmt, ##__VA_ARGS__);		\
-		}							\
+#define pr_once(prio, fmt, ...)                            \
+	do {                                               \
+		static bool pfd_logged_;                   \
+		if (!pfd_logged_) {                        \
+			pfd_logged_ = true;                \
+			pfd_log(prio, fmt, ##__VA_ARGS__); \
+		}                                          \
 	} while (0)
 
 /* Rate-limited per call site: at most one line per interval_s seconds; the
  * next line that gets through says how many were suppressed. */
-#define pr_ratelimited(prio, interval_s, fmt, ...)				\
-	do {									\
-		static struct pfd_ratelimit pfd_rl_;				\
-		unsigned long pfd_n_ = pfd_ratelimit_pass(&pfd_rl_, interval_s); \
-		if (pfd_n_ == 1)						\
-			pfd_log(prio, fmt, ##__VA_ARGS__);			\
-		else if (pfd_n_ > 1)						\
-			pfd_log(prio, fmt " (%lu similar messages suppressed)",	\
-				##__VA_ARGS__, pfd_n_ - 1);			\
+#define pr_ratelimited(prio, interval_s, fmt, ...)                                             \
+	do {                                                                                   \
+		static struct pfd_ratelimit pfd_rl_;                                           \
+		unsigned long pfd_n_ = pfd_ratelimit_pass(&pfd_rl_, interval_s);               \
+		if (pfd_n_ == 1)                                                               \
+			pfd_log(prio, fmt, ##__VA_ARGS__);                                     \
+		else if (pfd_n_ > 1)                                                           \
+			pfd_log(prio, fmt " (%lu similar messages suppressed)", ##__VA_ARGS__, \
+				pfd_n_ - 1);                                                   \
 	} while (0)
 
 struct pfd_ratelimit {
-	long long	last_ms;
-	unsigned long	suppressed;
+	long long last_ms;
+	unsigned long suppressed;
 };
 /* 0: suppress; otherwise 1 + the number suppressed since the last pass. */
 unsigned long pfd_ratelimit_pass(struct pfd_ratelimit *rl, unsigned int interval_s);

@@ -15,21 +15,21 @@
 #include "pfd/log.h"
 #include "pfd/loop.h"
 
-#define LOOP_MAX_WATCHES	32
+#define LOOP_MAX_WATCHES 32
 
 struct watch {
-	int		fd;
-	bool		owned;		/* timerfd/signalfd: closed by the loop */
-	bool		is_signal;
-	pfd_loop_cb	cb;
-	void		*arg;
+	int fd;
+	bool owned; /* timerfd/signalfd: closed by the loop */
+	bool is_signal;
+	pfd_loop_cb cb;
+	void *arg;
 };
 
 struct pfd_loop {
-	int		epfd;
-	bool		stop;
-	unsigned int	n;
-	struct watch	w[LOOP_MAX_WATCHES];
+	int epfd;
+	bool stop;
+	unsigned int n;
+	struct watch w[LOOP_MAX_WATCHES];
 };
 
 int pfd_loop_new(struct pfd_loop **out)
@@ -62,8 +62,7 @@ void pfd_loop_free(struct pfd_loop *l)
 	free(l);
 }
 
-static int add(struct pfd_loop *l, int fd, bool owned, bool is_signal, pfd_loop_cb cb,
-	       void *arg)
+static int add(struct pfd_loop *l, int fd, bool owned, bool is_signal, pfd_loop_cb cb, void *arg)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	unsigned int i;
@@ -94,22 +93,6 @@ static int add(struct pfd_loop *l, int fd, bool owned, bool is_signal, pfd_loop_
 int pfd_loop_add_fd(struct pfd_loop *l, int fd, pfd_loop_cb cb, void *arg)
 {
 	return add(l, fd, false, false, cb, arg);
-}
-
-int pfd_loop_del_fd(struct pfd_loop *l, int fd)
-{
-	unsigned int i;
-
-	for (i = 0; i < l->n; i++) {
-		if (l->w[i].fd != fd)
-			continue;
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-		if (l->w[i].owned)
-			close(fd);
-		l->w[i].fd = -1;
-		return 0;
-	}
-	return -ENOENT;
 }
 
 int pfd_loop_timer_set(int tfd, uint32_t period_ms)

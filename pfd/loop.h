@@ -19,7 +19,6 @@ void pfd_loop_free(struct pfd_loop *l);
 
 /* Watches fd for EPOLLIN. The loop does not own fd. */
 int pfd_loop_add_fd(struct pfd_loop *l, int fd, pfd_loop_cb cb, void *arg);
-int pfd_loop_del_fd(struct pfd_loop *l, int fd);
 
 /* A periodic timer (CLOCK_MONOTONIC); returns its fd (the loop owns it), or
  * -errno. pfd_loop_timer_set re-arms it with a new period (0 disarms). */

@@ -13,10 +13,10 @@
 #include "pfd/stats.h"
 
 struct pfd_metrics_in {
-	const struct pfd_state		*state;	/* control counters and devices */
-	const struct pfd_stats_sum	*sum;	/* fast path counters */
-	uint64_t			heartbeat_age_ns;
-	uint64_t			repairs, refreshes, refresh_errors, revalidations;
+	const struct pfd_state *state;	 /* control counters and devices */
+	const struct pfd_stats_sum *sum; /* fast path counters */
+	uint64_t heartbeat_age_ns;
+	uint64_t repairs, refreshes, refresh_errors, revalidations;
 };
 
 /* Writes path (temp file + rename). 0 or -errno. */

@@ -29,7 +29,7 @@
 /* IPS_NAT_CLASH shares its bit with IPS_UNTRACKED (kernel 5.8,
  * include/uapi/linux/netfilter/nf_conntrack_common.h under __KERNEL__): an
  * entry that lost a NAT clash race; nft_flow_offload refuses it. */
-#define PFD_IPS_NAT_CLASH	(1U << 12)
+#define PFD_IPS_NAT_CLASH (1U << 12)
 
 static void say(struct pfd_policy_decision *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -57,7 +57,7 @@ static bool refuse(struct pfd_policy_decision *d, const char *fmt, ...)
 	return false;
 }
 
-#define DEVNAME_LEN	24	/* a name, or "ifindex N" for a vanished one */
+#define DEVNAME_LEN 24 /* a name, or "ifindex N" for a vanished one */
 
 static const char *devname(int ifindex, char *buf)
 {
@@ -229,8 +229,9 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 		 * is the packet's mark only where the ruleset restores it from
 		 * the ct mark: passing it blindly sends marked flows out of the
 		 * main table's route (the fwmark integration test). */
-		refuse(out, "fwmark routing rules exist (ip rule ... fwmark): the fast path cannot "
-			    "know the packet mark the ruleset sets%s",
+		refuse(out,
+		       "fwmark routing rules exist (ip rule ... fwmark): the fast path cannot "
+		       "know the packet mark the ruleset sets%s",
 		       env->fib_mark_ok ? "" : " (and bpf_fib_lookup ignores marks before 6.10)");
 		return;
 	}
@@ -258,8 +259,8 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 				       "%s cannot take XDP-redirected frames (%s), and %s has no "
 				       "TC program (`attach %s auto` or `tc`)",
 				       devname(env->out[d].ifindex, n1),
-				       env->out[d].xdp_xmit < 0 ? "its XDP features are unknown"
-								: "no NDO_XMIT in its XDP features",
+				       env->out[d].xdp_xmit < 0 ? "its XDP features are unknown" :
+								  "no NDO_XMIT in its XDP features",
 				       devname(env->in[d].ifindex, n2), n2);
 			return;
 		}
@@ -270,8 +271,8 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 	out->offload = true;
 	if ((out->dir_flags[0] | out->dir_flags[1]) & PFD_FLOW_F_VIA_TC)
 		say(out, "offloaded via the TC datapath (%s)",
-		    out->via_tc_xmit ? "an egress device cannot take XDP frames"
-				     : "egress policy on the way out");
+		    out->via_tc_xmit ? "an egress device cannot take XDP frames" :
+				       "egress policy on the way out");
 	else
 		say(out, "eligible: offloaded");
 }

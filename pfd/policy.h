@@ -27,59 +27,59 @@ struct pfd_nft;
 
 /* What pfd knows about one device. */
 struct pfd_policy_dev {
-	int	ifindex;	/* 0: unknown */
-	bool	attached;	/* pfd's fast path is attached (XDP or TC) */
-	bool	has_xdp;	/* ... as XDP */
-	bool	has_tc;		/* ... as TC ingress */
-	bool	netdev_chain;	/* an nft netdev-family ingress chain hooks it */
-	bool	egress_chain;	/* an nft netdev-family egress chain hooks it:
+	int ifindex;	     /* 0: unknown */
+	bool attached;	     /* pfd's fast path is attached (XDP or TC) */
+	bool has_xdp;	     /* ... as XDP */
+	bool has_tc;	     /* ... as TC ingress */
+	bool netdev_chain;   /* an nft netdev-family ingress chain hooks it */
+	bool egress_chain;   /* an nft netdev-family egress chain hooks it:
 				 * neither an XDP redirect nor a bpf_redirect
 				 * from TC ingress passes it (nf_skip_egress) */
-	bool	egress_policy;	/* tc egress filter or non-default root qdisc:
+	bool egress_policy;  /* tc egress filter or non-default root qdisc:
 				 * a bpf_redirect from TC ingress goes through it */
-	bool	ingress_policy;	/* tc ingress filter other than pfd's */
-	int	xdp_xmit;	/* 1: takes XDP-redirected frames (netdev
+	bool ingress_policy; /* tc ingress filter other than pfd's */
+	int xdp_xmit;	     /* 1: takes XDP-redirected frames (netdev
 				 * xdp-features NDO_XMIT), 0: does not, < 0:
 				 * unknown (no netdev family, probe failed) */
-	int	flowtable;	/* flowtable mode: index of a flowtable it is in, -1 none */
+	int flowtable;	     /* flowtable mode: index of a flowtable it is in, -1 none */
 };
 
 /* A device set: every device pfd attached to, with its pfd_dev flags. */
 struct pfd_policy_devs {
-	unsigned int	n;
+	unsigned int n;
 	struct {
-		int		ifindex;
-		uint32_t	flags;	/* PFD_DEV_F_* */
+		int ifindex;
+		uint32_t flags; /* PFD_DEV_F_* */
 	} d[PFD_MAX_DEVS];
 };
 
 struct pfd_policy_env {
-	enum pfd_mode	mode;		/* resolved: PFD_MODE_MARK or PFD_MODE_FLOWTABLE */
+	enum pfd_mode mode; /* resolved: PFD_MODE_MARK or PFD_MODE_FLOWTABLE */
 	/* Resolved per direction: in = the device that direction's packets
 	 * arrive on, out = the one they leave by. route_err[d] != 0: could
 	 * not resolve (-errno). */
 	struct pfd_policy_dev in[2], out[2];
-	int		route_err[2];
+	int route_err[2];
 	/* the next hop each direction leaves to: its gateway, all zero when
 	 * the destination is on-link (the neighbour pfd keeps fresh) */
-	__be32		gw[2][4];
+	__be32 gw[2][4];
 	/* flowtable mode: both devices in one flowtable (pfd_nft_read_flowtables) */
-	bool		same_flowtable;
-	int		fwmark_rules;	/* 1: ip rules with fwmark exist for the family */
-	bool		fib_mark_ok;	/* BPF_FIB_LOOKUP_MARK works here */
-	int		xfrm;		/* 1: an xfrm policy covers the flow */
-	bool		map_full;	/* informational: installs failed for capacity */
+	bool same_flowtable;
+	int fwmark_rules; /* 1: ip rules with fwmark exist for the family */
+	bool fib_mark_ok; /* BPF_FIB_LOOKUP_MARK works here */
+	int xfrm;	  /* 1: an xfrm policy covers the flow */
+	bool map_full;	  /* informational: installs failed for capacity */
 };
 
-#define PFD_POLICY_REASON_MAX	160
+#define PFD_POLICY_REASON_MAX 160
 
 struct pfd_policy_decision {
-	bool		offload;
-	char		reason[PFD_POLICY_REASON_MAX];	/* why (not); "eligible" when offloaded */
-	uint32_t	flags;		/* PFD_FLOW_F_* common to both directions */
-	uint32_t	dir_flags[2];	/* PFD_FLOW_F_* per direction (VIA_TC) */
-	uint32_t	fib_mark;	/* with PFD_FLOW_F_FIB_MARK */
-	bool		via_tc_xmit;	/* VIA_TC because an egress device cannot
+	bool offload;
+	char reason[PFD_POLICY_REASON_MAX]; /* why (not); "eligible" when offloaded */
+	uint32_t flags;			    /* PFD_FLOW_F_* common to both directions */
+	uint32_t dir_flags[2];		    /* PFD_FLOW_F_* per direction (VIA_TC) */
+	uint32_t fib_mark;		    /* with PFD_FLOW_F_FIB_MARK */
+	bool via_tc_xmit;		    /* VIA_TC because an egress device cannot
 					 * take XDP frames (not for its policy) */
 };
 
@@ -107,8 +107,7 @@ int pfd_policy_env_probe(struct pfd_rt *rt, struct pfd_nft *nft, const struct pf
 /* The pieces of pfd_policy_env_probe, for callers that cache:
  * routes only (in/out/route_err), attached flags from a device set, and
  * whether two devices share a flowtable. */
-int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e,
-		       struct pfd_policy_env *env);
+int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct pfd_policy_env *env);
 void pfd_policy_dev_attached(const struct pfd_policy_devs *devs, struct pfd_policy_dev *dev);
 bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b);
 

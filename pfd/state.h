@@ -30,33 +30,33 @@
 #include "pfd/abi.h"
 
 struct pfd_state_dev {
-	char		name[IFNAMSIZ];
-	int		ifindex;
-	unsigned int	slot;
-	char		attach[16];	/* native|generic|tc */
-	bool		tripped;	/* circuit breaker */
+	char name[IFNAMSIZ];
+	int ifindex;
+	unsigned int slot;
+	char attach[16]; /* native|generic|tc */
+	bool tripped;	 /* circuit breaker */
 };
 
 struct pfd_state {
-	pid_t		pid;
-	char		mode[16];
-	char		config[PATH_MAX];
-	int64_t		started;
-	uint64_t	heartbeat_ns;
-	uint64_t	flows;
-	uint64_t	installs;
-	uint64_t	removals;
-	uint64_t	resyncs;
-	uint64_t	ct_overruns;
-	uint64_t	map_full;
-	uint64_t	reloads;
-	uint64_t	reload_attempts;
-	char		reload_error[512];
+	pid_t pid;
+	char mode[16];
+	char config[PATH_MAX];
+	int64_t started;
+	uint64_t heartbeat_ns;
+	uint64_t flows;
+	uint64_t installs;
+	uint64_t removals;
+	uint64_t resyncs;
+	uint64_t ct_overruns;
+	uint64_t map_full;
+	uint64_t reloads;
+	uint64_t reload_attempts;
+	char reload_error[512];
 	/* mark mode: the nftables generation whose marks pfd has revalidated
 	 * (every offload mark set by an older ruleset cleared) */
-	bool		ruleset_gen_valid;
-	uint32_t	ruleset_gen;
-	unsigned int	n_devs;
+	bool ruleset_gen_valid;
+	uint32_t ruleset_gen;
+	unsigned int n_devs;
 	struct pfd_state_dev devs[PFD_MAX_DEVS];
 };
 

@@ -16,13 +16,13 @@
 #include "pfd/stats.h"
 
 static const char *const reason_label[PFD_R__COUNT] = {
-#define PFD_REASON_LABEL(name, value, label, text)	[PFD_R_##name] = label,
+#define PFD_REASON_LABEL(name, value, label, text) [PFD_R_##name] = label,
 	PFD_REASONS(PFD_REASON_LABEL)
 #undef PFD_REASON_LABEL
 };
 
 static const char *const reason_text[PFD_R__COUNT] = {
-#define PFD_REASON_TEXT(name, value, label, text)	[PFD_R_##name] = text,
+#define PFD_REASON_TEXT(name, value, label, text) [PFD_R_##name] = text,
 	PFD_REASONS(PFD_REASON_TEXT)
 #undef PFD_REASON_TEXT
 };
@@ -163,9 +163,9 @@ void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,
 }
 
 struct pair_ctx {
-	int			fd;
-	pfd_flow_pair_cb	cb;
-	void			*arg;
+	int fd;
+	pfd_flow_pair_cb cb;
+	void *arg;
 };
 
 static int pair_one(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)

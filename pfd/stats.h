@@ -16,7 +16,7 @@
 
 /* Sums over CPUs. ~64 KiB: allocate it, do not put it on the stack. */
 struct pfd_stats_sum {
-	struct pfd_counter	c[PFD_MAX_DEVS][PFD_HOOKS][PFD_REASON_SLOTS];
+	struct pfd_counter c[PFD_MAX_DEVS][PFD_HOOKS][PFD_REASON_SLOTS];
 };
 
 /* Reads every per-CPU slot of the pfd_stats map fd. 0 or -errno. */
@@ -31,7 +31,7 @@ struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigne
  * for a value with no name (a reason newer than this binary). */
 const char *pfd_reason_label(unsigned int reason);
 const char *pfd_reason_text(unsigned int reason);
-const char *pfd_hook_name(unsigned int hook);	/* "xdp", "tc" */
+const char *pfd_hook_name(unsigned int hook); /* "xdp", "tc" */
 
 /* Iterates pfd_flows. cb returns 0 to go on, non-zero to stop (returned). */
 typedef int (*pfd_flow_cb)(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v);
@@ -46,9 +46,9 @@ void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,
  * direction (PFD_FLOW_F_REPLY clear); has_reply false if its peer is missing
  * (being installed or removed). */
 struct pfd_flow_pair {
-	struct pfd_flow_key	orig_key, reply_key;
-	struct pfd_flow		orig, reply;
-	bool			has_reply;
+	struct pfd_flow_key orig_key, reply_key;
+	struct pfd_flow orig, reply;
+	bool has_reply;
 };
 typedef int (*pfd_flow_pair_cb)(void *arg, const struct pfd_flow_pair *p);
 /* Iterates every original-direction entry with its reply. */

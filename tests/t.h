@@ -15,8 +15,8 @@
 
 static int t_passed, t_failed, t_skipped;
 
-static inline void t_result(int ok, const char *name, const char *file, int line,
-			    const char *fmt, ...)
+static inline void t_result(int ok, const char *name, const char *file, int line, const char *fmt,
+			    ...)
 {
 	if (ok) {
 		t_passed++;
@@ -33,21 +33,20 @@ static inline void t_result(int ok, const char *name, const char *file, int line
 	printf("\n");
 }
 
-#define T_TRUE(cond, name) \
-	t_result(!!(cond), (name), __FILE__, __LINE__, "%s", #cond)
-#define T_EQ(got, want, name)                                                          \
-	do {                                                                           \
-		long long t_g_ = (long long)(got), t_w_ = (long long)(want);           \
-		t_result(t_g_ == t_w_, (name), __FILE__, __LINE__,                     \
-			 "%s = %lld, expected %lld", #got, t_g_, t_w_);                 \
+#define T_TRUE(cond, name) t_result(!!(cond), (name), __FILE__, __LINE__, "%s", #cond)
+#define T_EQ(got, want, name)                                                                  \
+	do {                                                                                   \
+		long long t_g_ = (long long)(got), t_w_ = (long long)(want);                   \
+		t_result(t_g_ == t_w_, (name), __FILE__, __LINE__, "%s = %lld, expected %lld", \
+			 #got, t_g_, t_w_);                                                    \
 	} while (0)
 #define T_OK(err, name) T_EQ((err), 0, (name))
-#define T_STR(got, want, name)                                                         \
-	do {                                                                           \
-		const char *t_g_ = (got), *t_w_ = (want);                              \
-		t_result(t_g_ && t_w_ && !strcmp(t_g_, t_w_), (name), __FILE__,        \
-			 __LINE__, "\"%s\", expected \"%s\"", t_g_ ? t_g_ : "(null)",  \
-			 t_w_ ? t_w_ : "(null)");                                      \
+#define T_STR(got, want, name)                                                           \
+	do {                                                                             \
+		const char *t_g_ = (got), *t_w_ = (want);                                \
+		t_result(t_g_ &&t_w_ && !strcmp(t_g_, t_w_), (name), __FILE__, __LINE__, \
+			 "\"%s\", expected \"%s\"", t_g_ ? t_g_ : "(null)",              \
+			 t_w_ ? t_w_ : "(null)");                                        \
 	} while (0)
 
 /* Byte comparison; on mismatch prints the first differing offset. */
@@ -63,11 +62,13 @@ static inline void t_bytes(const void *got, size_t glen, const void *want, size_
 		t_result(1, name, file, line, "");
 		return;
 	}
-	t_result(0, name, file, line, "bytes differ at offset %zu (got %02x, want %02x; len %zu vs %zu)",
-		 i, i < glen ? ((const unsigned char *)got)[i] : 0,
+	t_result(0, name, file, line,
+		 "bytes differ at offset %zu (got %02x, want %02x; len %zu vs %zu)", i,
+		 i < glen ? ((const unsigned char *)got)[i] : 0,
 		 i < wlen ? ((const unsigned char *)want)[i] : 0, glen, wlen);
 }
-#define T_BYTES(got, glen, want, wlen, name) t_bytes(got, glen, want, wlen, name, __FILE__, __LINE__)
+#define T_BYTES(got, glen, want, wlen, name) \
+	t_bytes(got, glen, want, wlen, name, __FILE__, __LINE__)
 
 static inline void t_skip(const char *name, const char *why)
 {

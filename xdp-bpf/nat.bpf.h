@@ -137,8 +137,8 @@ static __always_inline void pfd_rewrite(struct pfd_pkt *pkt, const struct pfd_fl
  * match, which the kernel drops as it would any corrupt packet.
  */
 static __always_inline int pfd_rewrite_skb(struct __sk_buff *skb, struct pfd_pkt *pkt,
-					    const struct pfd_flow *flow, const __u8 *dmac,
-					    const __u8 *smac)
+					   const struct pfd_flow *flow, const __u8 *dmac,
+					   const __u8 *smac)
 {
 	bool v4 = pkt->family == AF_INET, snat = flow->flags & PFD_FLOW_F_SNAT;
 	bool dnat = flow->flags & PFD_FLOW_F_DNAT;

@@ -16,69 +16,73 @@
 
 #include <linux/types.h>
 
-#define PFD_ABI_VERSION		1
-#define PFD_ABI_CHECK(expr)	_Static_assert(expr, #expr)
+#define PFD_ABI_VERSION	    1
+#define PFD_ABI_CHECK(expr) _Static_assert(expr, #expr)
 
 /* Map names: <= 15 characters (BPF_OBJ_NAME_LEN keeps 16 with the NUL). Maps
  * shared with hand-loaded tc objects are pinned by name under
  * <bpffs>/tc/globals/, the directory iproute2 uses for LIBBPF_PIN_BY_NAME. */
-#define PFD_MAP_FLOWS		"pfd_flows"
-#define PFD_MAP_TX_PORTS	"pfd_tx_ports"
-#define PFD_MAP_CTL		"pfd_ctl"
-#define PFD_MAP_DEVS		"pfd_devs"
-#define PFD_MAP_STATS		"pfd_stats"
+#define PFD_MAP_FLOWS	 "pfd_flows"
+#define PFD_MAP_TX_PORTS "pfd_tx_ports"
+#define PFD_MAP_CTL	 "pfd_ctl"
+#define PFD_MAP_DEVS	 "pfd_devs"
+#define PFD_MAP_STATS	 "pfd_stats"
 
 #ifndef PFD_MAX_FLOWS
 /* Map entries, one per direction: 2 per offloaded conntrack entry. pfd
  * sizes the map from pfd.conf (flow-map-size) when it creates it; this is
  * the default and what a hand-loaded tc object would create. */
-#define PFD_MAX_FLOWS		262144
+#define PFD_MAX_FLOWS 262144
 #endif
 
 /* Devices with a per-device counter slot. Slot 0 counts packets seen on a
  * device pfd has no record for (a hand-loaded object on a stray device). */
-#define PFD_MAX_DEVS		64
+#define PFD_MAX_DEVS 64
 /* Reason slots per device and hook; room to append reasons without
  * changing the stats map's size. */
-#define PFD_REASON_SLOTS	32
+#define PFD_REASON_SLOTS 32
 
 enum pfd_hook {
-	PFD_HOOK_XDP	= 0,
-	PFD_HOOK_TC	= 1,
-	PFD_HOOKS	= 2,
+	PFD_HOOK_XDP = 0,
+	PFD_HOOK_TC = 1,
+	PFD_HOOKS = 2,
 };
 
 /* Index into pfd_stats (a per-CPU array of struct pfd_counter). */
 #define PFD_STATS_INDEX(slot, hook, reason) \
-	(((slot) * PFD_HOOKS + (hook)) * PFD_REASON_SLOTS + (reason))
-#define PFD_STATS_ENTRIES	(PFD_MAX_DEVS * PFD_HOOKS * PFD_REASON_SLOTS)
+	(((slot)*PFD_HOOKS + (hook)) * PFD_REASON_SLOTS + (reason))
+#define PFD_STATS_ENTRIES (PFD_MAX_DEVS * PFD_HOOKS * PFD_REASON_SLOTS)
 
 /* One entry per direction of an offloaded conntrack entry: the packet as it
  * arrives, before any rewrite. */
 struct pfd_flow_key {
-	__u32	ifindex;	/* ingress device */
-	__u8	family;		/* AF_INET or AF_INET6 */
-	__u8	l4proto;	/* IPPROTO_TCP or IPPROTO_UDP */
-	__u16	pad;		/* hashed: always 0 */
-	__be32	saddr[4];	/* IPv4 uses [0]; the rest stay 0 */
-	__be32	daddr[4];
-	__be16	sport;
-	__be16	dport;
+	__u32 ifindex;	 /* ingress device */
+	__u8 family;	 /* AF_INET or AF_INET6 */
+	__u8 l4proto;	 /* IPPROTO_TCP or IPPROTO_UDP */
+	__u16 pad;	 /* hashed: always 0 */
+	__be32 saddr[4]; /* IPv4 uses [0]; the rest stay 0 */
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
 };
 PFD_ABI_CHECK(sizeof(struct pfd_flow_key) == 44);
 
 /* struct pfd_flow.flags */
-#define PFD_FLOW_F_SNAT		(1U << 0)	/* rewrite source to nat_saddr:nat_sport */
-#define PFD_FLOW_F_DNAT		(1U << 1)	/* rewrite destination to nat_daddr:nat_dport */
-#define PFD_FLOW_F_VIA_TC	(1U << 2)	/* egress has policy XDP would skip: XDP passes,
+#define PFD_FLOW_F_SNAT (1U << 0) /* rewrite source to nat_saddr:nat_sport */
+#define PFD_FLOW_F_DNAT (1U << 1) /* rewrite destination to nat_daddr:nat_dport */
+#define PFD_FLOW_F_VIA_TC \
+	(1U << 2) /* egress has policy XDP would skip: XDP passes,
 						 * TC ingress forwards (through the egress qdisc) */
-#define PFD_FLOW_F_FIB_MARK	(1U << 3)	/* look up the route with fib_mark
+#define PFD_FLOW_F_FIB_MARK \
+	(1U << 3) /* look up the route with fib_mark
 						 * (BPF_FIB_LOOKUP_MARK, kernel >= 6.10) */
-#define PFD_FLOW_F_KEEPALIVE	(1U << 4)	/* flowtable mode: pass one packet per
+#define PFD_FLOW_F_KEEPALIVE \
+	(1U << 4) /* flowtable mode: pass one packet per
 						 * pfd_ctl.keepalive_ms to the kernel, whose
 						 * software flowtable forwards it and so keeps
 						 * its own entry (and IPS_OFFLOAD) alive */
-#define PFD_FLOW_F_REPLY	(1U << 5)	/* userspace bookkeeping: this entry is the
+#define PFD_FLOW_F_REPLY \
+	(1U << 5) /* userspace bookkeeping: this entry is the
 						 * reply direction (pairs the two entries for
 						 * `pfd flows`); the fast path ignores it */
 
@@ -89,65 +93,66 @@ PFD_ABI_CHECK(sizeof(struct pfd_flow_key) == 44);
  */
 struct pfd_flow {
 	/* NAT for this direction, derived from the conntrack tuples */
-	__be32	nat_saddr[4];
-	__be32	nat_daddr[4];
-	__be16	nat_sport;
-	__be16	nat_dport;
-	__u32	oif;		/* the only egress device allowed */
-	__u32	flags;		/* PFD_FLOW_F_* */
-	__u32	fib_mark;	/* with PFD_FLOW_F_FIB_MARK */
+	__be32 nat_saddr[4];
+	__be32 nat_daddr[4];
+	__be16 nat_sport;
+	__be16 nat_dport;
+	__u32 oif;	/* the only egress device allowed */
+	__u32 flags;	/* PFD_FLOW_F_* */
+	__u32 fib_mark; /* with PFD_FLOW_F_FIB_MARK */
 	/* Cached FIB result: valid only while cache_gen == pfd_ctl.fib_gen and
 	 * cache_gen != 0 (0 = empty). pfd bumps fib_gen on every route, rule,
 	 * neighbour and link change and whenever its device set changes (the
 	 * fast path then skips the egress device check). */
-	__u32	cache_gen;
-	__u16	cache_mtu;	/* egress MTU the lookup checked against */
-	__u8	cache_dmac[6];
-	__u8	cache_smac[6];
-	__u16	pad;		/* always 0 */
+	__u32 cache_gen;
+	__u16 cache_mtu; /* egress MTU the lookup checked against */
+	__u8 cache_dmac[6];
+	__u8 cache_smac[6];
+	__u16 pad; /* always 0 */
 	/* Written by the fast path (atomic adds; last_seen a plain store) */
-	__u64	packets;
-	__u64	bytes;
-	__u64	last_seen_ns;	/* bpf_ktime_get_coarse_ns() of the last packet */
-	__u64	kernel_pass_ns;	/* PFD_FLOW_F_KEEPALIVE: last packet left to the kernel */
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_seen_ns;   /* bpf_ktime_get_coarse_ns() of the last packet */
+	__u64 kernel_pass_ns; /* PFD_FLOW_F_KEEPALIVE: last packet left to the kernel */
 };
 PFD_ABI_CHECK(sizeof(struct pfd_flow) == 104);
 
 /* struct pfd_ctl.flags */
-#define PFD_CTL_F_DRY_RUN	(1U << 0)	/* check and count, then pass */
+#define PFD_CTL_F_DRY_RUN (1U << 0) /* check and count, then pass */
 
 /* The single entry of pfd_ctl. Read by the fast path on every packet; written
  * only by pfd. A zeroed block (a fresh map, a hand-loaded object without pfd)
  * fails the version check: everything passes. */
 struct pfd_ctl {
-	__u32	abi_version;	/* != PFD_ABI_VERSION: pass everything */
-	__u32	flags;		/* PFD_CTL_F_* */
-	__u64	heartbeat_ns;	/* CLOCK_MONOTONIC of pfd's last beat */
-	__u64	heartbeat_max_ns; /* older than this: pass everything */
-	__u32	fib_gen;	/* FIB cache generation; never 0 once pfd runs */
-	__u32	keepalive_ms;	/* PFD_FLOW_F_KEEPALIVE interval; 0 = off */
+	__u32 abi_version;	/* != PFD_ABI_VERSION: pass everything */
+	__u32 flags;		/* PFD_CTL_F_* */
+	__u64 heartbeat_ns;	/* CLOCK_MONOTONIC of pfd's last beat */
+	__u64 heartbeat_max_ns; /* older than this: pass everything */
+	__u32 fib_gen;		/* FIB cache generation; never 0 once pfd runs */
+	__u32 keepalive_ms;	/* PFD_FLOW_F_KEEPALIVE interval; 0 = off */
 };
 PFD_ABI_CHECK(sizeof(struct pfd_ctl) == 32);
 
 /* struct pfd_dev.flags */
-#define PFD_DEV_F_DRY_RUN	(1U << 0)	/* circuit breaker tripped: pass all */
-#define PFD_DEV_F_XDP		(1U << 1)	/* pfd's XDP program is attached */
-#define PFD_DEV_F_TC		(1U << 2)	/* pfd's TC ingress program is attached */
-#define PFD_DEV_F_TC_VIA_ONLY	(1U << 3)	/* TC ingress runs behind pfd's XDP: it
+#define PFD_DEV_F_DRY_RUN (1U << 0) /* circuit breaker tripped: pass all */
+#define PFD_DEV_F_XDP	  (1U << 1) /* pfd's XDP program is attached */
+#define PFD_DEV_F_TC	  (1U << 2) /* pfd's TC ingress program is attached */
+#define PFD_DEV_F_TC_VIA_ONLY \
+	(1U << 3) /* TC ingress runs behind pfd's XDP: it
 						 * carries only VIA_TC flows, XDP
 						 * decided (and counted) the rest */
 
 /* pfd_devs: ifindex -> record, for every device pfd attached to. */
 struct pfd_dev {
-	__u32	slot;		/* counter slot, 1 .. PFD_MAX_DEVS - 1 */
-	__u32	flags;		/* PFD_DEV_F_* */
+	__u32 slot;  /* counter slot, 1 .. PFD_MAX_DEVS - 1 */
+	__u32 flags; /* PFD_DEV_F_* */
 };
 PFD_ABI_CHECK(sizeof(struct pfd_dev) == 8);
 
 /* pfd_stats value (per CPU). */
 struct pfd_counter {
-	__u64	packets;
-	__u64	bytes;
+	__u64 packets;
+	__u64 bytes;
 };
 PFD_ABI_CHECK(sizeof(struct pfd_counter) == 16);
 

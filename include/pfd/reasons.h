@@ -10,6 +10,8 @@
 #ifndef PFD_REASONS_H
 #define PFD_REASONS_H
 
+/* Tables, aligned by column. */
+/* clang-format off */
 #define PFD_REASONS(X)								\
 	X(FORWARDED,	 0, "forwarded",	"forwarded")			\
 	X(NOT_IP,	 1, "not_ip",		"not IPv4/IPv6")		\
@@ -39,5 +41,6 @@ enum pfd_reason {
 #undef PFD_REASON_ENUM
 	PFD_R__COUNT
 };
+/* clang-format on */
 
 #endif /* PFD_REASONS_H */

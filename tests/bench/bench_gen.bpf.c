@@ -18,27 +18,27 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define GEN_HDR_V4	42	/* Ethernet + IPv4 + UDP */
-#define GEN_HDR_V6	62	/* Ethernet + IPv6 + UDP */
+#define GEN_HDR_V4 42 /* Ethernet + IPv4 + UDP */
+#define GEN_HDR_V6 62 /* Ethernet + IPv6 + UDP */
 
-#define GEN_TMPL	64	/* template bytes: the frame's start; frames are >= 64 */
+#define GEN_TMPL 64 /* template bytes: the frame's start; frames are >= 64 */
 
-const volatile __u64 tmpl[GEN_TMPL / 8];	/* the first bytes of flow 0's frame */
+const volatile __u64 tmpl[GEN_TMPL / 8]; /* the first bytes of flow 0's frame */
 const volatile __u32 hdr_len = GEN_HDR_V4;
 const volatile __u32 nflows = 1;
-const volatile __u16 base_port = 10000;	/* host order */
+const volatile __u16 base_port = 10000; /* host order */
 const volatile __u32 vary_dport;	/* vary the destination port (replies) */
 
-__u32 next_flow;			/* reset by pfd_bench before each run */
+__u32 next_flow; /* reset by pfd_bench before each run */
 
 /* Pacing (split-core runs): a BPF_PROG_TEST_RUN call sets up a page pool and
  * costs ~300 us, so a paced generator cannot make one call per batch; the
  * program paces itself instead: a frame whose transmit time has not come is
  * dropped (recycled at once) and the next invocation tries again. */
-__u64 pace_ns;				/* 0: unpaced */
+__u64 pace_ns; /* 0: unpaced */
 __u64 next_tx_ns;
-__u64 sent;				/* frames redirected while paced */
-#define GEN_MAX_BURST	32		/* catch up by at most this many frames */
+__u64 sent;		 /* frames redirected while paced */
+#define GEN_MAX_BURST 32 /* catch up by at most this many frames */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP);

@@ -12,8 +12,8 @@
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 
-const volatile __u8 mac_dst[6];	/* the sink's veth */
-const volatile __u8 mac_src[6];	/* the router's egress veth */
+const volatile __u8 mac_dst[6]; /* the sink's veth */
+const volatile __u8 mac_src[6]; /* the router's egress veth */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP);

@@ -16,8 +16,8 @@
 #include <bpf/bpf_endian.h>
 
 struct sink_count {
-	__u64	packets;
-	__u64	bytes;
+	__u64 packets;
+	__u64 bytes;
 };
 
 struct {

@@ -56,36 +56,37 @@
 #include "bench_limit.skel.h"
 #include "bench_sink.skel.h"
 
-#define GEN_MAX_FRAME	9000
-#define GEN_CHUNK	32768	/* frames per syscall when unpaced */
-#define GEN_CHUNK_PACED	(1 << 20)	/* invocations per syscall when paced: each
+#define GEN_MAX_FRAME 9000
+#define GEN_CHUNK     32768 /* frames per syscall when unpaced */
+#define GEN_CHUNK_PACED \
+	(1 << 20) /* invocations per syscall when paced: each
 					 * call costs ~300 us of page-pool setup,
 					 * a gap the pacing must not see often */
-#define MAX_SINKS	4
+#define MAX_SINKS 4
 
-struct sink_count {		/* bench_sink.bpf.c's value */
+struct sink_count { /* bench_sink.bpf.c's value */
 	uint64_t packets;
 	uint64_t bytes;
 };
 
 static void die_usage(void)
 {
-	fprintf(stderr,
-		"usage: pfd_bench attach NETNS DEV sink PIN\n"
-		"       pfd_bench attach NETNS DEV pass\n"
-		"       pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC\n"
-		"       pfd_bench detach NETNS DEV\n"
-		"       pfd_bench count PIN\n"
-		"       pfd_bench mapmem ENTRIES\n"
-		"       pfd_bench pfd-attach NETNS BPFFS DEV...\n"
-		"       pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS [NAT_ADDR]\n"
-		"       pfd_bench mapcount PIN\n"
-		"       pfd_bench ctload NETNS SRC DST N DPORT\n"
-		"       pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES\n"
-		"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
-		"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
-		"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
-		"                 [--sink PIN]... [--vary-dport]\n");
+	fprintf(stderr, "usage: pfd_bench attach NETNS DEV sink PIN\n"
+			"       pfd_bench attach NETNS DEV pass\n"
+			"       pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC\n"
+			"       pfd_bench detach NETNS DEV\n"
+			"       pfd_bench count PIN\n"
+			"       pfd_bench mapmem ENTRIES\n"
+			"       pfd_bench pfd-attach NETNS BPFFS DEV...\n"
+			"       pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS "
+			"[NAT_ADDR]\n"
+			"       pfd_bench mapcount PIN\n"
+			"       pfd_bench ctload NETNS SRC DST N DPORT\n"
+			"       pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES\n"
+			"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
+			"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
+			"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
+			"                 [--sink PIN]... [--vary-dport]\n");
 	exit(2);
 }
 
@@ -129,8 +130,8 @@ static int parse_mac(const char *s, unsigned char mac[6])
 	unsigned int b[6];
 	char tail;
 
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6) {
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
+	    6) {
 		fprintf(stderr, "pfd_bench: error: bad MAC address \"%s\"\n", s);
 		return -EINVAL;
 	}
@@ -364,35 +365,42 @@ static uint64_t now_ns(void)
 
 static int parse_gen(int argc, char **argv, struct gen_opts *o)
 {
-	static const struct option lo[] = {
-		{ "dmac", required_argument, NULL, 'D' },
-		{ "smac", required_argument, NULL, 'S' },
-		{ "src", required_argument, NULL, 's' },
-		{ "dst", required_argument, NULL, 'd' },
-		{ "sport", required_argument, NULL, 'p' },
-		{ "dport", required_argument, NULL, 'P' },
-		{ "flows", required_argument, NULL, 'f' },
-		{ "size", required_argument, NULL, 'z' },
-		{ "duration", required_argument, NULL, 't' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "sink", required_argument, NULL, 'k' },
-		{ "vary-dport", no_argument, NULL, 'V' },
-		{ 0 }
-	};
+	static const struct option lo[] = { { "dmac", required_argument, NULL, 'D' },
+					    { "smac", required_argument, NULL, 'S' },
+					    { "src", required_argument, NULL, 's' },
+					    { "dst", required_argument, NULL, 'd' },
+					    { "sport", required_argument, NULL, 'p' },
+					    { "dport", required_argument, NULL, 'P' },
+					    { "flows", required_argument, NULL, 'f' },
+					    { "size", required_argument, NULL, 'z' },
+					    { "duration", required_argument, NULL, 't' },
+					    { "count", required_argument, NULL, 'n' },
+					    { "rate", required_argument, NULL, 'r' },
+					    { "batch", required_argument, NULL, 'b' },
+					    { "sink", required_argument, NULL, 'k' },
+					    { "vary-dport", no_argument, NULL, 'V' },
+					    { 0 } };
 	int c, have = 0, fam_dst = 0;
 	char *end;
 
-	*o = (struct gen_opts){ .sport = 10000, .dport = 9, .flows = 1, .size = 64,
-				.batch = 64, .duration = 1.0 };
+	*o = (struct gen_opts){
+		.sport = 10000, .dport = 9, .flows = 1, .size = 64, .batch = 64, .duration = 1.0
+	};
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		errno = 0;
 		end = NULL;
 		switch (c) {
-		case 'D': if (parse_mac(optarg, o->dmac)) return -EINVAL; have |= 1; break;
-		case 'S': if (parse_mac(optarg, o->smac)) return -EINVAL; have |= 2; break;
+		case 'D':
+			if (parse_mac(optarg, o->dmac))
+				return -EINVAL;
+			have |= 1;
+			break;
+		case 'S':
+			if (parse_mac(optarg, o->smac))
+				return -EINVAL;
+			have |= 2;
+			break;
 		case 's':
 			o->family = strchr(optarg, ':') ? AF_INET6 : AF_INET;
 			if (inet_pton(o->family, optarg, o->src) != 1)
@@ -405,34 +413,53 @@ static int parse_gen(int argc, char **argv, struct gen_opts *o)
 				goto bad;
 			have |= 8;
 			break;
-		case 'p': o->sport = strtoul(optarg, &end, 0); break;
-		case 'P': o->dport = strtoul(optarg, &end, 0); break;
-		case 'f': o->flows = strtoul(optarg, &end, 0); break;
-		case 'z': o->size = strtoul(optarg, &end, 0); break;
-		case 't': o->duration = strtod(optarg, &end); break;
-		case 'n': o->count = strtoull(optarg, &end, 0); break;
-		case 'r': o->rate = strtod(optarg, &end); break;
-		case 'b': o->batch = strtoul(optarg, &end, 0); break;
-		case 'V': o->vary_dport = 1; break;
+		case 'p':
+			o->sport = strtoul(optarg, &end, 0);
+			break;
+		case 'P':
+			o->dport = strtoul(optarg, &end, 0);
+			break;
+		case 'f':
+			o->flows = strtoul(optarg, &end, 0);
+			break;
+		case 'z':
+			o->size = strtoul(optarg, &end, 0);
+			break;
+		case 't':
+			o->duration = strtod(optarg, &end);
+			break;
+		case 'n':
+			o->count = strtoull(optarg, &end, 0);
+			break;
+		case 'r':
+			o->rate = strtod(optarg, &end);
+			break;
+		case 'b':
+			o->batch = strtoul(optarg, &end, 0);
+			break;
+		case 'V':
+			o->vary_dport = 1;
+			break;
 		case 'k':
 			if (o->n_sinks == MAX_SINKS)
 				goto bad;
 			o->sinks[o->n_sinks++] = optarg;
 			break;
-		default: return -EINVAL;
+		default:
+			return -EINVAL;
 		}
 		if (end && (*end || errno))
 			goto bad;
 	}
 	if (have != 15 || fam_dst != o->family) {
 		fprintf(stderr, "pfd_bench: error: gen needs --dmac, --smac, --src and --dst "
-			"of one family\n");
+				"of one family\n");
 		return -EINVAL;
 	}
-	if (o->sport < 1 || o->dport < 1 || o->dport > 65535 || o->flows < 1 ||
-	    o->sport > 65535 || (o->vary_dport ? o->dport : o->sport) + o->flows - 1 > 65535) {
+	if (o->sport < 1 || o->dport < 1 || o->dport > 65535 || o->flows < 1 || o->sport > 65535 ||
+	    (o->vary_dport ? o->dport : o->sport) + o->flows - 1 > 65535) {
 		fprintf(stderr, "pfd_bench: error: ports: sport + flows - 1 and dport must be "
-			"1..65535\n");
+				"1..65535\n");
 		return -EINVAL;
 	}
 	if (o->size < 64 || o->size > GEN_MAX_FRAME) {
@@ -442,7 +469,7 @@ static int parse_gen(int argc, char **argv, struct gen_opts *o)
 	if (o->batch < 1 || o->batch > 256 || o->duration <= 0 || o->duration > 600 ||
 	    o->rate < 0) {
 		fprintf(stderr, "pfd_bench: error: --batch 1..256, --duration 0..600 s, "
-			"--rate >= 0\n");
+				"--rate >= 0\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -523,15 +550,14 @@ static int cmd_gen(int argc, char **argv)
 	}
 	t0 = now_ns();
 	deadline = t0 + (uint64_t)(o.duration * 1e9);
-	for (t1 = t0; t1 < deadline && (!o.count || sent < o.count); ) {
+	for (t1 = t0; t1 < deadline && (!o.count || sent < o.count);) {
 		uint64_t n = o.rate > 0 ? GEN_CHUNK_PACED : GEN_CHUNK;
 
 		if (o.count && o.rate <= 0 && o.count - sent < n)
 			n = o.count - sent;
-		LIBBPF_OPTS(bpf_test_run_opts, opts,
-			.data_in = frame, .data_size_in = o.size,
-			.repeat = n, .batch_size = o.batch,
-			.flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = o.size,
+			    .repeat = n, .batch_size = o.batch,
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 		err = bpf_prog_test_run_opts(bpf_program__fd(g->progs.bench_gen), &opts);
 		if (err) {
 			err_out("live-frames run failed on %s", argv[1], err);
@@ -610,9 +636,9 @@ static int cmd_pfd_attach(int argc, char **argv)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct pfd_ctl ctl = {
-		.abi_version		= PFD_ABI_VERSION,
-		.heartbeat_max_ns	= 1ull << 62,	/* no daemon to beat */
-		.fib_gen		= 1,		/* no route changes in a run */
+		.abi_version = PFD_ABI_VERSION,
+		.heartbeat_max_ns = 1ull << 62, /* no daemon to beat */
+		.fib_gen = 1,			/* no route changes in a run */
 	};
 	char root[PATH_MAX];
 	struct pfd_xdp *x;
@@ -706,11 +732,15 @@ static int cmd_pfd_flows(int argc, char **argv)
 
 	for (unsigned long i = 0; i < flows; i++) {
 		__be16 port = htons(sport + i);
-		struct pfd_flow_key ko = { .ifindex = in, .family = fam,
-					   .l4proto = IPPROTO_UDP, .sport = port,
+		struct pfd_flow_key ko = { .ifindex = in,
+					   .family = fam,
+					   .l4proto = IPPROTO_UDP,
+					   .sport = port,
 					   .dport = htons(dport) };
-		struct pfd_flow_key kr = { .ifindex = out, .family = fam,
-					   .l4proto = IPPROTO_UDP, .sport = htons(dport),
+		struct pfd_flow_key kr = { .ifindex = out,
+					   .family = fam,
+					   .l4proto = IPPROTO_UDP,
+					   .sport = htons(dport),
 					   .dport = port };
 		struct pfd_flow vo = { .oif = out }, vr = { .oif = in };
 
@@ -729,8 +759,7 @@ static int cmd_pfd_flows(int argc, char **argv)
 			memcpy(vr.nat_daddr, src, 16);
 			vr.nat_dport = port;
 		}
-		if (bpf_map_update_elem(fd, &ko, &vo, 0) ||
-		    bpf_map_update_elem(fd, &kr, &vr, 0)) {
+		if (bpf_map_update_elem(fd, &ko, &vo, 0) || bpf_map_update_elem(fd, &kr, &vr, 0)) {
 			err_out("cannot install flows in %s", path, errno);
 			goto out;
 		}
@@ -859,10 +888,11 @@ static int cmd_latency(int argc, char **argv)
 	sport = strtoul(argv[5], &e1, 0);
 	dport = strtoul(argv[6], &e2, 0);
 	samples = strtoul(argv[7], &e3, 0);
-	if (*e1 || *e2 || *e3 || !sport || !dport || dport > 65535 || !samples ||
-	    samples > 10000 || sport + samples - 1 > 65535 || inet_pton(AF_INET, argv[3], &src) != 1 ||
+	if (*e1 || *e2 || *e3 || !sport || !dport || dport > 65535 || !samples || samples > 10000 ||
+	    sport + samples - 1 > 65535 || inet_pton(AF_INET, argv[3], &src) != 1 ||
 	    inet_pton(AF_INET, argv[4], &dst) != 1) {
-		fprintf(stderr, "pfd_bench: error: latency: bad addresses, ports or sample count\n");
+		fprintf(stderr,
+			"pfd_bench: error: latency: bad addresses, ports or sample count\n");
 		return 2;
 	}
 	if (enter_netns(argv[0]) || dev_index(argv[2], &in))
@@ -878,9 +908,11 @@ static int cmd_latency(int argc, char **argv)
 		goto out;
 	}
 	for (unsigned long i = 0; i < samples; i++) {
-		struct pfd_flow_key key = { .ifindex = in, .family = AF_INET,
+		struct pfd_flow_key key = { .ifindex = in,
+					    .family = AF_INET,
 					    .l4proto = IPPROTO_UDP,
-					    .sport = htons(sport + i), .dport = htons(dport) };
+					    .sport = htons(sport + i),
+					    .dport = htons(dport) };
 		struct pfd_flow val;
 		uint64_t t0, t;
 
@@ -906,17 +938,20 @@ static int cmd_latency(int argc, char **argv)
 		/* pfd is not installing these (wrong mark, not running): say so
 		 * now, not after 5 s for every sample */
 		if (timeouts >= 3) {
-			fprintf(stderr, "pfd_bench latency: %lu entries never reached the map; "
-					"giving up\n", timeouts);
+			fprintf(stderr,
+				"pfd_bench latency: %lu entries never reached the map; "
+				"giving up\n",
+				timeouts);
 			break;
 		}
-		usleep(2000);	/* one event at a time, not a burst */
+		usleep(2000); /* one event at a time, not a burst */
 	}
 	qsort(lat, done, sizeof(*lat), cmp_u64);
 	printf("{\"samples\": %lu, \"timeouts\": %lu", done, timeouts);
 	if (done)
 		printf(", \"median_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f",
-		       lat[done / 2] / 1e3, lat[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] / 1e3,
+		       lat[done / 2] / 1e3,
+		       lat[(done * 99) / 100 < done ? (done * 99) / 100 : done - 1] / 1e3,
 		       lat[done - 1] / 1e3);
 	printf("}\n");
 	ret = 0;

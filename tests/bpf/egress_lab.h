@@ -73,19 +73,19 @@ static __attribute__((unused)) int lab_veth(const char *name, const char *peer, 
 {
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "ip link add %s mtu %d type veth peer name %s mtu %d",
-		 name, mtu, peer, mtu);
+	snprintf(cmd, sizeof(cmd), "ip link add %s mtu %d type veth peer name %s mtu %d", name, mtu,
+		 peer, mtu);
 	if (system(cmd))
 		return -1;
 	return (int)if_nametoindex(name);
 }
 
 struct lab_pkt {
-	unsigned char	b[256];
-	size_t		len;
-	size_t		l3off, l4off;
-	int		family;
-	uint8_t		l4proto;
+	unsigned char b[256];
+	size_t len;
+	size_t l3off, l4off;
+	int family;
+	uint8_t l4proto;
 };
 
 static uint32_t csum_add_bytes(uint32_t sum, const unsigned char *p, size_t n)
@@ -143,10 +143,10 @@ static void lab_fix_csum(struct lab_pkt *p)
 	p->b[off + 1] = c & 0xff;
 }
 
-#define TH_FIN	0x01
-#define TH_SYN	0x02
-#define TH_RST	0x04
-#define TH_ACK	0x10
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
 
 /*
  * Ethernet + IPv4 (or IPv6, by the address family of src) + TCP with the
@@ -154,8 +154,10 @@ static void lab_fix_csum(struct lab_pkt *p)
  * or not, for malformed cases: doff is rounded up) + payload bytes; or UDP
  * when flags < 0.
  */
-static __attribute__((unused)) void lab_build(struct lab_pkt *p, const char *src, const char *dst, int sport, int dport,
-		      int flags, const unsigned char *opts, size_t optlen, size_t payload)
+static __attribute__((unused)) void lab_build(struct lab_pkt *p, const char *src, const char *dst,
+					      int sport, int dport, int flags,
+					      const unsigned char *opts, size_t optlen,
+					      size_t payload)
 {
 	unsigned char *ip, *l4;
 	int v6 = strchr(src, ':') != NULL;
@@ -176,7 +178,7 @@ static __attribute__((unused)) void lab_build(struct lab_pkt *p, const char *src
 		p->b[12] = 0x08, p->b[13] = 0x00;
 		ip[0] = 0x45;
 		ip[2] = (20 + l4len) >> 8, ip[3] = (20 + l4len) & 0xff;
-		ip[6] = 0x40;	/* DF */
+		ip[6] = 0x40; /* DF */
 		ip[8] = 64;
 		ip[9] = p->l4proto;
 		inet_pton(AF_INET, src, ip + 12);
@@ -197,12 +199,12 @@ static __attribute__((unused)) void lab_build(struct lab_pkt *p, const char *src
 	if (flags < 0) {
 		l4[4] = l4len >> 8, l4[5] = l4len & 0xff;
 	} else {
-		l4[4] = 0x12, l4[5] = 0x34, l4[6] = 0x56, l4[7] = 0x78;	/* seq */
+		l4[4] = 0x12, l4[5] = 0x34, l4[6] = 0x56, l4[7] = 0x78; /* seq */
 		if (flags & TH_ACK)
 			l4[11] = 1;
 		l4[12] = (uint8_t)((l4hdr / 4) << 4);
 		l4[13] = (uint8_t)flags;
-		l4[14] = 0xfa, l4[15] = 0xf0;	/* window */
+		l4[14] = 0xfa, l4[15] = 0xf0; /* window */
 		memcpy(l4 + 20, opts, optlen);
 	}
 	for (i = 0; i < payload; i++)
@@ -212,8 +214,8 @@ static __attribute__((unused)) void lab_build(struct lab_pkt *p, const char *src
 
 /* Runs prog once on p (ifindex: the skb's device; 0 = loopback). out gets the
  * packet as the program left it. Returns the program's return value, or -1. */
-static __attribute__((unused)) int lab_run(int prog_fd, const struct lab_pkt *p, int ifindex, struct lab_pkt *out,
-		   uint64_t *tstamp)
+static __attribute__((unused)) int lab_run(int prog_fd, const struct lab_pkt *p, int ifindex,
+					   struct lab_pkt *out, uint64_t *tstamp)
 {
 	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = (uint32_t)p->len,
@@ -260,7 +262,8 @@ static __attribute__((unused)) void lab_map_clear(int fd, size_t key_size)
 }
 
 /* A pfd_egress_pfx_key for "ADDR/LEN". */
-static __attribute__((unused)) struct pfd_egress_pfx_key lab_pfx(const char *addr, int plen, uint32_t ifindex, uint8_t dir)
+static __attribute__((unused)) struct pfd_egress_pfx_key lab_pfx(const char *addr, int plen,
+								 uint32_t ifindex, uint8_t dir)
 {
 	struct pfd_egress_pfx_key k = { .ifindex = ifindex, .dir = dir };
 

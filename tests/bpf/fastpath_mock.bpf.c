@@ -12,13 +12,13 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-long mock_fib_rc;	/* BPF_FIB_LKUP_RET_* or -errno */
-__u32 mock_fib_oif;	/* egress reported on success */
-__u16 mock_fib_mtu;	/* reported by FRAG_NEEDED */
+long mock_fib_rc;   /* BPF_FIB_LKUP_RET_* or -errno */
+__u32 mock_fib_oif; /* egress reported on success */
+__u16 mock_fib_mtu; /* reported by FRAG_NEEDED */
 __u32 mock_fib_calls;
 __u32 mock_fib_last_flags;
 __u32 mock_redirect_fail;
-struct bpf_fib_lookup mock_fib_last;	/* the last lookup's input */
+struct bpf_fib_lookup mock_fib_last; /* the last lookup's input */
 
 static const __u8 mock_dmac[6] = { 0x02, 0, 0, 0, 0x0d, 0x0d };
 static const __u8 mock_smac[6] = { 0x02, 0, 0, 0, 0x05, 0x05 };
@@ -50,7 +50,7 @@ static __always_inline long mock_fib(struct bpf_fib_lookup *p, __u32 flags)
 #define pfd_ctx_mtu_len(ctx, pkt)  ((pkt)->ip_len)
 /* direct packet access: the rewrite cannot fail */
 #define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) (pfd_rewrite(pkt, flow, dmac, smac), 0)
-#define pfd_ctx_l2_check(ctx)	   PFD_R_FORWARDED
+#define pfd_ctx_l2_check(ctx)			    PFD_R_FORWARDED
 
 #include "../../xdp-bpf/fastpath.bpf.h"
 

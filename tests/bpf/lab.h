@@ -35,7 +35,7 @@
 #include "pfd_xdp.skel.h"
 #include "t.h"
 
-#define LAB_PIN_ROOT	"/sys/fs/bpf/tc/globals"
+#define LAB_PIN_ROOT "/sys/fs/bpf/tc/globals"
 
 /* Lab devices. IN0 is the registered ingress, IN1 an unregistered one;
  * OUT0 and OUT1 are registered egresses (pfd_devs and the devmap), OUT2 is in
@@ -51,8 +51,12 @@ static const __u8 lab_dev_mac[LAB_DEVS][6] = {
 static const __u32 lab_dev_slot[LAB_DEVS] = { 1, 0, 2, 3, 4, 0 };
 /* The permanent neighbour behind each egress. */
 static const __u8 lab_nb_mac[LAB_DEVS][6] = {
-	{ 0 }, { 0 }, { 2, 0, 0, 0, 2, 2 }, { 2, 0, 0, 0, 3, 2 },
-	{ 2, 0, 0, 0, 4, 2 }, { 2, 0, 0, 0, 5, 2 },
+	{ 0 },
+	{ 0 },
+	{ 2, 0, 0, 0, 2, 2 },
+	{ 2, 0, 0, 0, 3, 2 },
+	{ 2, 0, 0, 0, 4, 2 },
+	{ 2, 0, 0, 0, 5, 2 },
 };
 
 struct lab {
@@ -123,8 +127,7 @@ static const char lab_ip_batch[] =
 	"route add default via 203.0.113.2 dev out1 table 100\n"
 	"route add ::/0 via 2001:db8:3::2 dev out1 table 100\n"
 	"rule add from 192.0.2.99 lookup 100 pref 100\n"
-	"rule add fwmark 0x42 lookup 100 pref 101\n"
-	;
+	"rule add fwmark 0x42 lookup 100 pref 101\n";
 
 static inline int lab_write(const char *path, const char *val)
 {
@@ -165,7 +168,8 @@ static inline int lab_net_setup(struct lab *lab)
 
 	if (fd < 0)
 		return -errno;
-	if (write(fd, lab_ip_batch, sizeof(lab_ip_batch) - 1) != (ssize_t)sizeof(lab_ip_batch) - 1) {
+	if (write(fd, lab_ip_batch, sizeof(lab_ip_batch) - 1) !=
+	    (ssize_t)sizeof(lab_ip_batch) - 1) {
 		close(fd);
 		unlink(path);
 		return -EIO;
@@ -176,7 +180,8 @@ static inline int lab_net_setup(struct lab *lab)
 	if (!rc)
 		rc = lab_sh("ip link set lo up && timeout 10 ip -batch %s && "
 			    "ip -6 rule add from 2001:db8:1::99 lookup 100 pref 100 && "
-			    "ip -6 rule add fwmark 0x42 lookup 100 pref 101", path);
+			    "ip -6 rule add fwmark 0x42 lookup 100 pref 101",
+			    path);
 	unlink(path);
 	if (rc)
 		return -EIO;
@@ -337,7 +342,7 @@ static inline struct pfd_counter lab_stat(struct lab *lab, __u32 slot, __u32 hoo
 }
 
 static inline void lab_stats_snap(struct lab *lab, __u32 slot, __u32 hook,
-			   struct pfd_counter out[PFD_REASON_SLOTS])
+				  struct pfd_counter out[PFD_REASON_SLOTS])
 {
 	for (__u32 r = 0; r < PFD_REASON_SLOTS; r++)
 		out[r] = lab_stat(lab, slot, hook, r);
@@ -355,14 +360,12 @@ static inline const char *lab_reason_name(int r)
 
 /* Runs one frame through the XDP or TC program arriving on ingress. */
 static inline int lab_run(struct lab *lab, int hook, int ingress, const __u8 *in, size_t in_len,
-		   __u8 *out, __u32 *out_len, __u32 *retval)
+			  __u8 *out, __u32 *out_len, __u32 *retval)
 {
 	struct xdp_md md = { .data_end = in_len, .ingress_ifindex = lab->ifindex[ingress] };
 	struct __sk_buff skb = { .ifindex = lab->ifindex[ingress] };
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		    .data_in = in, .data_size_in = in_len,
-		    .data_out = out, .data_size_out = *out_len,
-		    .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = in_len, .data_out = out,
+		    .data_size_out = *out_len, .repeat = 1);
 	int fd, err;
 
 	if (hook == PFD_HOOK_XDP) {

@@ -17,37 +17,37 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TH_FIN	0x01
-#define TH_SYN	0x02
-#define TH_RST	0x04
-#define TH_PSH	0x08
-#define TH_ACK	0x10
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
 
 struct pkt_spec {
-	int		v6;		/* 0: IPv4, 1: IPv6 */
-	__u8		proto;		/* IPPROTO_TCP, _UDP, _ICMP; 0 = TCP */
-	const char	*src, *dst;
-	__u16		sport, dport;
-	__u8		ttl;		/* 0 = 64 */
-	__u8		tcp_flags;	/* 0 = ACK */
-	__u8		tos;
-	const __u8	*smac, *dmac;	/* NULL = defaults below */
-	__u16		payload;	/* payload bytes */
-	int		opts;		/* IPv4: 4 bytes of options */
-	__u16		frag;		/* IPv4 frag_off, host order */
-	int		ext;		/* IPv6: hop-by-hop header first */
-	int		vlan;		/* 802.1Q tag */
-	int		arp;		/* an ARP request instead */
-	int		udp_csum0;	/* UDP sent without checksum (invalid for IPv6) */
-	int		zero_csum;	/* pick the last payload word so the L4 checksum is 0 */
-	int		tail_set;	/* force the last payload word to tail_word */
-	__u16		tail_word;
-	int		trunc;		/* cut this many bytes off the end */
-	int		pad_to;		/* Ethernet padding up to this frame size */
-	int		doff;		/* TCP data offset override (words) */
-	int		ipver;		/* IP version nibble override */
-	int		bad_ip_len;	/* add this to the IP length field */
-	int		bad_ip_csum;	/* IPv4 header checksum off by one */
+	int v6;	    /* 0: IPv4, 1: IPv6 */
+	__u8 proto; /* IPPROTO_TCP, _UDP, _ICMP; 0 = TCP */
+	const char *src, *dst;
+	__u16 sport, dport;
+	__u8 ttl;	/* 0 = 64 */
+	__u8 tcp_flags; /* 0 = ACK */
+	__u8 tos;
+	const __u8 *smac, *dmac; /* NULL = defaults below */
+	__u16 payload;		 /* payload bytes */
+	int opts;		 /* IPv4: 4 bytes of options */
+	__u16 frag;		 /* IPv4 frag_off, host order */
+	int ext;		 /* IPv6: hop-by-hop header first */
+	int vlan;		 /* 802.1Q tag */
+	int arp;		 /* an ARP request instead */
+	int udp_csum0;		 /* UDP sent without checksum (invalid for IPv6) */
+	int zero_csum;		 /* pick the last payload word so the L4 checksum is 0 */
+	int tail_set;		 /* force the last payload word to tail_word */
+	__u16 tail_word;
+	int trunc;	 /* cut this many bytes off the end */
+	int pad_to;	 /* Ethernet padding up to this frame size */
+	int doff;	 /* TCP data offset override (words) */
+	int ipver;	 /* IP version nibble override */
+	int bad_ip_len;	 /* add this to the IP length field */
+	int bad_ip_csum; /* IPv4 header checksum off by one */
 };
 
 static const __u8 pkt_default_smac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
@@ -112,7 +112,7 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 		off += 4;
 	}
 	if (s->arp) {
-		static const __u8 arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 0x0a,
+		static const __u8 arp[28] = { 0,   1, 8, 0,  6, 4, 0, 1, 2, 0, 0,   0, 0, 0x0a,
 					      192, 0, 2, 10, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1 };
 		put16(buf + off, 0x0806);
 		memcpy(buf + off + 2, arp, sizeof(arp));
@@ -139,7 +139,7 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 		buf[l3 + 9] = proto;
 		memcpy(buf + l3 + 12, saddr, 4);
 		memcpy(buf + l3 + 16, daddr, 4);
-		if (s->opts) {	/* NOP NOP NOP EOL */
+		if (s->opts) { /* NOP NOP NOP EOL */
 			buf[l3 + 20] = 1;
 			buf[l3 + 21] = 1;
 			buf[l3 + 22] = 1;
@@ -157,11 +157,11 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 		buf[l3 + 2] = w >> 8;
 		buf[l3 + 3] = w;
 		put16(buf + l3 + 4, ext + l4len + s->bad_ip_len);
-		buf[l3 + 6] = s->ext ? 0 : proto;	/* 0: hop-by-hop */
+		buf[l3 + 6] = s->ext ? 0 : proto; /* 0: hop-by-hop */
 		buf[l3 + 7] = s->ttl ? s->ttl : 64;
 		memcpy(buf + l3 + 8, saddr, 16);
 		memcpy(buf + l3 + 24, daddr, 16);
-		if (s->ext) {	/* next header, length 0, PadN of 4 */
+		if (s->ext) { /* next header, length 0, PadN of 4 */
 			buf[l3 + 40] = proto;
 			buf[l3 + 42] = 1;
 			buf[l3 + 43] = 4;
@@ -174,8 +174,8 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 	if (proto == IPPROTO_TCP) {
 		put16(buf + l4, s->sport);
 		put16(buf + l4 + 2, s->dport);
-		put16(buf + l4 + 4, 0x0001);	/* seq */
-		put16(buf + l4 + 10, 0x0002);	/* ack */
+		put16(buf + l4 + 4, 0x0001);  /* seq */
+		put16(buf + l4 + 10, 0x0002); /* ack */
 		buf[l4 + 12] = (s->doff ? s->doff : 5) << 4;
 		buf[l4 + 13] = s->tcp_flags ? s->tcp_flags : TH_ACK;
 		put16(buf + l4 + 14, 0xffff);
@@ -183,7 +183,7 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 		put16(buf + l4, s->sport);
 		put16(buf + l4 + 2, s->dport);
 		put16(buf + l4 + 4, l4len);
-	} else {	/* ICMP echo request */
+	} else { /* ICMP echo request */
 		buf[l4] = s->v6 ? 128 : 8;
 	}
 
@@ -211,7 +211,7 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 		}
 		c = ~pkt_fold(sum) & 0xffff;
 		if (proto == IPPROTO_UDP && !c)
-			c = 0xffff;	/* RFC 768 */
+			c = 0xffff; /* RFC 768 */
 		if (proto == IPPROTO_UDP && s->udp_csum0)
 			c = 0;
 		put16(buf + co, c);
@@ -220,7 +220,7 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 	}
 
 	if (s->pad_to && end < (size_t)s->pad_to)
-		end = s->pad_to;	/* zeroed by the memset */
+		end = s->pad_to; /* zeroed by the memset */
 	if (s->trunc)
 		end = (size_t)s->trunc < end ? end - s->trunc : 0;
 	return end;

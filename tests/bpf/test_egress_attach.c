@@ -39,7 +39,7 @@ static void egress_prog(const char *dev, uint32_t prio, char *name, size_t len)
 	uint32_t ilen = sizeof(info);
 	int fd;
 
-	libbpf_print_fn_t print = libbpf_set_print(NULL);	/* "no such filter" is an answer */
+	libbpf_print_fn_t print = libbpf_set_print(NULL); /* "no such filter" is an answer */
 	int err = bpf_tc_query(&hook, &opts);
 
 	libbpf_set_print(print);
@@ -94,7 +94,8 @@ int main(void)
 	lab_veth("pfda4", "pfda5", 1500);
 	/* An operator's own egress filter that pfd must leave alone. */
 	T_OK(system("tc qdisc add dev pfda0 clsact && tc filter add dev pfda0 egress prio 7 "
-		    "bpf bytecode '1,6 0 0 0,'"), "operator's filter on pfda0");
+		    "bpf bytecode '1,6 0 0 0,'"),
+	     "operator's filter on pfda0");
 
 	pfd_egress_config_init(&ec);
 	T_EQ(feed(&ec, "mss 1400"), 1, "mss 1400");
@@ -122,8 +123,8 @@ int main(void)
 	close(fd);
 	fd = pinned_fd(PFD_MAP_MSS_PFX);
 	{
-		struct pfd_egress_pfx_key pk = lab_pfx("198.51.100.0", 24, if_nametoindex("pfda0"),
-						       PFD_PFX_DST);
+		struct pfd_egress_pfx_key pk =
+			lab_pfx("198.51.100.0", 24, if_nametoindex("pfda0"), PFD_PFX_DST);
 		T_OK(bpf_map_lookup_elem(fd, &pk, &v), "prefix+device entry");
 		T_EQ(v.mss, 1200, "prefix 1200");
 		T_EQ(v.plen, 24, "prefix entry carries its length");
@@ -147,7 +148,8 @@ int main(void)
 	T_EQ(count_entries(fd, 4), 1, "reload: stale ceilings deleted");
 	close(fd);
 	fd = pinned_fd(PFD_MAP_MSS_PFX);
-	T_EQ(count_entries(fd, sizeof(struct pfd_egress_pfx_key)), 0, "reload: stale prefix deleted");
+	T_EQ(count_entries(fd, sizeof(struct pfd_egress_pfx_key)), 0,
+	     "reload: stale prefix deleted");
 	close(fd);
 
 	/* Jitter: fq or a clear refusal. */
@@ -160,7 +162,8 @@ int main(void)
 	if (fq == 1) {
 		T_OK(rc, "jitter attached (sch_fq present)");
 		T_STR(name, PFD_TC_JITTER_PROG, "pfda2: jitter filter");
-		T_OK(system("tc qdisc show dev pfda2 root | grep -q '^qdisc fq '"), "pfda2: root fq");
+		T_OK(system("tc qdisc show dev pfda2 root | grep -q '^qdisc fq '"),
+		     "pfda2: root fq");
 	} else {
 		T_EQ(rc, -EOPNOTSUPP, "no sch_fq: apply says -EOPNOTSUPP");
 		T_STR(name, "", "no sch_fq: no jitter filter (it could not delay anything)");

@@ -16,57 +16,72 @@
 /* Rows override the defaults of TCP4() and friends field by field. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 
-#define H_XDP	1
-#define H_TC	2
+#define H_XDP 1
+#define H_TC  2
 
-#define C4	"192.0.2.10"
-#define S4	"198.51.100.2"	/* behind out0 */
-#define S4B	"203.0.113.2"	/* behind out1 */
-#define C6	"2001:db8:1::10"
-#define S6	"2001:db8:2::2"
-#define S6B	"2001:db8:3::2"
+#define C4  "192.0.2.10"
+#define S4  "198.51.100.2" /* behind out0 */
+#define S4B "203.0.113.2"  /* behind out1 */
+#define C6  "2001:db8:1::10"
+#define S6  "2001:db8:2::2"
+#define S6B "2001:db8:3::2"
 
 static const __u8 bcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const __u8 mcast_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
 static const __u8 other_mac[6] = { 0x02, 0, 0, 0, 0x01, 0x77 };
 
 struct flow_spec {
-	int		set;
-	__u32		flags;
-	const char	*nat_src, *nat_dst;	/* with SNAT / DNAT */
-	__u16		nat_sport, nat_dport;	/* 0: unchanged */
-	int		oif;			/* lab device */
-	__u32		mark;
-	int		key_dev;		/* lab device of the key (0 = IN0) */
-	__u16		key_sport;		/* nonzero: a key that does not match */
+	int set;
+	__u32 flags;
+	const char *nat_src, *nat_dst; /* with SNAT / DNAT */
+	__u16 nat_sport, nat_dport;    /* 0: unchanged */
+	int oif;		       /* lab device */
+	__u32 mark;
+	int key_dev;	 /* lab device of the key (0 = IN0) */
+	__u16 key_sport; /* nonzero: a key that does not match */
 };
 
 enum { CTL_LIVE, CTL_STALE, CTL_ABI, CTL_DRY, CTL_NONE };
 
 struct fp_row {
-	const char		*name;
-	int			hooks;		/* H_XDP | H_TC; 0 = both */
-	struct pkt_spec		in;
-	struct flow_spec	flow;
-	int			ingress;	/* lab device (0 = IN0) */
-	int			ctl;
-	int			dev_dry;
-	int			fwd;		/* expect a forward through egress */
-	int			egress;
-	int			reason;
-	int			out_zero_csum;	/* the rewritten L4 checksum computes to 0 */
+	const char *name;
+	int hooks; /* H_XDP | H_TC; 0 = both */
+	struct pkt_spec in;
+	struct flow_spec flow;
+	int ingress; /* lab device (0 = IN0) */
+	int ctl;
+	int dev_dry;
+	int fwd; /* expect a forward through egress */
+	int egress;
+	int reason;
+	int out_zero_csum; /* the rewritten L4 checksum computes to 0 */
 };
 
-#define TCP4(...)	{ .src = C4, .dst = S4, .sport = 40000, .dport = 80, .payload = 64, __VA_ARGS__ }
-#define UDP4(...)	{ .proto = IPPROTO_UDP, .src = C4, .dst = S4, .sport = 40000, .dport = 53, \
-			  .payload = 64, __VA_ARGS__ }
-#define TCP6(...)	{ .v6 = 1, .src = C6, .dst = S6, .sport = 40000, .dport = 80, .payload = 64, \
-			  __VA_ARGS__ }
-#define UDP6(...)	{ .v6 = 1, .proto = IPPROTO_UDP, .src = C6, .dst = S6, .sport = 40000, \
-			  .dport = 53, .payload = 64, __VA_ARGS__ }
-#define FLOW(...)	{ .set = 1, .oif = OUT0, __VA_ARGS__ }
-#define FWD(dev)	.fwd = 1, .egress = (dev), .reason = PFD_R_FORWARDED
-#define PASS(r)		.reason = PFD_R_##r
+#define TCP4(...)                                                                             \
+	{                                                                                     \
+		.src = C4, .dst = S4, .sport = 40000, .dport = 80, .payload = 64, __VA_ARGS__ \
+	}
+#define UDP4(...)                                                                        \
+	{                                                                                \
+		.proto = IPPROTO_UDP, .src = C4, .dst = S4, .sport = 40000, .dport = 53, \
+		.payload = 64, __VA_ARGS__                                               \
+	}
+#define TCP6(...)                                                                          \
+	{                                                                                  \
+		.v6 = 1, .src = C6, .dst = S6, .sport = 40000, .dport = 80, .payload = 64, \
+		__VA_ARGS__                                                                \
+	}
+#define UDP6(...)                                                                                 \
+	{                                                                                         \
+		.v6 = 1, .proto = IPPROTO_UDP, .src = C6, .dst = S6, .sport = 40000, .dport = 53, \
+		.payload = 64, __VA_ARGS__                                                        \
+	}
+#define FLOW(...)                                  \
+	{                                          \
+		.set = 1, .oif = OUT0, __VA_ARGS__ \
+	}
+#define FWD(dev) .fwd = 1, .egress = (dev), .reason = PFD_R_FORWARDED
+#define PASS(r)	 .reason = PFD_R_##r
 
 static const struct fp_row rows[] = {
 	/* 5, 10, 12-14: established flows are forwarded, rewritten, counted */
@@ -74,24 +89,28 @@ static const struct fp_row rows[] = {
 	{ "v4 udp forwarded", 0, UDP4(), FLOW(), FWD(OUT0) },
 	{ "v6 tcp forwarded", 0, TCP6(), FLOW(), FWD(OUT0) },
 	{ "v6 udp forwarded", 0, UDP6(), FLOW(), FWD(OUT0) },
-	{ "v4 udp tos and ethernet padding kept", 0, UDP4(.tos = 0x10, .payload = 4, .pad_to = 60), FLOW(),
-	  FWD(OUT0) },
+	{ "v4 udp tos and ethernet padding kept", 0, UDP4(.tos = 0x10, .payload = 4, .pad_to = 60),
+	  FLOW(), FWD(OUT0) },
 	{ "v4 tcp snat", 0, TCP4(),
-	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = "198.51.100.1", .nat_sport = 50000), FWD(OUT0) },
+	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = "198.51.100.1", .nat_sport = 50000),
+	  FWD(OUT0) },
 	{ "v4 tcp dnat routes by the post-dnat destination", 0, TCP4(.dst = "203.0.113.9"),
 	  FLOW(.flags = PFD_FLOW_F_DNAT, .nat_dst = S4, .nat_dport = 8080), FWD(OUT0) },
 	{ "v4 udp snat+dnat with ports", 0, UDP4(.dst = "203.0.113.9"),
 	  FLOW(.flags = PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT, .nat_src = "198.51.100.1",
-	       .nat_sport = 1024, .nat_dst = S4, .nat_dport = 5353), FWD(OUT0) },
+	       .nat_sport = 1024, .nat_dst = S4, .nat_dport = 5353),
+	  FWD(OUT0) },
 	{ "v4 tcp port-only dnat", 0, TCP4(),
 	  FLOW(.flags = PFD_FLOW_F_DNAT, .nat_dst = S4, .nat_dport = 8443), FWD(OUT0) },
 	{ "v6 tcp snat+dnat", 0, TCP6(.dst = "2001:db8:3::9"),
 	  FLOW(.flags = PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT, .nat_src = "2001:db8:2::1",
-	       .nat_sport = 61000, .nat_dst = S6, .nat_dport = 8080), FWD(OUT0) },
+	       .nat_sport = 61000, .nat_dst = S6, .nat_dport = 8080),
+	  FWD(OUT0) },
 	{ "v6 udp port-only snat", 0, UDP6(),
-	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = C6, .nat_sport = 1)  , FWD(OUT0) },
+	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = C6, .nat_sport = 1), FWD(OUT0) },
 	{ "v4 udp checksum 0 stays 0 through nat", 0, UDP4(.udp_csum0 = 1),
-	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = "198.51.100.1", .nat_sport = 50000), FWD(OUT0) },
+	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = "198.51.100.1", .nat_sport = 50000),
+	  FWD(OUT0) },
 	{ "v4 udp rewrite computing 0 sends 0xffff", 0, UDP4(),
 	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = "198.51.100.1", .nat_sport = 50000), FWD(OUT0),
 	  .out_zero_csum = 1 },
@@ -113,18 +132,24 @@ static const struct fp_row rows[] = {
 	{ "v4 options pass", 0, TCP4(.opts = 1), FLOW(), PASS(IP_SPECIAL) },
 	{ "v4 first fragment (MF) passes", 0, UDP4(.frag = 0x2000), FLOW(), PASS(IP_SPECIAL) },
 	{ "v4 later fragment passes", 0, UDP4(.frag = 0x0010), FLOW(), PASS(IP_SPECIAL) },
-	{ "v4 icmp passes", 0, { .proto = IPPROTO_ICMP, .src = C4, .dst = S4, .payload = 32 },
-	  FLOW(), PASS(NOT_TCP_UDP) },
+	{ "v4 icmp passes",
+	  0,
+	  { .proto = IPPROTO_ICMP, .src = C4, .dst = S4, .payload = 32 },
+	  FLOW(),
+	  PASS(NOT_TCP_UDP) },
 	{ "v6 hop-by-hop header passes", 0, TCP6(.ext = 1), FLOW(), PASS(NOT_TCP_UDP) },
-	{ "v6 icmp passes", 0, { .v6 = 1, .proto = IPPROTO_ICMP, .src = C6, .dst = S6, .payload = 8 },
-	  FLOW(), PASS(NOT_TCP_UDP) },
+	{ "v6 icmp passes",
+	  0,
+	  { .v6 = 1, .proto = IPPROTO_ICMP, .src = C6, .dst = S6, .payload = 8 },
+	  FLOW(),
+	  PASS(NOT_TCP_UDP) },
 	/* BPF_PROG_TEST_RUN refuses skbs without a whole IP header (so the
 	 * TC rows of these three cannot run); the core is the same. */
 	{ "ethernet header only", H_XDP, TCP4(.trunc = 64 + 20 + 20), FLOW(), PASS(MALFORMED) },
 	{ "v4 truncated inside the ip header", H_XDP, TCP4(.trunc = 64 + 20 + 10), FLOW(),
 	  PASS(MALFORMED) },
-	{ "v4 truncated inside the tcp header", 0, TCP4(.payload = 0, .trunc = 10, .bad_ip_len = -10), FLOW(),
-	  PASS(MALFORMED) },
+	{ "v4 truncated inside the tcp header", 0,
+	  TCP4(.payload = 0, .trunc = 10, .bad_ip_len = -10), FLOW(), PASS(MALFORMED) },
 	{ "v4 ip length beyond the frame", 0, TCP4(.trunc = 1), FLOW(), PASS(MALFORMED) },
 	{ "v4 ip length below the header", 0, TCP4(.bad_ip_len = -(20 + 64 + 1)), FLOW(),
 	  PASS(MALFORMED) },
@@ -188,12 +213,12 @@ static const struct fp_row rows[] = {
 	{ "v4 egress not in the devmap: tc forwards", H_TC, TCP4(.dst = "198.51.100.66"),
 	  FLOW(.oif = OUT2), FWD(OUT2) },
 	{ "v4 source rule: the pre-snat source decides (out1)", 0, TCP4(.src = "192.0.2.99"),
-	  FLOW(.oif = OUT1, .flags = PFD_FLOW_F_SNAT, .nat_src = "203.0.113.1",
-	       .nat_sport = 40000), FWD(OUT1) },
+	  FLOW(.oif = OUT1, .flags = PFD_FLOW_F_SNAT, .nat_src = "203.0.113.1", .nat_sport = 40000),
+	  FWD(OUT1) },
 	{ "v4 source rule: snat to the ruled source does not change the route", 0, TCP4(),
 	  FLOW(.flags = PFD_FLOW_F_SNAT, .nat_src = "192.0.2.99", .nat_sport = 40000), FWD(OUT0) },
-	{ "v4 source rule: flow expecting main table route", 0, TCP4(.src = "192.0.2.99"),
-	  FLOW(), PASS(EGRESS) },
+	{ "v4 source rule: flow expecting main table route", 0, TCP4(.src = "192.0.2.99"), FLOW(),
+	  PASS(EGRESS) },
 	{ "v6 source rule", 0, UDP6(.src = "2001:db8:1::99"), FLOW(.oif = OUT1), FWD(OUT1) },
 	{ "v4 fwmark rule with the flow's mark", 0, TCP4(),
 	  FLOW(.oif = OUT1, .flags = PFD_FLOW_F_FIB_MARK, .mark = 0x42), FWD(OUT1) },
@@ -203,7 +228,8 @@ static const struct fp_row rows[] = {
 	  FLOW(.oif = OUT1, .flags = PFD_FLOW_F_FIB_MARK, .mark = 0x42), FWD(OUT1) },
 
 	/* VIA_TC: XDP leaves the flow to TC, which forwards it */
-	{ "via-tc flow: xdp passes", H_XDP, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC), PASS(VIA_TC) },
+	{ "via-tc flow: xdp passes", H_XDP, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC),
+	  PASS(VIA_TC) },
 	{ "via-tc flow: tc forwards", H_TC, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC), FWD(OUT0) },
 
 	/* keep-alive */
@@ -353,7 +379,7 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	if (r->fwd)
 		T_BYTES(out, out_len, want, want_len, name);
 	else
-		T_BYTES(out, out_len, in, in_len, name);	/* untouched */
+		T_BYTES(out, out_len, in, in_len, name); /* untouched */
 
 	if (have_flow) {
 		T_OK(bpf_map_lookup_elem(lab->flows_fd, &key, &fa), name);
@@ -441,7 +467,7 @@ static void test_cache(struct lab *lab, int hook)
 
 	snprintf(name, sizeof(name), "cache: generation bump follows a changed route [%s]", hn);
 	lab_sh("ip route add 198.51.100.2/32 via 203.0.113.2 dev out1");
-	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);	/* still cached */
+	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name); /* still cached */
 	ctl.fib_gen = 9;
 	lab_ctl_set(lab, &ctl);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_EGRESS, name);
@@ -453,7 +479,7 @@ static void test_cache(struct lab *lab, int hook)
 	 * lookup after the bump refuses an egress pfd no longer holds. */
 	snprintf(name, sizeof(name), "cache: egress device removed, generation bump refuses [%s]",
 		 hn);
-	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);	/* filled at 9 */
+	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name); /* filled at 9 */
 	{
 		__u32 ifx = (__u32)lab->ifindex[OUT0];
 
@@ -464,7 +490,7 @@ static void test_cache(struct lab *lab, int hook)
 	lab_ctl_set(lab, &ctl);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_EGRESS, name);
 	bpf_map_lookup_elem(lab->flows_fd, &key, &val);
-	T_EQ(val.cache_gen, 9, name);	/* not refilled for a refused egress */
+	T_EQ(val.cache_gen, 9, name); /* not refilled for a refused egress */
 	lab_devs_reset(lab, 0);
 
 	snprintf(name, sizeof(name), "cache: route mtu cached and enforced [%s]", hn);
@@ -499,16 +525,17 @@ static void test_keepalive(struct lab *lab, int hook)
 	lab_flows_clear(lab);
 	lab_devs_reset(lab, 0);
 	lab_ctl_live(&ctl);
-	ctl.keepalive_ms = 500;	/* wide: a loaded CI machine must not stall past it */
+	ctl.keepalive_ms = 500; /* wide: a loaded CI machine must not stall past it */
 	lab_ctl_set(lab, &ctl);
 	flow_install(lab, &s, &f, &key);
 
-	snprintf(name, sizeof(name), "keepalive: first packet to the kernel, then forwarded [%s]", hn);
+	snprintf(name, sizeof(name), "keepalive: first packet to the kernel, then forwarded [%s]",
+		 hn);
 	t0 = lab_now_ns();
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_KEEPALIVE, name);
 	bpf_map_lookup_elem(lab->flows_fd, &key, &val);
 	T_TRUE(val.kernel_pass_ns != 0 && val.kernel_pass_ns <= lab_now_ns(), name);
-	T_TRUE(val.kernel_pass_ns + 20000000ULL >= t0, name);	/* coarse clock: a few ms */
+	T_TRUE(val.kernel_pass_ns + 20000000ULL >= t0, name); /* coarse clock: a few ms */
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 	T_EQ(run_one(lab, hook, &s, out, &out_len), PFD_R_FORWARDED, name);
 

@@ -107,7 +107,7 @@ static void detach(struct lab *lab, int hook, struct bpf_tc_hook *tch)
 struct live_case {
 	const char *name;
 	struct pkt_spec in;
-	struct pkt_spec out;	/* NAT'd fields; TTL and MACs filled below */
+	struct pkt_spec out; /* NAT'd fields; TTL and MACs filled below */
 	__u32 flags;
 	int fwd;
 };
@@ -205,7 +205,8 @@ static void test_tc_partial(struct lab *lab, int rx)
 			_exit(1);
 		if (system("ip link set lo up && ip link set cl0p up && "
 			   "ip addr add 192.0.2.10/24 dev cl0p && "
-			   "ip neigh add 192.0.2.1 lladdr 02:00:00:00:01:03 dev cl0p nud permanent && "
+			   "ip neigh add 192.0.2.1 lladdr 02:00:00:00:01:03 dev cl0p nud permanent "
+			   "&& "
 			   "ip route add 198.51.100.0/24 via 192.0.2.1"))
 			_exit(2);
 		inet_pton(AF_INET, "192.0.2.10", &me.sin_addr);
@@ -268,7 +269,7 @@ static void test_tc_partial(struct lab *lab, int rx)
 	}
 	tch.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 	bpf_tc_hook_destroy(&tch);
-	lab_sh("timeout 10 ethtool -K out0 tx on >/dev/null");	/* cl0 left with the netns */
+	lab_sh("timeout 10 ethtool -K out0 tx on >/dev/null"); /* cl0 left with the netns */
 }
 
 /*
@@ -280,8 +281,13 @@ static void test_tc_partial(struct lab *lab, int rx)
  */
 static void run_vlan(struct lab *lab, int hook, int tx, int rx)
 {
-	struct pkt_spec s = { .src = "192.0.2.10", .dst = "198.51.100.2", .sport = 40000,
-			      .dport = 80, .payload = 20, .vlan = 1, .dmac = lab_dev_mac[IN0] };
+	struct pkt_spec s = { .src = "192.0.2.10",
+			      .dst = "198.51.100.2",
+			      .sport = 40000,
+			      .dport = 80,
+			      .payload = 20,
+			      .vlan = 1,
+			      .dmac = lab_dev_mac[IN0] };
 	struct pfd_flow_key key = {};
 	struct pfd_flow val = {};
 	struct pfd_counter b, a;
@@ -317,23 +323,51 @@ int main(void)
 {
 	static const struct live_case cases[] = {
 		{ "v4 tcp snat+dnat arrives rewritten",
-		  { .src = "192.0.2.10", .dst = "203.0.113.9", .sport = 40000, .dport = 80,
-		    .payload = 200, .dmac = lab_dev_mac[IN0] },
-		  { .src = "198.51.100.1", .dst = "198.51.100.2", .sport = 50000, .dport = 8080,
+		  { .src = "192.0.2.10",
+		    .dst = "203.0.113.9",
+		    .sport = 40000,
+		    .dport = 80,
+		    .payload = 200,
+		    .dmac = lab_dev_mac[IN0] },
+		  { .src = "198.51.100.1",
+		    .dst = "198.51.100.2",
+		    .sport = 50000,
+		    .dport = 8080,
 		    .payload = 200 },
-		  PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT, 1 },
+		  PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT,
+		  1 },
 		{ "v6 udp dnat arrives rewritten",
-		  { .v6 = 1, .proto = IPPROTO_UDP, .src = "2001:db8:1::10", .dst = "2001:db8:2::2",
-		    .sport = 40001, .dport = 53, .payload = 100, .dmac = lab_dev_mac[IN0] },
-		  { .v6 = 1, .proto = IPPROTO_UDP, .src = "2001:db8:1::10", .dst = "2001:db8:2::2",
-		    .sport = 40001, .dport = 5353, .payload = 100 },
-		  PFD_FLOW_F_DNAT, 1 },
+		  { .v6 = 1,
+		    .proto = IPPROTO_UDP,
+		    .src = "2001:db8:1::10",
+		    .dst = "2001:db8:2::2",
+		    .sport = 40001,
+		    .dport = 53,
+		    .payload = 100,
+		    .dmac = lab_dev_mac[IN0] },
+		  { .v6 = 1,
+		    .proto = IPPROTO_UDP,
+		    .src = "2001:db8:1::10",
+		    .dst = "2001:db8:2::2",
+		    .sport = 40001,
+		    .dport = 5353,
+		    .payload = 100 },
+		  PFD_FLOW_F_DNAT,
+		  1 },
 		{ "no flow: the kernel forwards it",
-		  { .src = "192.0.2.10", .dst = "198.51.100.2", .sport = 40000, .dport = 80,
-		    .payload = 20, .dmac = lab_dev_mac[IN0] },
-		  { .src = "192.0.2.10", .dst = "198.51.100.2", .sport = 40000, .dport = 80,
+		  { .src = "192.0.2.10",
+		    .dst = "198.51.100.2",
+		    .sport = 40000,
+		    .dport = 80,
+		    .payload = 20,
+		    .dmac = lab_dev_mac[IN0] },
+		  { .src = "192.0.2.10",
+		    .dst = "198.51.100.2",
+		    .sport = 40000,
+		    .dport = 80,
 		    .payload = 20 },
-		  0, 0 },
+		  0,
+		  0 },
 	};
 	struct bpf_tc_hook tch = { .sz = sizeof(tch) };
 	struct pfd_ctl ctl;

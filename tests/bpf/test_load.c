@@ -28,7 +28,7 @@ static int adopt_devmaps(struct bpf_object *obj)
 	char path[256];
 	int fd, err;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map (map, obj) {
 		enum bpf_map_type t = bpf_map__type(map);
 
 		if (t != BPF_MAP_TYPE_DEVMAP && t != BPF_MAP_TYPE_DEVMAP_HASH)
@@ -64,7 +64,7 @@ static void load_object(const char *path)
 	if (!err)
 		err = bpf_object__load(obj);
 	T_OK(err, name);
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program (prog, obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 

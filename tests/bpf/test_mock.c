@@ -77,12 +77,15 @@ int main(void)
 		{ BPF_FIB_LKUP_RET_NO_NEIGH, PFD_R_FIB_NO_NEIGH },
 		{ BPF_FIB_LKUP_RET_FRAG_NEEDED, PFD_R_FIB_FRAG },
 		{ BPF_FIB_LKUP_RET_NO_SRC_ADDR, PFD_R_FIB_OTHER },
-		{ 11, PFD_R_FIB_OTHER },	/* a code from a newer kernel */
-		{ -EINVAL, PFD_R_FIB_OTHER },	/* e.g. BPF_FIB_LOOKUP_MARK before 6.10 */
+		{ 11, PFD_R_FIB_OTHER },      /* a code from a newer kernel */
+		{ -EINVAL, PFD_R_FIB_OTHER }, /* e.g. BPF_FIB_LOOKUP_MARK before 6.10 */
 	};
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = LAB_PIN_ROOT);
-	struct pkt_spec s = { .src = "192.0.2.10", .dst = "203.0.113.9", .sport = 40000,
-			      .dport = 80, .payload = 64 };
+	struct pkt_spec s = { .src = "192.0.2.10",
+			      .dst = "203.0.113.9",
+			      .sport = 40000,
+			      .dport = 80,
+			      .payload = 64 };
 	struct pfd_flow_key key;
 	struct pfd_flow flow;
 	struct pfd_ctl ctl;
@@ -187,11 +190,11 @@ int main(void)
 		T_EQ(run(&lab, in, len, out, &out_len, &retval), PFD_R_FORWARDED, "cache hit");
 	}
 	T_EQ(mock->bss->mock_fib_calls - calls, 0, "cache hit: no lookup");
-	mock->bss->mock_fib_rc = BPF_FIB_LKUP_RET_BLACKHOLE;	/* a route changed ... */
+	mock->bss->mock_fib_rc = BPF_FIB_LKUP_RET_BLACKHOLE; /* a route changed ... */
 	out_len = sizeof(out);
 	T_EQ(run(&lab, in, len, out, &out_len, &retval), PFD_R_FORWARDED,
 	     "cache hit: a change pfd has not signalled is not seen");
-	ctl.fib_gen = 4;	/* ... pfd saw it */
+	ctl.fib_gen = 4; /* ... pfd saw it */
 	lab_ctl_set(&lab, &ctl);
 	out_len = sizeof(out);
 	T_EQ(run(&lab, in, len, out, &out_len, &retval), PFD_R_FIB_DENIED,

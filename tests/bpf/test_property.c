@@ -18,34 +18,54 @@
 #pragma GCC diagnostic ignored "-Woverride-init"
 
 struct pflow {
-	struct pkt_spec	base;
-	__u32		flags;
-	const char	*nat_src, *nat_dst;
-	__u16		nat_sport, nat_dport;
-	int		oif;
-	__u8		key[44];	/* struct pfd_flow_key, as installed */
-	__u8		nsrc[16], ndst[16];
+	struct pkt_spec base;
+	__u32 flags;
+	const char *nat_src, *nat_dst;
+	__u16 nat_sport, nat_dport;
+	int oif;
+	__u8 key[44]; /* struct pfd_flow_key, as installed */
+	__u8 nsrc[16], ndst[16];
 };
 
 static struct pflow flows[] = {
 	{ .base = { .src = "192.0.2.10", .dst = "198.51.100.2", .sport = 40000, .dport = 80 },
 	  .oif = OUT0 },
-	{ .base = { .proto = IPPROTO_UDP, .src = "192.0.2.10", .dst = "203.0.113.9",
-		    .sport = 40001, .dport = 53 },
-	  .flags = PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT, .nat_src = "198.51.100.1",
-	  .nat_dst = "198.51.100.2", .nat_sport = 1024, .nat_dport = 5353, .oif = OUT0 },
-	{ .base = { .v6 = 1, .src = "2001:db8:1::10", .dst = "2001:db8:3::2", .sport = 40000,
+	{ .base = { .proto = IPPROTO_UDP,
+		    .src = "192.0.2.10",
+		    .dst = "203.0.113.9",
+		    .sport = 40001,
+		    .dport = 53 },
+	  .flags = PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT,
+	  .nat_src = "198.51.100.1",
+	  .nat_dst = "198.51.100.2",
+	  .nat_sport = 1024,
+	  .nat_dport = 5353,
+	  .oif = OUT0 },
+	{ .base = { .v6 = 1,
+		    .src = "2001:db8:1::10",
+		    .dst = "2001:db8:3::2",
+		    .sport = 40000,
 		    .dport = 443 },
-	  .flags = PFD_FLOW_F_SNAT, .nat_src = "2001:db8:3::1", .nat_sport = 50000, .oif = OUT1 },
-	{ .base = { .v6 = 1, .proto = IPPROTO_UDP, .src = "2001:db8:1::10", .dst = "2001:db8:2::2",
-		    .sport = 40001, .dport = 53 },
-	  .flags = PFD_FLOW_F_DNAT, .nat_dst = "2001:db8:2::2", .nat_dport = 5353, .oif = OUT0 },
+	  .flags = PFD_FLOW_F_SNAT,
+	  .nat_src = "2001:db8:3::1",
+	  .nat_sport = 50000,
+	  .oif = OUT1 },
+	{ .base = { .v6 = 1,
+		    .proto = IPPROTO_UDP,
+		    .src = "2001:db8:1::10",
+		    .dst = "2001:db8:2::2",
+		    .sport = 40001,
+		    .dport = 53 },
+	  .flags = PFD_FLOW_F_DNAT,
+	  .nat_dst = "2001:db8:2::2",
+	  .nat_dport = 5353,
+	  .oif = OUT0 },
 };
 #define NFLOWS (sizeof(flows) / sizeof(flows[0]))
 
 static __u64 rng_state;
 
-static __u64 rnd(void)	/* xorshift64* */
+static __u64 rnd(void) /* xorshift64* */
 {
 	rng_state ^= rng_state >> 12;
 	rng_state ^= rng_state << 25;
@@ -159,11 +179,11 @@ static int model(const __u8 *p, size_t len, __u32 ifindex, int hook, struct fwd 
 		if (memcmp(flows[i].key, &key, sizeof(key)))
 			continue;
 		if (proto == 6 && (p[l4 + 13] & 7))
-			return 0;	/* FIN, SYN, RST */
+			return 0; /* FIN, SYN, RST */
 		if ((v6 ? p[l3 + 7] : p[l3 + 8]) <= 1)
 			return 0;
 		if (l4len + (v6 ? 40 : 20) > (flows[i].oif == OUT1 ? 1280u : 1500u))
-			return 0;	/* the egress MTU (lab.h) */
+			return 0; /* the egress MTU (lab.h) */
 		*f = (struct fwd){ &flows[i], l3, l4, l4len, proto, v6 };
 		return 1;
 	}
@@ -218,7 +238,8 @@ static int check_forward(const __u8 *in, size_t len, const __u8 *out, size_t out
 	memcpy(want + co, out + co, 2);
 	for (size_t i = 0; i < len; i++)
 		if (want[i] != out[i]) {
-			snprintf(why, whylen, "byte %zu is %02x, expected %02x", i, out[i], want[i]);
+			snprintf(why, whylen, "byte %zu is %02x, expected %02x", i, out[i],
+				 want[i]);
 			return 0;
 		}
 	if (!f->v6 && (!ip_valid(in) || !ip_valid(out))) {
@@ -246,12 +267,12 @@ static int check_forward(const __u8 *in, size_t len, const __u8 *out, size_t out
 
 static size_t gen_frame(__u8 *buf)
 {
-	static const __u8 tcp_flags[] = { TH_ACK, TH_ACK | TH_PSH, TH_SYN, TH_FIN | TH_ACK, TH_RST,
-					  TH_ACK, TH_ACK | TH_PSH };
+	static const __u8 tcp_flags[] = { TH_ACK, TH_ACK | TH_PSH, TH_SYN,	   TH_FIN | TH_ACK,
+					  TH_RST, TH_ACK,	   TH_ACK | TH_PSH };
 	struct pkt_spec s;
 	size_t len;
 
-	if (rndn(10) == 0) {	/* wholly random */
+	if (rndn(10) == 0) { /* wholly random */
 		len = 14 + rndn(200);
 		for (size_t i = 0; i < len; i++)
 			buf[i] = rnd();
@@ -261,7 +282,7 @@ static size_t gen_frame(__u8 *buf)
 	}
 	s = flows[rndn(NFLOWS)].base;
 	s.tcp_flags = tcp_flags[rndn(sizeof(tcp_flags))];
-	s.ttl = rndn(4) ? 2 + rndn(254) : rndn(3);	/* 0, 1, 2: expiry */
+	s.ttl = rndn(4) ? 2 + rndn(254) : rndn(3); /* 0, 1, 2: expiry */
 	s.tos = rndn(4) ? 0 : rnd();
 	s.payload = rndn(3) ? rndn(300) : rndn(1200);
 	s.udp_csum0 = !s.v6 && rndn(8) == 0;
@@ -273,7 +294,7 @@ static size_t gen_frame(__u8 *buf)
 	s.dmac = lab_dev_mac[IN0];
 	len = pkt_build(&s, buf);
 
-	if (rndn(2)) {	/* mutate */
+	if (rndn(2)) { /* mutate */
 		int n = 1 + rndn(4);
 
 		for (int i = 0; i < n; i++) {
@@ -315,8 +336,8 @@ static size_t gen_frame(__u8 *buf)
 
 int main(void)
 {
-	__u64 seed = getenv("PFD_TEST_SEED") ? strtoull(getenv("PFD_TEST_SEED"), NULL, 0)
-					      : (__u64)time(NULL) ^ ((__u64)getpid() << 32);
+	__u64 seed = getenv("PFD_TEST_SEED") ? strtoull(getenv("PFD_TEST_SEED"), NULL, 0) :
+					       (__u64)time(NULL) ^ ((__u64)getpid() << 32);
 	long iters = getenv("PFD_TEST_ITERS") ? atol(getenv("PFD_TEST_ITERS")) : 40000;
 	long fwd[2] = {}, pass[2] = {}, refused = 0, bad = 0;
 	struct pfd_ctl ctl;
@@ -337,7 +358,7 @@ int main(void)
 		return t_done();
 	T_OK(lab_devs_reset(&lab, 0), "devices registered");
 	lab_ctl_live(&ctl);
-	ctl.fib_gen = 1;	/* half the runs below go through the FIB cache */
+	ctl.fib_gen = 1; /* half the runs below go through the FIB cache */
 	T_OK(lab_ctl_set(&lab, &ctl), "control block");
 	for (size_t i = 0; i < NFLOWS; i++)
 		T_OK(install(&lab, &flows[i]), "flow installed");
@@ -348,7 +369,7 @@ int main(void)
 		struct fwd f;
 		int expect;
 
-		if (i == iters / 2) {	/* second half: cache cold every time */
+		if (i == iters / 2) { /* second half: cache cold every time */
 			ctl.fib_gen = 0;
 			lab_ctl_set(&lab, &ctl);
 		}
@@ -360,14 +381,15 @@ int main(void)
 			expect = model(in, len, lab.ifindex[IN0], hook, &f);
 			err = lab_run(&lab, hook, IN0, in, len, out, &out_len, &retval);
 			if (err && hook == PFD_HOOK_TC) {
-				refused++;	/* test_run wants a whole IP header in an skb */
+				refused++; /* test_run wants a whole IP header in an skb */
 				continue;
 			}
 			if (hook == PFD_HOOK_XDP)
 				ok = !err && (retval == XDP_PASS || retval == XDP_REDIRECT) &&
 				     ((retval == XDP_REDIRECT) == expect);
 			else
-				ok = !err && (retval == 0 || retval == 7) && ((retval == 7) == expect);
+				ok = !err && (retval == 0 || retval == 7) &&
+				     ((retval == 7) == expect);
 			if (ok && !expect)
 				ok = out_len == len && !memcmp(in, out, len);
 			else if (ok)
@@ -377,9 +399,9 @@ int main(void)
 				continue;
 			}
 			if (bad++ < 10) {
-				printf("     frame %ld [%s]: err %d retval %u, model %s %s\n     ", i,
-				       hook ? "tc" : "xdp", err, retval, expect ? "forward" : "pass",
-				       why);
+				printf("     frame %ld [%s]: err %d retval %u, model %s %s\n     ",
+				       i, hook ? "tc" : "xdp", err, retval,
+				       expect ? "forward" : "pass", why);
 				for (size_t j = 0; j < len && j < 96; j++)
 					printf("%02x", in[j]);
 				printf("\n");
@@ -387,7 +409,8 @@ int main(void)
 		}
 	}
 	printf("property: xdp %ld forwarded, %ld passed; tc %ld forwarded, %ld passed, %ld refused "
-	       "by test_run\n", fwd[0], pass[0], fwd[1], pass[1], refused);
+	       "by test_run\n",
+	       fwd[0], pass[0], fwd[1], pass[1], refused);
 	T_EQ(bad, 0, "random and mutated frames: pass untouched or the right redirect");
 	T_TRUE(fwd[0] > iters / 20 && pass[0] > iters / 20, "the mix exercises both outcomes");
 	lab_fini(&lab);

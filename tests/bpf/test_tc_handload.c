@@ -76,14 +76,16 @@ int main(void)
 	T_OK(err, "private bpffs and netns");
 	if (err)
 		return t_done();
-	rmdir(LAB_PIN_ROOT);	/* tc creates its own directory */
+	rmdir(LAB_PIN_ROOT); /* tc creates its own directory */
 	rmdir("/sys/fs/bpf/tc");
 
 	T_OK(lab_sh("ip link add hl0 type veth peer name hl0p && ip link set hl0 up && "
-		    "ip link set hl0p up"), "devices");
+		    "ip link set hl0p up"),
+	     "devices");
 	ifindex = if_nametoindex("hl0");
 	err = lab_sh("timeout 10 tc qdisc add dev hl0 clsact && timeout 20 tc filter add dev hl0 "
-		     "ingress bpf da obj %s/tc-bpf/pfd_tc_fwd.bpf.o sec tc", build);
+		     "ingress bpf da obj %s/tc-bpf/pfd_tc_fwd.bpf.o sec tc",
+		     build);
 	T_OK(err, "tc filter add ... obj pfd_tc_fwd.bpf.o sec tc");
 	if (err)
 		return t_done();
@@ -131,8 +133,11 @@ int main(void)
 	lab.devs_fd = bpf_map__fd(lab.xdp->maps.pfd_devs);
 	lab.ncpus = libbpf_num_possible_cpus();
 	{
-		struct pkt_spec s = { .src = "192.0.2.10", .dst = "198.51.100.2", .sport = 1,
-				      .dport = 2, .payload = 10 };
+		struct pkt_spec s = { .src = "192.0.2.10",
+				      .dst = "198.51.100.2",
+				      .sport = 1,
+				      .dport = 2,
+				      .payload = 10 };
 		struct __sk_buff skb = { .ifindex = ifindex };
 		__u8 in[2048], out[2048];
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_out = out,
@@ -147,7 +152,8 @@ int main(void)
 		after = lab_stat(&lab, 0, PFD_HOOK_TC, PFD_R_NO_DEV);
 		T_EQ(after.packets - before.packets, 1, "its count shows in pfd's stats (no_dev)");
 
-		T_OK(bpf_map_update_elem(lab.devs_fd, &ifindex, &dev, BPF_ANY), "pfd registers hl0");
+		T_OK(bpf_map_update_elem(lab.devs_fd, &ifindex, &dev, BPF_ANY),
+		     "pfd registers hl0");
 		before = lab_stat(&lab, dev.slot, PFD_HOOK_TC, PFD_R_ABI);
 		opts.data_size_out = sizeof(out);
 		T_OK(bpf_prog_test_run_opts(prog_fd, &opts), "hand-loaded program runs again");

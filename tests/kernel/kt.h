@@ -87,7 +87,7 @@ __attribute__((format(printf, 3, 4))) static int kt_out(char *out, size_t size, 
 /* Waits up to ms for fd to become readable: 1 readable, 0 timeout. */
 static int kt_readable(int fd, int ms)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, ms) > 0 && (p.revents & POLLIN);
 }

@@ -282,7 +282,7 @@ static void test_updates(struct pfd_ct *ct)
 
 static void test_enobufs(void)
 {
-	struct pfd_ct_opts o = {.rcvbuf = 1, .cb = collect, .arg = &seen};
+	struct pfd_ct_opts o = { .rcvbuf = 1, .cb = collect, .arg = &seen };
 	struct pfd_ct *small;
 	FILE *f;
 	int i, err, ret = 0;
@@ -397,7 +397,7 @@ static void test_clear_marks(struct pfd_ct *ct)
 static void test_foreign(struct pfd_ct *ct)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
 	struct sockaddr_nl me;
 	socklen_t len = sizeof(me);
 	struct nlmsghdr *nlh;
@@ -427,7 +427,7 @@ static void test_foreign(struct pfd_ct *ct)
 
 int main(void)
 {
-	struct pfd_ct_opts o = {.rcvbuf = 1 << 20, .cb = collect, .arg = &seen};
+	struct pfd_ct_opts o = { .rcvbuf = 1 << 20, .cb = collect, .arg = &seen };
 	struct pfd_ct *ct = NULL;
 
 	if (kt_netns("ct"))

@@ -132,7 +132,7 @@ static void test_netdev_chains(struct pfd_nft *nft)
 
 static void test_flowtables(struct pfd_nft *nft)
 {
-	struct pfd_ft_list l = {0};
+	struct pfd_ft_list l = { 0 };
 	uint32_t before = 0, after = 0, g = 0;
 	char out[4096];
 	int probe, can;

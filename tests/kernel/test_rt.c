@@ -98,8 +98,7 @@ static void test_events(struct pfd_rt *rt)
 	       "IPv6 route event");
 	T_TRUE(saw_after(rt, "ip rule add to 203.0.113.99 table 200", PFD_RT_EV_RULE, -1, -1),
 	       "IPv4 rule event");
-	T_TRUE(saw_after(rt, "ip -6 rule add to 2001:db8:9::/64 table 200", PFD_RT_EV_RULE, -1,
-			 -1),
+	T_TRUE(saw_after(rt, "ip -6 rule add to 2001:db8:9::/64 table 200", PFD_RT_EV_RULE, -1, -1),
 	       "IPv6 rule event");
 	/* a replaced nexthop object moves the routes that use it, with no
 	 * IPv4 route event: the nexthop group must reach pfd */
@@ -289,8 +288,8 @@ static void test_xfrm(struct pfd_rt *rt)
 static int load_prog(const char *name)
 {
 	struct bpf_insn insns[] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_UNSPEC},
-		{.code = BPF_JMP | BPF_EXIT},
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_UNSPEC },
+		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
 	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL", insns, 2, NULL);
@@ -405,7 +404,8 @@ static void test_neigh(struct pfd_rt *rt)
 	pfd_rt_neigh_use(rt, AF_INET, a4("198.51.100.10", a), s0);
 	kt_out(out, sizeof(out), "ip neigh show 198.51.100.10 dev s0");
 	T_TRUE(strstr(out, "PERMANENT") != NULL, "neigh use leaves a PERMANENT IPv4 entry alone");
-	T_OK(kt_sh("ip -6 neigh replace 2001:db8:2::10 lladdr 02:00:00:00:00:0a nud permanent dev s0"),
+	T_OK(kt_sh("ip -6 neigh replace 2001:db8:2::10 lladdr 02:00:00:00:00:0a nud permanent dev "
+		   "s0"),
 	     "permanent v6 neighbour");
 	pfd_rt_neigh_use(rt, AF_INET6, a6("2001:db8:2::10", a), s0);
 	kt_out(out, sizeof(out), "ip -6 neigh show 2001:db8:2::10 dev s0");

@@ -19,10 +19,10 @@
 #define MAX_ARGS 12
 
 struct row {
-	const char	*args[MAX_ARGS];	/* after "pfd" */
-	int		rc;
-	const char	*err;			/* stderr substring ("" = stderr empty) */
-	const char	*out;			/* stdout substring, or NULL */
+	const char *args[MAX_ARGS]; /* after "pfd" */
+	int rc;
+	const char *err; /* stderr substring ("" = stderr empty) */
+	const char *out; /* stdout substring, or NULL */
 };
 
 /* rows without a stdout check leave .out out */
@@ -42,7 +42,9 @@ static const struct row rows[] = {
 	{ { "-j", "version" }, 2, "pfd: error: version: no JSON output (-j)" },
 	{ { "-j", "run" }, 2, "run: no JSON output (-j)" },
 	/* per command */
-	{ { "status", "--bogus" }, 2, "status: unknown option \"--bogus\" (see pfd status --help)" },
+	{ { "status", "--bogus" },
+	  2,
+	  "status: unknown option \"--bogus\" (see pfd status --help)" },
 	{ { "status", "extra" }, 2, "pfd: error: status: unexpected argument \"extra\"" },
 	/* global options after the command, as ip and systemctl take them:
 	 * the file is read (and here missing: a runtime error, exit 1) */
@@ -53,7 +55,8 @@ static const struct row rows[] = {
 	{ { "run", "now" }, 2, "run: unexpected argument \"now\"" },
 	{ { "reload", "--force" }, 2, "reload: unknown option \"--force\"" },
 	{ { "flows", "--addr" }, 2, "pfd: error: flows: --addr expects ADDR" },
-	{ { "flows", "--addr", "300.1.1.1" }, 2,
+	{ { "flows", "--addr", "300.1.1.1" },
+	  2,
 	  "pfd: error: --addr: expected an IPv4 or IPv6 address, got \"300.1.1.1\"" },
 	{ { "flows", "--addr=192.0.2" }, 2, "--addr: expected an IPv4 or IPv6 address" },
 	{ { "flows", "--port", "0" }, 2, "pfd: error: --port: expected 1-65535, got \"0\"" },
@@ -61,28 +64,38 @@ static const struct row rows[] = {
 	{ { "flows", "--port", "80x" }, 2, "--port: expected 1-65535, got \"80x\"" },
 	{ { "flows", "--port", "80", "--port", "81" }, 2, "flows: --port given twice" },
 	{ { "explain" }, 2, "pfd: error: explain: expected PROTO SRC SPORT DST DPORT" },
-	{ { "explain", "tcp", "192.0.2.1", "1", "192.0.2.2" }, 2,
+	{ { "explain", "tcp", "192.0.2.1", "1", "192.0.2.2" },
+	  2,
 	  "explain: expected PROTO SRC SPORT DST DPORT" },
-	{ { "explain", "tcp", "192.0.2.1", "1", "192.0.2.2", "80", "9" }, 2,
+	{ { "explain", "tcp", "192.0.2.1", "1", "192.0.2.2", "80", "9" },
+	  2,
 	  "explain: unexpected argument \"9\"" },
-	{ { "explain", "icmp", "192.0.2.1", "1", "192.0.2.2", "2" }, 2,
+	{ { "explain", "icmp", "192.0.2.1", "1", "192.0.2.2", "2" },
+	  2,
 	  "pfd: error: explain: PROTO must be tcp or udp, got \"icmp\"" },
-	{ { "explain", "tcp", "192.0.2.300", "1", "192.0.2.2", "2" }, 2,
+	{ { "explain", "tcp", "192.0.2.300", "1", "192.0.2.2", "2" },
+	  2,
 	  "explain: SRC: expected an IPv4 or IPv6 address, got \"192.0.2.300\"" },
-	{ { "explain", "tcp", "192.0.2.1", "1", "2001:db8::1", "80" }, 2,
+	{ { "explain", "tcp", "192.0.2.1", "1", "2001:db8::1", "80" },
+	  2,
 	  "explain: DST: expected an IPv4 address like SRC, got \"2001:db8::1\"" },
-	{ { "explain", "udp", "2001:db8::1", "http", "2001:db8::2", "80" }, 2,
+	{ { "explain", "udp", "2001:db8::1", "http", "2001:db8::2", "80" },
+	  2,
 	  "explain: SPORT: expected 0-65535, got \"http\"" },
-	{ { "explain", "udp", "192.0.2.1", "53", "192.0.2.2", "65536" }, 2,
+	{ { "explain", "udp", "192.0.2.1", "53", "192.0.2.2", "65536" },
+	  2,
 	  "explain: DPORT: expected 0-65535, got \"65536\"" },
-	{ { "explain", "tcp", "192.0.2.1", "-1", "192.0.2.2", "80" }, 2,
+	{ { "explain", "tcp", "192.0.2.1", "-1", "192.0.2.2", "80" },
+	  2,
 	  "explain: unknown option \"-1\"" },
 	{ { "probe" }, 2, "pfd: error: probe: --iface is required" },
 	{ { "probe", "--iface", "lo", "--count", "0" }, 2, "--count: expected 1-64, got \"0\"" },
 	{ { "probe", "--iface", "lo", "--count", "65" }, 2, "--count: expected 1-64, got \"65\"" },
-	{ { "probe", "--iface", "lo", "--timeout", "9999" }, 2,
+	{ { "probe", "--iface", "lo", "--timeout", "9999" },
+	  2,
 	  "--timeout: expected 1-600 seconds, got \"9999\"" },
-	{ { "probe", "--iface", "lo", "--mode", "offload" }, 2,
+	{ { "probe", "--iface", "lo", "--mode", "offload" },
+	  2,
 	  "--mode: expected native or generic, got \"offload\"" },
 	{ { "probe", "--iface" }, 2, "probe: --iface expects IFACE" },
 	{ { "detach" }, 2, "pfd: error: detach: --all is required" },
@@ -94,20 +107,28 @@ static const struct row rows[] = {
 	{ { "--help" }, 0, "", "Usage: pfd [OPTIONS] COMMAND [ARGS]" },
 	{ { "-h" }, 0, "", "feasibility" },
 	{ { "help", "flows" }, 0, "", "--addr ADDR" },
-	{ { "flows", "--help" }, 0, "", "Usage: pfd [-c FILE] [-v] flows [-j] [--addr ADDR] [--port PORT]" },
+	{ { "flows", "--help" },
+	  0,
+	  "",
+	  "Usage: pfd [-c FILE] [-v] flows [-j] [--addr ADDR] [--port PORT]" },
 	{ { "explain", "-h" }, 0, "", "PROTO SRC SPORT DST DPORT" },
 	{ { "version" }, 0, "", "pfd " },
 	/* as other tools answer it: the version, the ABI, the libbpf in use */
 	{ { "--version" }, 0, "", "(BPF ABI " },
 	{ { "-V" }, 0, "", ", libbpf v" },
 	/* configuration errors: exit 1 with the file's messages */
-	{ { "-c", "/nonexistent/pfd.conf", "status" }, 1,
+	{ { "-c", "/nonexistent/pfd.conf", "status" },
+	  1,
 	  "/nonexistent/pfd.conf: cannot open (No such file or directory)" },
-	{ { "-c", "tests/fixtures/config/bad/mark-bad.conf", "status" }, 1,
-	  "tests/fixtures/config/bad/mark-bad.conf:2:11: mode: mark: expected VALUE/MASK, got \"0x1/\"" },
-	{ { "-c", "tests/fixtures/config/bad/unknown-key.conf", "flows" }, 1,
+	{ { "-c", "tests/fixtures/config/bad/mark-bad.conf", "status" },
+	  1,
+	  "tests/fixtures/config/bad/mark-bad.conf:2:11: mode: mark: expected VALUE/MASK, got "
+	  "\"0x1/\"" },
+	{ { "-c", "tests/fixtures/config/bad/unknown-key.conf", "flows" },
+	  1,
 	  "unknown-key.conf:4:1: heartbeat-limt: unknown key (did you mean \"heartbeat-limit\"?)" },
-	{ { "-c", "tests/fixtures/config/bad/duplicate.conf", "detach", "--all" }, 1,
+	{ { "-c", "tests/fixtures/config/bad/duplicate.conf", "detach", "--all" },
+	  1,
 	  "duplicate.conf:5:1: bpffs: set twice (first on line 3)" },
 };
 #pragma GCC diagnostic pop
@@ -125,8 +146,7 @@ static void drain(int fd, char *buf, size_t len)
 	buf[n < len ? n : len - 1] = '\0';
 }
 
-static int run(const char *pfd, const struct row *r, char *out, size_t olen, char *err,
-	       size_t elen)
+static int run(const char *pfd, const struct row *r, char *out, size_t olen, char *err, size_t elen)
 {
 	int po[2], pe[2], status, i;
 	const char *argv[MAX_ARGS + 2];
@@ -190,7 +210,7 @@ int main(void)
 		T_EQ(rc, r->rc, name);
 		if (!*r->err)
 			T_STR(err, "", name);
-		else	/* the row's text must appear in what pfd printed */
+		else /* the row's text must appear in what pfd printed */
 			t_result(strstr(err, r->err) != NULL, name, __FILE__, __LINE__,
 				 "stderr \"%s\" does not contain \"%s\"", err, r->err);
 		if (r->out && !strstr(out, r->out))
@@ -198,8 +218,8 @@ int main(void)
 		if (r->rc == 2) {
 			for (lines = 0, j = 0; err[j]; j++)
 				lines += err[j] == '\n';
-			T_EQ(lines, 1, name);	/* one line */
-			T_STR(out, "", name);	/* and nothing on stdout */
+			T_EQ(lines, 1, name); /* one line */
+			T_STR(out, "", name); /* and nothing on stdout */
 		}
 	}
 	return t_done();

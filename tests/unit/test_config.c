@@ -22,7 +22,7 @@
 
 #include "t.h"
 #include "pfd/config.h"
-#include "../../pfd/egress.h"	/* the mss and jitter keys */
+#include "../../pfd/egress.h" /* the mss and jitter keys */
 
 #define FIXTURES "tests/fixtures/config"
 
@@ -530,13 +530,43 @@ static void test_examples(void)
 static void test_random(void)
 {
 	static const char *const frag[] = {
-		"mode", "mark", "attach", "allow", "deny", "bpffs", "\"", "\"\"", "#", "/", "0x",
-		"0xffffffff/0xffffffff", "99999999999999999999", "1.5", "ms", "192.0.2.0/24",
-		"::", "/0", "eth0", "tc", "auto", "on", "off", "\t", " ", "\n", "\r", "\\",
-		"breaker-ratio", "heartbeat-limit", "flow-map-size", "4G", "-", "dry-run",
+		"mode",
+		"mark",
+		"attach",
+		"allow",
+		"deny",
+		"bpffs",
+		"\"",
+		"\"\"",
+		"#",
+		"/",
+		"0x",
+		"0xffffffff/0xffffffff",
+		"99999999999999999999",
+		"1.5",
+		"ms",
+		"192.0.2.0/24",
+		"::",
+		"/0",
+		"eth0",
+		"tc",
+		"auto",
+		"on",
+		"off",
+		"\t",
+		" ",
+		"\n",
+		"\r",
+		"\\",
+		"breaker-ratio",
+		"heartbeat-limit",
+		"flow-map-size",
+		"4G",
+		"-",
+		"dry-run",
 	};
-	unsigned int seed = getenv("T_SEED") ? strtoul(getenv("T_SEED"), NULL, 0)
-					     : (unsigned long)time(NULL);
+	unsigned int seed =
+		getenv("T_SEED") ? strtoul(getenv("T_SEED"), NULL, 0) : (unsigned long)time(NULL);
 	struct pfd_config *cfg;
 	char text[512], what[96];
 	int i, j, rc, bad = 0;

@@ -45,7 +45,7 @@ struct spec {
 
 static void put_addr(struct nlmsghdr *nlh, int type, __u8 family, const char *s, int bad)
 {
-	unsigned char a[16] = {0};
+	unsigned char a[16] = { 0 };
 
 	inet_pton(family, s, a);
 	mnl_attr_put(nlh, type, bad ? 16 : family == AF_INET ? 4 : 16, a);
@@ -136,8 +136,8 @@ static struct nlmsghdr *build(char *buf, const struct spec *s)
 	mnl_attr_put_u32(nlh, CTA_USE, htonl(1));
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(s->id));
 	if (s->tcp_info) {
-		struct nf_ct_tcp_flags fo = {.flags = s->flags_orig, .mask = 0xff};
-		struct nf_ct_tcp_flags fr = {.flags = s->flags_reply, .mask = 0xff};
+		struct nf_ct_tcp_flags fo = { .flags = s->flags_orig, .mask = 0xff };
+		struct nf_ct_tcp_flags fr = { .flags = s->flags_reply, .mask = 0xff };
 
 		n = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
 		m = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
@@ -377,17 +377,17 @@ static void m_type(struct spec *s)
 }
 
 static const struct bad_case bad_cases[] = {
-	{"missing orig tuple", m_no_orig, -EINVAL},
-	{"missing reply tuple", m_no_reply, -EINVAL},
-	{"tcp without ports", m_no_ports, -EINVAL},
-	{"tuple without protonum", m_no_protonum, -EINVAL},
-	{"status of 2 bytes", m_bad_status, -EINVAL},
-	{"ipv4 address of 16 bytes", m_bad_v4, -EINVAL},
-	{"tcp flags of 1 byte", m_bad_flags, -EINVAL},
-	{"zone of 4 bytes", m_bad_zone, -EINVAL},
-	{"protonum of 2 bytes", m_bad_protonum, -EINVAL},
-	{"bridge family", m_family, -EOPNOTSUPP},
-	{"stats message", m_type, -EOPNOTSUPP},
+	{ "missing orig tuple", m_no_orig, -EINVAL },
+	{ "missing reply tuple", m_no_reply, -EINVAL },
+	{ "tcp without ports", m_no_ports, -EINVAL },
+	{ "tuple without protonum", m_no_protonum, -EINVAL },
+	{ "status of 2 bytes", m_bad_status, -EINVAL },
+	{ "ipv4 address of 16 bytes", m_bad_v4, -EINVAL },
+	{ "tcp flags of 1 byte", m_bad_flags, -EINVAL },
+	{ "zone of 4 bytes", m_bad_zone, -EINVAL },
+	{ "protonum of 2 bytes", m_bad_protonum, -EINVAL },
+	{ "bridge family", m_family, -EOPNOTSUPP },
+	{ "stats message", m_type, -EOPNOTSUPP },
 };
 
 static void test_malformed(void)
@@ -448,7 +448,7 @@ static void test_random(void)
 	const char *env = getenv("T_SEED");
 	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct spec specs[3] = {tcp4, tcp4, tcp4};
+	struct spec specs[3] = { tcp4, tcp4, tcp4 };
 	int i, bad = 0, ok = 0, refused = 0;
 
 	specs[1].family = AF_INET6;

@@ -15,8 +15,8 @@
 
 struct line_case {
 	const char *line;
-	int rc;			/* 1 handled, 0 not mine, -EINVAL */
-	const char *msg;	/* substring of the error */
+	int rc;		 /* 1 handled, 0 not mine, -EINVAL */
+	const char *msg; /* substring of the error */
 };
 
 static const struct line_case cases[] = {
@@ -62,7 +62,8 @@ static const struct line_case cases[] = {
 	/* duplicates, against the lines above */
 	{ "mss 1300", -EINVAL, "default ceiling already set on line 1" },
 	{ "mss-device wan0 1000", -EINVAL, "wan0 already set on line 10" },
-	{ "mss-prefix 198.51.100.0/24 dst 1000", -EINVAL, "198.51.100.0/24 already set on line 13" },
+	{ "mss-prefix 198.51.100.0/24 dst 1000", -EINVAL,
+	  "198.51.100.0/24 already set on line 13" },
 	{ "jitter wan0 2ms 3ms", -EINVAL, "jitter on wan0 already set on line 23" },
 	/* not this module's */
 	{ "attach eth0", 0, NULL },
@@ -98,8 +99,8 @@ static void test_lines(void)
 		snprintf(name, sizeof(name), "\"%s\" -> %d", cases[i].line, cases[i].rc);
 		T_EQ(rc, cases[i].rc, name);
 		if (cases[i].msg) {
-			snprintf(name, sizeof(name), "\"%s\": message \"%s\" (got \"%s\")", cases[i].line,
-				 cases[i].msg, err);
+			snprintf(name, sizeof(name), "\"%s\": message \"%s\" (got \"%s\")",
+				 cases[i].line, cases[i].msg, err);
 			T_TRUE(strstr(err, cases[i].msg) != NULL, name);
 		}
 	}
@@ -112,7 +113,8 @@ static void test_lines(void)
 	T_EQ(ec.jit[1].max_ns, 2500000, "2.5ms");
 	T_EQ(ec.jit[1].dist, PFD_JIT_NORMAL, "normal");
 	T_TRUE(pfd_egress_configured(&ec), "configured");
-	T_EQ(pfd_egress_config_check(&ec, &line, err, sizeof(err)), 0, "selections have jitter lines");
+	T_EQ(pfd_egress_config_check(&ec, &line, err, sizeof(err)), 0,
+	     "selections have jitter lines");
 
 	pfd_egress_config_init(&ec);
 	T_TRUE(!pfd_egress_configured(&ec), "empty config: nothing configured");

@@ -19,7 +19,7 @@
 
 /* ---- stubbed backends ----------------------------------------------- */
 
-static int route_iface_v4[2] = { 2, 3 };	/* 192.0.2.0/24 -> [0], else [1] */
+static int route_iface_v4[2] = { 2, 3 }; /* 192.0.2.0/24 -> [0], else [1] */
 static int timeout_ret;
 static unsigned int n_timeout, n_flags, n_mark, n_neigh;
 static __u8 last_set, last_clear;
@@ -49,7 +49,7 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
 	return 0;
 }
 
-static int xdp_xmit_ret = 1;	/* every device takes XDP frames unless a case says not */
+static int xdp_xmit_ret = 1; /* every device takes XDP frames unless a case says not */
 
 int pfd_rt_dev_xdp_xmit(struct pfd_rt *rt, int ifindex)
 {
@@ -299,7 +299,7 @@ static void reconcile(int fd)
 	bpf_map_delete_elem(fd, &stray);
 
 	pfd_flows_reconcile_begin(f);
-	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);	/* the dump shows only a */
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a); /* the dump shows only a */
 	fixed = pfd_flows_reconcile_end(f);
 	T_EQ(map_count(fd), 2, "reconcile: b removed, stray swept, a repaired");
 	T_OK(bpf_map_lookup_elem(fd, &stray, &v), "reconcile: a's lost reply entry restored");

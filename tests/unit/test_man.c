@@ -17,7 +17,7 @@
 #include "pfd/cli.h"
 #include "pfd/config.h"
 #include "pfd/reasons.h"
-#include "../../pfd/egress.h"	/* pfd_egress_config_keys */
+#include "../../pfd/egress.h" /* pfd_egress_config_keys */
 
 static char *slurp(const char *path)
 {
@@ -78,7 +78,7 @@ static bool has_entry(const char *page, const char *word)
 		snprintf(line, sizeof(line), "%.*s", (int)(eol - p), p);
 		plain(line, flat, sizeof(flat));
 		w = flat;
-		if (*w == '.')	/* the macro: .B, .BR, .BI */
+		if (*w == '.') /* the macro: .B, .BR, .BI */
 			w += strcspn(w, " ");
 		w += strspn(w, " ");
 		if (!strncmp(w, word, wl) && (!w[wl] || isspace((unsigned char)w[wl])))
@@ -133,7 +133,8 @@ int main(void)
 		T_TRUE(has_entry(conf5, pfd_config_keys[i]), name);
 	}
 	for (i = 0; pfd_egress_config_keys[i]; i++) {
-		snprintf(name, sizeof(name), "pfd.conf.5 documents key %s", pfd_egress_config_keys[i]);
+		snprintf(name, sizeof(name), "pfd.conf.5 documents key %s",
+			 pfd_egress_config_keys[i]);
 		T_TRUE(has_entry(conf5, pfd_egress_config_keys[i]), name);
 	}
 	for (c = pfd_cli_cmds; c->name; c++) {
@@ -151,8 +152,8 @@ int main(void)
 		snprintf(name, sizeof(name), "pfd.8 documents global option %s", shortopt);
 		T_TRUE(strstr(flat8, shortopt) != NULL, name);
 	}
-#define CHECK_REASON(n, v, label, text)                                                    \
-	snprintf(name, sizeof(name), "pfd.8 lists verdict reason %s", label);               \
+#define CHECK_REASON(n, v, label, text)                                       \
+	snprintf(name, sizeof(name), "pfd.8 lists verdict reason %s", label); \
 	T_TRUE(strstr(flat8, label) != NULL, name);
 	PFD_REASONS(CHECK_REASON)
 #undef CHECK_REASON

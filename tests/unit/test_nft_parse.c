@@ -44,7 +44,7 @@ static struct nlmsghdr *build_ft(char *buf, uint16_t family, const char *table, 
 static void test_flowtable(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE * 2];
-	const char *devs[] = {"eth0", "eth1", "veth-x", NULL};
+	const char *devs[] = { "eth0", "eth1", "veth-x", NULL };
 	const char *many[40];
 	char names[40][IFNAMSIZ];
 	struct pfd_flowtable ft;
@@ -117,7 +117,7 @@ static struct nlmsghdr *build_chain(char *buf, uint16_t family, const char *name
 static void test_chains(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	const char *devs[] = {"eth0", "eth1", "eth2", NULL};
+	const char *devs[] = { "eth0", "eth1", "eth2", NULL };
 	struct pfd_nft_netdev_chain rows[4];
 	unsigned int n;
 
@@ -200,7 +200,7 @@ static void test_gen(void)
 static void test_hostile(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	const char *devs[] = {"eth0", NULL};
+	const char *devs[] = { "eth0", NULL };
 	struct pfd_flowtable ft;
 	struct pfd_nft_netdev_chain rows[4];
 	struct nlmsghdr *nlh;
@@ -230,7 +230,7 @@ static void test_random(void)
 {
 	const char *env = getenv("T_SEED");
 	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
-	const char *devs[] = {"eth0", "eth1", NULL};
+	const char *devs[] = { "eth0", "eth1", NULL };
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int i, ok = 0, refused = 0, other = 0;
 
@@ -246,8 +246,8 @@ static void test_random(void)
 
 		/* libnftnl leaves attribute padding as it was: start clean. */
 		memset(buf, 0, sizeof(buf));
-		nlh = i % 2 ? build_ft(buf, NFPROTO_INET, "t", "f", devs, 1)
-			    : build_chain(buf, NFPROTO_NETDEV, "c", NF_NETDEV_INGRESS, NULL, devs);
+		nlh = i % 2 ? build_ft(buf, NFPROTO_INET, "t", "f", devs, 1) :
+			      build_chain(buf, NFPROTO_NETDEV, "c", NF_NETDEV_INGRESS, NULL, devs);
 		len = nlh->nlmsg_len;
 		for (k = 0; k < flips; k++)
 			buf[sizeof(*nlh) + random() % (len - sizeof(*nlh))] = (char)random();
@@ -258,8 +258,8 @@ static void test_random(void)
 		if (!copy)
 			break;
 		memcpy(copy, buf, len);
-		err = i % 2 ? pfd_nft_parse_flowtable((struct nlmsghdr *)copy, &ft)
-			    : pfd_nft_parse_chain((struct nlmsghdr *)copy, rows, 4, &n);
+		err = i % 2 ? pfd_nft_parse_flowtable((struct nlmsghdr *)copy, &ft) :
+			      pfd_nft_parse_chain((struct nlmsghdr *)copy, rows, 4, &n);
 		free(copy);
 		if (!err)
 			ok++;

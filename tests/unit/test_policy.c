@@ -21,7 +21,7 @@
 #include "pfd/stats.h"
 
 #define IN_DEV	2
-#define OUT_DEV	3
+#define OUT_DEV 3
 
 static void addr(int family, const char *s, __be32 *out)
 {
@@ -69,23 +69,60 @@ static void base_env(struct pfd_policy_env *env)
 }
 
 enum mut {
-	M_NONE, M_MARK_MISS, M_MARK_OTHER_BITS, M_NOT_ASSURED, M_NOT_CONFIRMED, M_SYN_SENT,
-	M_FIN_WAIT, M_NO_TCP_STATE, M_HELPER, M_MASTER, M_SEQADJ, M_STATUS_SEQADJ, M_NAT_CLASH,
-	M_DYING, M_ICMP, M_UDP_ASSURED, M_UDP_UNASSURED, M_FT_OFFLOAD, M_FT_NO_OFFLOAD,
-	M_FT_OTHER_TABLE, M_FT_NO_PROTOINFO, M_FT_UDP_UNASSURED, M_DENY, M_ALLOW_MISS, M_ALLOW_HIT, M_MINPKTS_LOW,
-	M_MINPKTS_OK, M_ROUTE_ERR, M_ASYM, M_NOT_ATTACHED, M_XFRM, M_FWMARK_NO_FIB,
-	M_FWMARK_FIB, M_NETDEV_CHAIN, M_INGRESS_TC, M_EGRESS_POLICY_NO_TC, M_EGRESS_POLICY_TC,
-	M_IPV6, M_EGRESS_CHAIN, M_EGRESS_CHAIN_TC, M_NO_XMIT_NO_TC, M_NO_XMIT_TC,
-	M_XMIT_UNKNOWN_TC, M_XMIT_UNKNOWN_NO_TC, M_NO_XMIT_TC_ONLY,
+	M_NONE,
+	M_MARK_MISS,
+	M_MARK_OTHER_BITS,
+	M_NOT_ASSURED,
+	M_NOT_CONFIRMED,
+	M_SYN_SENT,
+	M_FIN_WAIT,
+	M_NO_TCP_STATE,
+	M_HELPER,
+	M_MASTER,
+	M_SEQADJ,
+	M_STATUS_SEQADJ,
+	M_NAT_CLASH,
+	M_DYING,
+	M_ICMP,
+	M_UDP_ASSURED,
+	M_UDP_UNASSURED,
+	M_FT_OFFLOAD,
+	M_FT_NO_OFFLOAD,
+	M_FT_OTHER_TABLE,
+	M_FT_NO_PROTOINFO,
+	M_FT_UDP_UNASSURED,
+	M_DENY,
+	M_ALLOW_MISS,
+	M_ALLOW_HIT,
+	M_MINPKTS_LOW,
+	M_MINPKTS_OK,
+	M_ROUTE_ERR,
+	M_ASYM,
+	M_NOT_ATTACHED,
+	M_XFRM,
+	M_FWMARK_NO_FIB,
+	M_FWMARK_FIB,
+	M_NETDEV_CHAIN,
+	M_INGRESS_TC,
+	M_EGRESS_POLICY_NO_TC,
+	M_EGRESS_POLICY_TC,
+	M_IPV6,
+	M_EGRESS_CHAIN,
+	M_EGRESS_CHAIN_TC,
+	M_NO_XMIT_NO_TC,
+	M_NO_XMIT_TC,
+	M_XMIT_UNKNOWN_TC,
+	M_XMIT_UNKNOWN_NO_TC,
+	M_NO_XMIT_TC_ONLY,
 };
 
 static const struct {
-	const char	*name;
-	enum mut	mut;
-	bool		offload;
-	const char	*reason_has;	/* substring of the reason */
-	uint32_t	flags;		/* expected decision flags (common) */
-	uint32_t	dir0_flags;
+	const char *name;
+	enum mut mut;
+	bool offload;
+	const char *reason_has; /* substring of the reason */
+	uint32_t flags;		/* expected decision flags (common) */
+	uint32_t dir0_flags;
 } cases[] = {
 	{ "established assured marked tcp", M_NONE, true, "eligible", 0, 0 },
 	{ "mark does not match", M_MARK_MISS, false, "does not match", 0, 0 },
@@ -111,8 +148,8 @@ static const struct {
 	{ "flowtable: offloaded dump without protoinfo", M_FT_NO_PROTOINFO, true, "eligible", 0,
 	  0 },
 	/* offloaded before conntrack's stream test: never ASSURED, nor SEEN_REPLY */
-	{ "flowtable: offloaded udp, unassured, unreplied", M_FT_UDP_UNASSURED, true, "eligible",
-	  0, 0 },
+	{ "flowtable: offloaded udp, unassured, unreplied", M_FT_UDP_UNASSURED, true, "eligible", 0,
+	  0 },
 	{ "deny prefix", M_DENY, false, "deny", 0, 0 },
 	{ "allow prefix missed", M_ALLOW_MISS, false, "allow", 0, 0 },
 	{ "allow prefix hit", M_ALLOW_HIT, true, "eligible", 0, 0 },
@@ -127,27 +164,24 @@ static const struct {
 	{ "fwmark rules, BPF_FIB_LOOKUP_MARK", M_FWMARK_FIB, false, "fwmark", 0, 0 },
 	{ "netdev ingress chain", M_NETDEV_CHAIN, false, "netdev", 0, 0 },
 	{ "tc ingress filter", M_INGRESS_TC, false, "tc ingress", 0, 0 },
-	{ "egress qdisc, ingress without TC", M_EGRESS_POLICY_NO_TC, false, "egress policy", 0,
-	  0 },
+	{ "egress qdisc, ingress without TC", M_EGRESS_POLICY_NO_TC, false, "egress policy", 0, 0 },
 	{ "egress qdisc, ingress with TC", M_EGRESS_POLICY_TC, true, "TC datapath", 0,
 	  PFD_FLOW_F_VIA_TC },
 	{ "ipv6 established", M_IPV6, true, "eligible", 0, 0 },
 	/* a tc redirect skips netdev egress chains too (nf_skip_egress) */
-	{ "netdev egress chain, ingress without TC", M_EGRESS_CHAIN, false, "netdev egress", 0,
-	  0 },
-	{ "netdev egress chain, ingress with TC", M_EGRESS_CHAIN_TC, false, "netdev egress", 0,
-	  0 },
+	{ "netdev egress chain, ingress without TC", M_EGRESS_CHAIN, false, "netdev egress", 0, 0 },
+	{ "netdev egress chain, ingress with TC", M_EGRESS_CHAIN_TC, false, "netdev egress", 0, 0 },
 	{ "egress cannot take XDP frames, ingress without TC", M_NO_XMIT_NO_TC, false,
 	  "cannot take XDP", 0, 0 },
 	{ "egress cannot take XDP frames, ingress with TC", M_NO_XMIT_TC, true,
 	  "cannot take XDP frames", 0, PFD_FLOW_F_VIA_TC },
 	{ "egress XDP features unknown, ingress with TC", M_XMIT_UNKNOWN_TC, true,
 	  "cannot take XDP frames", 0, PFD_FLOW_F_VIA_TC },
-	{ "egress XDP features unknown, ingress without TC", M_XMIT_UNKNOWN_NO_TC, false,
-	  "unknown", 0, 0 },
-	/* TC-only ingress never XDP-redirects: nothing to route around */
-	{ "egress cannot take XDP frames, TC-only ingress", M_NO_XMIT_TC_ONLY, true, "eligible",
+	{ "egress XDP features unknown, ingress without TC", M_XMIT_UNKNOWN_NO_TC, false, "unknown",
 	  0, 0 },
+	/* TC-only ingress never XDP-redirects: nothing to route around */
+	{ "egress cannot take XDP frames, TC-only ingress", M_NO_XMIT_TC_ONLY, true, "eligible", 0,
+	  0 },
 };
 
 static struct pfd_prefix prefix(int family, const char *a, int len)
@@ -369,44 +403,150 @@ static void run_cases(void)
 /* ---- NAT derivation -------------------------------------------------- */
 
 struct nat_case {
-	const char	*name;
-	int		family, proto;
+	const char *name;
+	int family, proto;
 	/* orig: src sport -> dst dport; reply: src sport -> dst dport */
-	const char	*os, *od, *rs, *rd;
-	int		osp, odp, rsp, rdp;
-	uint32_t	flags0, flags1;	/* NAT flags per direction */
+	const char *os, *od, *rs, *rd;
+	int osp, odp, rsp, rdp;
+	uint32_t flags0, flags1; /* NAT flags per direction */
 	/* expected rewrite, original direction: leaves as ns:nsp -> nd:ndp */
-	const char	*ns0, *nd0;
-	int		nsp0, ndp0;
-	const char	*ns1, *nd1;
-	int		nsp1, ndp1;
+	const char *ns0, *nd0;
+	int nsp0, ndp0;
+	const char *ns1, *nd1;
+	int nsp1, ndp1;
 };
 
 static const struct nat_case nat_cases[] = {
-	{ "no nat", AF_INET, IPPROTO_TCP, "192.0.2.10", "198.51.100.20", "198.51.100.20",
-	  "192.0.2.10", 40000, 80, 80, 40000, 0, 0, "192.0.2.10", "198.51.100.20", 40000, 80,
-	  "198.51.100.20", "192.0.2.10", 80, 40000 },
+	{ "no nat",
+	  AF_INET,
+	  IPPROTO_TCP,
+	  "192.0.2.10",
+	  "198.51.100.20",
+	  "198.51.100.20",
+	  "192.0.2.10",
+	  40000,
+	  80,
+	  80,
+	  40000,
+	  0,
+	  0,
+	  "192.0.2.10",
+	  "198.51.100.20",
+	  40000,
+	  80,
+	  "198.51.100.20",
+	  "192.0.2.10",
+	  80,
+	  40000 },
 	/* masquerade: the router's 198.51.100.1 replaces the client, port kept */
-	{ "masquerade", AF_INET, IPPROTO_TCP, "192.0.2.10", "198.51.100.20", "198.51.100.20",
-	  "198.51.100.1", 40000, 80, 80, 40000, PFD_FLOW_F_SNAT, PFD_FLOW_F_DNAT, "198.51.100.1",
-	  "198.51.100.20", 40000, 80, "198.51.100.20", "192.0.2.10", 80, 40000 },
+	{ "masquerade",
+	  AF_INET,
+	  IPPROTO_TCP,
+	  "192.0.2.10",
+	  "198.51.100.20",
+	  "198.51.100.20",
+	  "198.51.100.1",
+	  40000,
+	  80,
+	  80,
+	  40000,
+	  PFD_FLOW_F_SNAT,
+	  PFD_FLOW_F_DNAT,
+	  "198.51.100.1",
+	  "198.51.100.20",
+	  40000,
+	  80,
+	  "198.51.100.20",
+	  "192.0.2.10",
+	  80,
+	  40000 },
 	/* masquerade with port translation */
-	{ "snat with port", AF_INET, IPPROTO_UDP, "192.0.2.10", "198.51.100.20", "198.51.100.20",
-	  "198.51.100.1", 5353, 53, 53, 61000, PFD_FLOW_F_SNAT, PFD_FLOW_F_DNAT, "198.51.100.1",
-	  "198.51.100.20", 61000, 53, "198.51.100.20", "192.0.2.10", 53, 5353 },
+	{ "snat with port",
+	  AF_INET,
+	  IPPROTO_UDP,
+	  "192.0.2.10",
+	  "198.51.100.20",
+	  "198.51.100.20",
+	  "198.51.100.1",
+	  5353,
+	  53,
+	  53,
+	  61000,
+	  PFD_FLOW_F_SNAT,
+	  PFD_FLOW_F_DNAT,
+	  "198.51.100.1",
+	  "198.51.100.20",
+	  61000,
+	  53,
+	  "198.51.100.20",
+	  "192.0.2.10",
+	  53,
+	  5353 },
 	/* port forward: client -> router:8080 goes to server:80 */
-	{ "dnat port forward", AF_INET, IPPROTO_TCP, "192.0.2.10", "192.0.2.1", "198.51.100.20",
-	  "192.0.2.10", 40000, 8080, 80, 40000, PFD_FLOW_F_DNAT, PFD_FLOW_F_SNAT, "192.0.2.10",
-	  "198.51.100.20", 40000, 80, "192.0.2.1", "192.0.2.10", 8080, 40000 },
+	{ "dnat port forward",
+	  AF_INET,
+	  IPPROTO_TCP,
+	  "192.0.2.10",
+	  "192.0.2.1",
+	  "198.51.100.20",
+	  "192.0.2.10",
+	  40000,
+	  8080,
+	  80,
+	  40000,
+	  PFD_FLOW_F_DNAT,
+	  PFD_FLOW_F_SNAT,
+	  "192.0.2.10",
+	  "198.51.100.20",
+	  40000,
+	  80,
+	  "192.0.2.1",
+	  "192.0.2.10",
+	  8080,
+	  40000 },
 	/* both: port forward through a masquerading router */
-	{ "dnat and snat", AF_INET, IPPROTO_TCP, "192.0.2.10", "192.0.2.1", "198.51.100.20",
-	  "198.51.100.1", 40000, 8080, 80, 45134, PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT,
-	  PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT, "198.51.100.1", "198.51.100.20", 45134, 80,
-	  "192.0.2.1", "192.0.2.10", 8080, 40000 },
-	{ "ipv6 snat", AF_INET6, IPPROTO_TCP, "2001:db8:1::10", "2001:db8:2::20",
-	  "2001:db8:2::20", "2001:db8:2::1", 40000, 443, 443, 40000, PFD_FLOW_F_SNAT,
-	  PFD_FLOW_F_DNAT, "2001:db8:2::1", "2001:db8:2::20", 40000, 443, "2001:db8:2::20",
-	  "2001:db8:1::10", 443, 40000 },
+	{ "dnat and snat",
+	  AF_INET,
+	  IPPROTO_TCP,
+	  "192.0.2.10",
+	  "192.0.2.1",
+	  "198.51.100.20",
+	  "198.51.100.1",
+	  40000,
+	  8080,
+	  80,
+	  45134,
+	  PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT,
+	  PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT,
+	  "198.51.100.1",
+	  "198.51.100.20",
+	  45134,
+	  80,
+	  "192.0.2.1",
+	  "192.0.2.10",
+	  8080,
+	  40000 },
+	{ "ipv6 snat",
+	  AF_INET6,
+	  IPPROTO_TCP,
+	  "2001:db8:1::10",
+	  "2001:db8:2::20",
+	  "2001:db8:2::20",
+	  "2001:db8:2::1",
+	  40000,
+	  443,
+	  443,
+	  40000,
+	  PFD_FLOW_F_SNAT,
+	  PFD_FLOW_F_DNAT,
+	  "2001:db8:2::1",
+	  "2001:db8:2::20",
+	  40000,
+	  443,
+	  "2001:db8:2::20",
+	  "2001:db8:1::10",
+	  443,
+	  40000 },
 };
 
 static void check_addr(int family, const __be32 *got, const char *want, const char *name)
@@ -440,8 +580,8 @@ static void run_nat(void)
 		for (dir = 0; dir < 2; dir++) {
 			const struct pfd_ct_tuple *t = dir ? &e.reply : &e.orig;
 
-#define NAME(what) (snprintf(name, sizeof(name), "%s: %s %s", c->name, \
-			     dir ? "reply" : "original", what), name)
+#define NAME(what) \
+	(snprintf(name, sizeof(name), "%s: %s %s", c->name, dir ? "reply" : "original", what), name)
 			T_EQ(key[dir].ifindex, dir ? OUT_DEV : IN_DEV, NAME("key ifindex"));
 			T_EQ(val[dir].oif, dir ? IN_DEV : OUT_DEV, NAME("oif"));
 			T_EQ(key[dir].family, c->family, NAME("key family"));
@@ -477,8 +617,10 @@ static void run_nat(void)
  * and VIA_TC flags land where the decision put them. */
 static void run_flags(void)
 {
-	struct pfd_policy_decision d = { .offload = true, .flags = PFD_FLOW_F_FIB_MARK,
-					 .fib_mark = 0x42, .dir_flags = { PFD_FLOW_F_VIA_TC, 0 } };
+	struct pfd_policy_decision d = { .offload = true,
+					 .flags = PFD_FLOW_F_FIB_MARK,
+					 .fib_mark = 0x42,
+					 .dir_flags = { PFD_FLOW_F_VIA_TC, 0 } };
 	struct pfd_flow_key key[2];
 	struct pfd_flow val[2];
 	struct pfd_policy_env env;

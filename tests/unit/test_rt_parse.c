@@ -33,14 +33,14 @@ static struct nlmsghdr *msg(char *buf, __u16 type, const void *hdr, size_t len)
 static void test_events(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct ifinfomsg ifi = {.ifi_index = 7};
-	struct ndmsg ndm = {.ndm_family = AF_INET, .ndm_ifindex = 8};
-	struct ifaddrmsg ifa = {.ifa_family = AF_INET6, .ifa_index = 9};
-	struct tcmsg tcm = {.tcm_ifindex = 10};
-	struct rtmsg rtm = {.rtm_family = AF_INET};
-	struct fib_rule_hdr frh = {.family = AF_INET6};
-	struct netconfmsg ncm = {.ncm_family = AF_INET};
-	struct nhmsg nhm = {.nh_family = AF_INET};
+	struct ifinfomsg ifi = { .ifi_index = 7 };
+	struct ndmsg ndm = { .ndm_family = AF_INET, .ndm_ifindex = 8 };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET6, .ifa_index = 9 };
+	struct tcmsg tcm = { .tcm_ifindex = 10 };
+	struct rtmsg rtm = { .rtm_family = AF_INET };
+	struct fib_rule_hdr frh = { .family = AF_INET6 };
+	struct netconfmsg ncm = { .ncm_family = AF_INET };
+	struct nhmsg nhm = { .nh_family = AF_INET };
 	const struct {
 		__u16 type;
 		const void *hdr;
@@ -49,19 +49,19 @@ static void test_events(void)
 		int ifindex;
 		const char *name;
 	} cases[] = {
-		{RTM_NEWNEIGH, &ndm, sizeof(ndm), PFD_RT_EV_NEIGH, 8, "newneigh"},
-		{RTM_DELNEIGH, &ndm, sizeof(ndm), PFD_RT_EV_NEIGH, 8, "delneigh"},
-		{RTM_NEWADDR, &ifa, sizeof(ifa), PFD_RT_EV_ADDR, 9, "newaddr"},
-		{RTM_DELADDR, &ifa, sizeof(ifa), PFD_RT_EV_ADDR, 9, "deladdr"},
-		{RTM_NEWQDISC, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "newqdisc"},
-		{RTM_DELTFILTER, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "deltfilter"},
-		{RTM_NEWCHAIN, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "newchain"},
-		{RTM_DELROUTE, &rtm, sizeof(rtm), PFD_RT_EV_ROUTE, 0, "delroute"},
-		{RTM_NEWRULE, &frh, sizeof(frh), PFD_RT_EV_RULE, 0, "newrule"},
-		{RTM_DELRULE, &frh, sizeof(frh), PFD_RT_EV_RULE, 0, "delrule"},
-		{RTM_NEWNEXTHOP, &nhm, sizeof(nhm), PFD_RT_EV_ROUTE, 0, "newnexthop"},
-		{RTM_DELNEXTHOP, &nhm, sizeof(nhm), PFD_RT_EV_ROUTE, 0, "delnexthop"},
-		{RTM_NEWNETCONF, &ncm, sizeof(ncm), PFD_RT_EV_NETCONF, 0, "newnetconf"},
+		{ RTM_NEWNEIGH, &ndm, sizeof(ndm), PFD_RT_EV_NEIGH, 8, "newneigh" },
+		{ RTM_DELNEIGH, &ndm, sizeof(ndm), PFD_RT_EV_NEIGH, 8, "delneigh" },
+		{ RTM_NEWADDR, &ifa, sizeof(ifa), PFD_RT_EV_ADDR, 9, "newaddr" },
+		{ RTM_DELADDR, &ifa, sizeof(ifa), PFD_RT_EV_ADDR, 9, "deladdr" },
+		{ RTM_NEWQDISC, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "newqdisc" },
+		{ RTM_DELTFILTER, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "deltfilter" },
+		{ RTM_NEWCHAIN, &tcm, sizeof(tcm), PFD_RT_EV_TC, 10, "newchain" },
+		{ RTM_DELROUTE, &rtm, sizeof(rtm), PFD_RT_EV_ROUTE, 0, "delroute" },
+		{ RTM_NEWRULE, &frh, sizeof(frh), PFD_RT_EV_RULE, 0, "newrule" },
+		{ RTM_DELRULE, &frh, sizeof(frh), PFD_RT_EV_RULE, 0, "delrule" },
+		{ RTM_NEWNEXTHOP, &nhm, sizeof(nhm), PFD_RT_EV_ROUTE, 0, "newnexthop" },
+		{ RTM_DELNEXTHOP, &nhm, sizeof(nhm), PFD_RT_EV_ROUTE, 0, "delnexthop" },
+		{ RTM_NEWNETCONF, &ncm, sizeof(ncm), PFD_RT_EV_NETCONF, 0, "newnetconf" },
 	};
 	enum pfd_rt_event ev;
 	struct nlmsghdr *nlh;
@@ -121,7 +121,7 @@ static struct xfrm_selector sel(int family, const char *s, int plen_s, const cha
 
 static void test_xfrm(void)
 {
-	__be32 a4[4] = {0}, b4[4] = {0}, a6[4], b6[4];
+	__be32 a4[4] = { 0 }, b4[4] = { 0 }, a6[4], b6[4];
 	struct xfrm_selector x;
 
 	inet_pton(AF_INET, "192.0.2.10", a4);

@@ -12,18 +12,19 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define ETH_P_IP	0x0800
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1fff
-#define AF_INET		2
+#define ETH_P_IP  0x0800
+#define IP_MF	  0x2000
+#define IP_OFFSET 0x1fff
+#define AF_INET	  2
 
 struct bpf_flowtable_opts___local {
 	s32 error;
 };
 
-extern struct flow_offload_tuple_rhash *
-bpf_xdp_flow_lookup(struct xdp_md *, struct bpf_fib_lookup *,
-		    struct bpf_flowtable_opts___local *, u32) __ksym;
+extern struct flow_offload_tuple_rhash *bpf_xdp_flow_lookup(struct xdp_md *,
+							    struct bpf_fib_lookup *,
+							    struct bpf_flowtable_opts___local *,
+							    u32) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -64,8 +65,7 @@ int xdp_flow_lookup(struct xdp_md *ctx)
 	ports = (void *)(iph + 1);
 	if ((void *)(ports + 1) > data_end)
 		return XDP_PASS;
-	if (iph->ihl != 5 || (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
-	    iph->ttl <= 1)
+	if (iph->ihl != 5 || (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) || iph->ttl <= 1)
 		return XDP_PASS;
 	if (iph->protocol == IPPROTO_TCP) {
 		struct tcphdr *tcph = (void *)ports;
