@@ -183,9 +183,9 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpfd.a | fuzz-deps
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libpfd.a \
 		$(LDLIBS)
 
-# The seed writer needs pfd_state_write() (and the log it reports to), and
-# nothing instrumented.
-$(FUZZ_DIR)/mkseeds: tests/fuzz/mkseeds.c pfd/state.c pfd/log.c
+# The seed writer needs pfd_state_write() (and the log and helpers it uses),
+# and nothing instrumented.
+$(FUZZ_DIR)/mkseeds: tests/fuzz/mkseeds.c pfd/state.c pfd/log.c pfd/util.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -o $@ $^ $(LDLIBS)

@@ -29,6 +29,7 @@
 #include "pfd/bpf.h"
 #include "pfd/compat.h"
 #include "pfd/log.h"
+#include "pfd/util.h"
 
 /* The product's skeletons (build/skel/, generated from xdp-bpf/pfd_xdp.bpf.c
  * and tc-bpf/pfd_tc_fwd.bpf.c). */
@@ -288,28 +289,6 @@ static void check_pins(struct pfd_bpf *b, __u32 *flows_max)
 /* -------------------------------------------------------------------- */
 /* Loading                                                              */
 
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(dir);
-	char *p;
-
-	if (!len || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, len + 1);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int check_bpffs(const char *bpffs)
 {
 	struct statfs st;
@@ -475,9 +454,9 @@ int pfd_bpf_open(struct pfd_bpf **out, const struct pfd_config *cfg)
 	err = check_bpffs(cfg->bpffs);
 	if (err)
 		goto err_free;
-	err = mkdir_p(b->globals);
+	err = pfd_mkdir_p(b->globals, 0700, 0700);
 	if (!err)
-		err = mkdir_p(b->links);
+		err = pfd_mkdir_p(b->links, 0700, 0700);
 	if (err) {
 		pr_err("bpffs %s: cannot create pin directories (%s)", cfg->bpffs, strerror(-err));
 		goto err_free;
@@ -582,9 +561,9 @@ int pfd_bpf_repin(struct pfd_bpf *b)
 		return -errno;
 	if ((unsigned long)st.f_type != BPF_FS_MAGIC)
 		return -EMEDIUMTYPE;
-	if (access(b->globals, F_OK) && (r = mkdir_p(b->globals)))
+	if (access(b->globals, F_OK) && (r = pfd_mkdir_p(b->globals, 0700, 0700)))
 		return r;
-	if (access(b->links, F_OK) && (r = mkdir_p(b->links)))
+	if (access(b->links, F_OK) && (r = pfd_mkdir_p(b->links, 0700, 0700)))
 		return r;
 #ifdef HAVE_XDP_SKEL
 	if (b->xdp && (r = repin_maps(b->xdp->obj, &made)))

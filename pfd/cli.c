@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pfd/cli.h"
+#include "pfd/util.h"
 #include "pfd/log.h"
 
 static const struct pfd_cli_opt no_opts[] = { { 0 } };
@@ -134,34 +135,6 @@ static void cmd_usage(FILE *f, const struct pfd_cli_cmd *c)
 	}
 }
 
-/* Edit distance for "did you mean" on commands. */
-static unsigned int distance(const char *a, const char *b)
-{
-	/* optimal string alignment: a swap of two letters counts as one edit */
-	unsigned int d[32][32], i, j, la = strlen(a), lb = strlen(b), best;
-
-	if (la >= 31 || lb >= 31)
-		return 99;
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
 static const struct pfd_cli_cmd *find_cmd(const char *name)
 {
 	const struct pfd_cli_cmd *c;
@@ -178,7 +151,7 @@ static int unknown_cmd(const char *name)
 	unsigned int d, bestd = 99;
 
 	for (c = pfd_cli_cmds; c->name; c++) {
-		d = distance(name, c->name);
+		d = pfd_edit_distance(name, c->name);
 		if (d < bestd) {
 			bestd = d;
 			best = c;

@@ -199,6 +199,19 @@ static int count_pair(void *arg, const struct pfd_flow_pair *p)
 	return 0;
 }
 
+/* view_open, for the commands that read the maps: none pinned is an error. */
+static int view_open_loaded(struct pfd_cli *cli, struct view *v)
+{
+	int err = view_open(cli, v);
+
+	if (err || v->loaded)
+		return err;
+	pr_err("no pfd maps pinned under %s/tc/globals: pfd has not run, or detach --all "
+	       "removed them",
+	       cli->cfg->bpffs);
+	return -ENOENT;
+}
+
 /* ---- status ---- */
 
 int pfd_cmd_status(struct pfd_cli *cli)
@@ -364,16 +377,9 @@ int pfd_cmd_stats(struct pfd_cli *cli)
 	struct view v;
 	int err;
 
-	err = view_open(cli, &v);
+	err = view_open_loaded(cli, &v);
 	if (err)
 		goto out;
-	if (!v.loaded) {
-		pr_err("no pfd maps pinned under %s/tc/globals: pfd has not run, or detach --all "
-		       "removed them",
-		       cli->cfg->bpffs);
-		err = -ENOENT;
-		goto out;
-	}
 	sum = calloc(1, sizeof(*sum));
 	if (!sum || (err = pfd_stats_read(v.maps.stats, sum))) {
 		pr_err("cannot read the verdict counters (%s)", strerror(sum ? -err : ENOMEM));
@@ -571,16 +577,9 @@ int pfd_cmd_flows(struct pfd_cli *cli)
 			return pfd_cli_usage_error("--port: expected 1-65535, got \"%s\"", port);
 		c.port = p;
 	}
-	err = view_open(cli, &v);
+	err = view_open_loaded(cli, &v);
 	if (err)
 		goto out;
-	if (!v.loaded) {
-		pr_err("no pfd maps pinned under %s/tc/globals: pfd has not run, or detach --all "
-		       "removed them",
-		       cli->cfg->bpffs);
-		err = -ENOENT;
-		goto out;
-	}
 	c.v = &v;
 	c.now = pfd_now_ns();
 	pfd_out_open_arr(NULL);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "pfd/config.h"
+#include "pfd/util.h"
 #include "egress.h"
 #include "pfd/log.h"
 
@@ -102,56 +103,52 @@ static int parse_u64(const char *s, uint64_t *out, const char **end)
 	return 0;
 }
 
-/* Durations: ms, s, m, h; a bare number is seconds. */
-static int parse_duration_ms(const char *s, uint64_t *ms)
+struct unit {
+	const char *suffix; /* "" for a bare number */
+	uint64_t mul;
+};
+
+/* A number with one of units' suffixes, multiplied out. */
+static int parse_with_unit(const char *s, const struct unit *units, uint64_t *out)
 {
 	const char *e;
-	uint64_t v, mul;
+	uint64_t v;
 	int err;
 
 	err = parse_u64(s, &v, &e);
 	if (err)
 		return err;
-	if (!strcmp(e, "ms"))
-		mul = 1;
-	else if (!*e || !strcmp(e, "s"))
-		mul = 1000;
-	else if (!strcmp(e, "m"))
-		mul = 60 * 1000;
-	else if (!strcmp(e, "h"))
-		mul = 3600 * 1000;
-	else
-		return -EINVAL;
-	if (v > UINT64_MAX / mul)
-		return -ERANGE;
-	*ms = v * mul;
-	return 0;
+	for (; units->suffix; units++) {
+		if (strcmp(e, units->suffix))
+			continue;
+		if (v > UINT64_MAX / units->mul)
+			return -ERANGE;
+		*out = v * units->mul;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Durations: ms, s, m, h; a bare number is seconds. */
+static int parse_duration_ms(const char *s, uint64_t *ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 },	    { "", 1000 },	  { "s", 1000 },
+		{ "m", 60 * 1000 }, { "h", 3600 * 1000 }, { NULL, 0 },
+	};
+
+	return parse_with_unit(s, units, ms);
 }
 
 /* Sizes: k, M, G (powers of 1024); a bare number is bytes or entries. */
 static int parse_size(const char *s, uint64_t *out)
 {
-	const char *e;
-	uint64_t v, mul;
-	int err;
+	static const struct unit units[] = {
+		{ "", 1 },	     { "k", 1ULL << 10 }, { "K", 1ULL << 10 },
+		{ "M", 1ULL << 20 }, { "G", 1ULL << 30 }, { NULL, 0 },
+	};
 
-	err = parse_u64(s, &v, &e);
-	if (err)
-		return err;
-	if (!*e)
-		mul = 1;
-	else if (!strcmp(e, "k") || !strcmp(e, "K"))
-		mul = 1ULL << 10;
-	else if (!strcmp(e, "M"))
-		mul = 1ULL << 20;
-	else if (!strcmp(e, "G"))
-		mul = 1ULL << 30;
-	else
-		return -EINVAL;
-	if (v > UINT64_MAX / mul)
-		return -ERANGE;
-	*out = v * mul;
-	return 0;
+	return parse_with_unit(s, units, out);
 }
 
 static void format_duration(uint64_t ms, char *buf, size_t len)
@@ -178,34 +175,6 @@ static bool iface_name_valid(const char *s)
 	return true;
 }
 
-/* Edit distance, for "did you mean"; short strings only. */
-static unsigned int distance(const char *a, const char *b)
-{
-	/* optimal string alignment: a swap of two letters counts as one edit */
-	unsigned int d[64][64], i, j, la = strlen(a), lb = strlen(b), best;
-
-	if (la >= 63 || lb >= 63)
-		return UINT_MAX;
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
 /* The nearest of words to s, if it is near enough to be a typo, or the one
  * word s abbreviates ("warn" for "warning"). */
 static const char *nearest(const char *s, const char *const *words)
@@ -223,7 +192,7 @@ static const char *nearest(const char *s, const char *const *words)
 	if (n_prefixed == 1)
 		return prefixed;
 	for (; *words; words++) {
-		d = distance(s, *words);
+		d = pfd_edit_distance(s, *words);
 		if (d < best) {
 			best = d;
 			pick = *words;

@@ -39,6 +39,7 @@
 #include "pfd/metrics.h"
 #include "pfd/policy.h"
 #include "pfd/state.h"
+#include "pfd/util.h"
 #include "pfd/stats.h"
 
 struct pfd_device {
@@ -106,20 +107,11 @@ struct pfd {
 
 static uint32_t read_flowtable_timeout(const char *name)
 {
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
+	char path[128];
+	uint32_t v = 0;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/netfilter/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return (uint32_t)strtoul(buf, NULL, 10);
+	return pfd_read_sysctl_u32(path, &v) ? 0 : v;
 }
 
 /* Flowtable mode: let one packet per flow through the kernel well within

@@ -34,6 +34,7 @@
 #include "egress.h"
 #include "nft-backend/nl.h"
 #include "pfd/log.h"
+#include "pfd/util.h"
 #include "pfd_tc_jitter.skel.h"
 #include "pfd_tc_mss.skel.h"
 
@@ -525,25 +526,6 @@ struct pfd_egress {
 	char pin_root[PATH_MAX];
 };
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX], *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The name of the program attached at (handle 1, prio) on ifindex's egress
  * hook, or "" if none. */
 static void filter_prog_name(int ifindex, uint32_t prio, char *name, size_t len)
@@ -899,7 +881,7 @@ int pfd_egress_apply(struct pfd_egress **egp, const struct pfd_egress_config *ec
 		*egp = eg;
 	}
 	if (pfd_egress_configured(ec)) {
-		e = mkdir_p(eg->pin_root);
+		e = pfd_mkdir_p(eg->pin_root, 0700, 0700);
 		if (e) {
 			pr_err("%s: cannot create the pin directory (%s)", eg->pin_root,
 			       strerror(-e));

@@ -22,6 +22,7 @@
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
 #include "pfd/flows.h"
+#include "pfd/util.h"
 #include "pfd/log.h"
 #include "pfd/stats.h"
 
@@ -860,20 +861,11 @@ void pfd_flows_flush_dev(struct pfd_flows *f, int ifindex)
 
 static uint32_t read_sysctl(const char *name, uint32_t dflt)
 {
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
+	char path[128];
+	uint32_t v = 0;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/netfilter/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return dflt;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return dflt;
-	buf[n] = '\0';
-	return (uint32_t)strtoul(buf, NULL, 10) ?: dflt;
+	return pfd_read_sysctl_u32(path, &v) || !v ? dflt : v;
 }
 
 void pfd_flows_refresh(struct pfd_flows *f)

@@ -22,30 +22,7 @@
 
 #include "pfd/log.h"
 #include "pfd/state.h"
-
-/* mkdir -p for the state directory (usually /run/pfd): parents 0755, the
- * directory itself 0700. */
-static int mkdirs(const char *dir)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(dir);
-	char *p;
-
-	if (!len || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, len + 1);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
+#include "pfd/util.h"
 
 /* The directory, for openat(): a symlink as its last component is refused
  * (ELOOP or ENOTDIR). */
@@ -341,7 +318,7 @@ int pfd_state_lock(const char *dir, pid_t *holder)
 
 	if (holder)
 		*holder = 0;
-	err = mkdirs(dir);
+	err = pfd_mkdir_p(dir, 0755, 0700);
 	if (err)
 		return err;
 	dfd = dir_open(dir);
