@@ -32,9 +32,12 @@ BPFDIR	?= /usr/lib/bpf/pfd
 DOCDIR	?= $(PREFIX)/share/doc/pfd
 UNITDIR	?= /etc/systemd/system
 
-PKGS		:= libbpf libmnl libnftnl libnetfilter_conntrack
+# pfd parses ctnetlink itself (nft-backend/ct.c; docs/architecture.md says
+# why): libnetfilter_conntrack is the benchmark's, to make entries with.
+PKGS		:= libbpf libmnl libnftnl
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS)) -lelf -lz
+NFCT_LIBS	:= $(shell pkg-config --libs libnetfilter_conntrack)
 ARCH_INC	:= /usr/include/$(shell $(CC) -dumpmachine)
 
 CFLAGS	?= -O2 -g
@@ -105,6 +108,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libpfd.a | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libpfd.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/bench/pfd_bench: LDLIBS += $(NFCT_LIBS)
 
 # test, demo and bench first install what a fresh machine lacks (the
 # variables above were computed before that, hence the second make).

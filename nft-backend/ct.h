@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Conntrack over netlink (libnetfilter_conntrack + libmnl): events, dumps and
- * the few updates pfd makes (timeout, TCP flags, mark). Used by pfd/flows.c.
+ * Conntrack over netlink (libmnl; parsed here, not by libnetfilter_conntrack:
+ * docs/architecture.md says why): events, dumps and the few updates pfd
+ * makes (timeout, TCP flags, mark). Used by pfd/flows.c.
  * Everything that arrives from the kernel is parsed into struct pfd_ct_entry
  * here, validated, and never trusted further.
  */

@@ -23,6 +23,8 @@
  *   pfd_bench ctload NETNS SRC DST N DPORT   N conntrack entries, fast
  *   pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES
  *                                    conntrack event -> pfd flow map entry
+ *   pfd_bench ctparse ROUNDS          ctnetlink message parse: pfd_ct_parse
+ *                                    against libnetfilter_conntrack
  *
  * gen prints one JSON line: frames sent, frames the sinks counted, wall ns.
  */
@@ -47,9 +49,13 @@
 #include <linux/udp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include "pfd/abi.h"
+#include "nft-backend/ct.h"
 
 #include "bench_gen.skel.h"
 #include "pfd_xdp.skel.h"
@@ -83,6 +89,7 @@ static void die_usage(void)
 			"       pfd_bench mapcount PIN\n"
 			"       pfd_bench ctload NETNS SRC DST N DPORT\n"
 			"       pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES\n"
+			"       pfd_bench ctparse ROUNDS\n"
 			"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
 			"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
 			"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
@@ -965,6 +972,94 @@ out:
 	return ret;
 }
 
+/*
+ * The conntrack parse, side by side: 1024 distinct IPCTNL_MSG_CT_NEW messages
+ * (built by libnetfilter_conntrack, as the kernel lays them out: tuples,
+ * status, timeout, mark), each parsed ROUNDS times by pfd_ct_parse (what
+ * nft-backend/ct.c does with every event and dump entry) and by
+ * nfct_nlmsg_parse into a reused object, reading the same fields back. Both
+ * must agree on every message, or the result is invalid. One JSON line: ns
+ * per message for each, and their ratio.
+ */
+static int cmd_ctparse(int argc, char **argv)
+{
+	enum { K = 1024 };
+	static char bufs[K][512];
+	struct nf_conntrack *ct, *out;
+	unsigned long rounds, r, i, disagree = 0;
+	uint64_t t0, t_pfd, t_nfct, sum_pfd = 0, sum_nfct = 0;
+	char *end;
+
+	if (argc != 1)
+		die_usage();
+	rounds = strtoul(argv[0], &end, 0);
+	if (*end || !rounds)
+		die_usage();
+	ct = nfct_new();
+	out = nfct_new();
+	if (!ct || !out)
+		return err_out("%s", "nfct_new", ENOMEM);
+	for (i = 0; i < K; i++) {
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(bufs[i]);
+		struct nfgenmsg *g;
+
+		nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+		g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+		g->nfgen_family = AF_INET;
+		g->version = NFNETLINK_V0;
+		ct_fill(ct, htonl(0xc0000200 + (i & 255)), htonl(0xc6336400 + (i >> 8)), 10000 + i,
+			7000);
+		nfct_set_attr_u32(ct, ATTR_MARK, (uint32_t)i);
+		if (nfct_nlmsg_build(nlh, ct) < 0)
+			return err_out("%s", "nfct_nlmsg_build", errno);
+	}
+	/* the same answer from both, message by message */
+	for (i = 0; i < K; i++) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)bufs[i];
+		struct pfd_ct_entry e;
+		enum pfd_ct_event ev;
+
+		if (pfd_ct_parse(nlh, &e, &ev) || nfct_nlmsg_parse(nlh, out) < 0 ||
+		    e.orig.sport != nfct_get_attr_u16(out, ATTR_ORIG_PORT_SRC) ||
+		    e.orig.dst[0] != nfct_get_attr_u32(out, ATTR_ORIG_IPV4_DST) ||
+		    e.reply.sport != nfct_get_attr_u16(out, ATTR_REPL_PORT_SRC) ||
+		    e.mark != nfct_get_attr_u32(out, ATTR_MARK) ||
+		    e.status != nfct_get_attr_u32(out, ATTR_STATUS))
+			disagree++;
+	}
+	t0 = now_ns();
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < K; i++) {
+			struct pfd_ct_entry e;
+			enum pfd_ct_event ev;
+
+			if (!pfd_ct_parse((const struct nlmsghdr *)bufs[i], &e, &ev))
+				sum_pfd += e.mark + e.orig.sport + e.reply.sport + e.status;
+		}
+	}
+	t_pfd = now_ns() - t0;
+	t0 = now_ns();
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < K; i++) {
+			if (nfct_nlmsg_parse((const struct nlmsghdr *)bufs[i], out) < 0)
+				continue;
+			sum_nfct += nfct_get_attr_u32(out, ATTR_MARK) +
+				    nfct_get_attr_u16(out, ATTR_ORIG_PORT_SRC) +
+				    nfct_get_attr_u16(out, ATTR_REPL_PORT_SRC) +
+				    nfct_get_attr_u32(out, ATTR_STATUS);
+		}
+	}
+	t_nfct = now_ns() - t0;
+	nfct_destroy(ct);
+	nfct_destroy(out);
+	printf("{\"messages\": %lu, \"disagree\": %lu, \"same_sum\": %s, \"pfd_ns\": %.1f, "
+	       "\"nfct_ns\": %.1f, \"ratio\": %.2f}\n",
+	       rounds * K, disagree, sum_pfd == sum_nfct ? "true" : "false",
+	       (double)t_pfd / (double)(rounds * K), (double)t_nfct / (double)(rounds * K),
+	       (double)t_nfct / (double)t_pfd);
+	return disagree || sum_pfd != sum_nfct;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -990,6 +1085,8 @@ int main(int argc, char **argv)
 		return cmd_mapmem(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "ctparse"))
+		return cmd_ctparse(argc - 2, argv + 2);
 	die_usage();
 	return 2;
 }
