@@ -25,7 +25,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include "egress.h"
+#include "pfd/tc_egress.h"
 #include "pfd/bpf.h"
 #include "pfd/compat.h"
 #include "pfd/log.h"

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The CLI's side of the TC egress programs (pfd/egress.c, pfd-tc(8)): their
+ * The CLI's side of the TC egress programs (pfd/tc_egress.c, pfd-tc(8)): their
  * counters in `pfd status`, and their removal in `pfd detach --all`. A file
- * of its own because pfd/egress.h and pfd/policy.h (which cli_show.c needs)
+ * of its own because pfd/tc_egress.h and pfd/policy.h (which cli_show.c needs)
  * both define enum pfd_dir.
  */
 #include <stdint.h>
 
-#include "egress.h"
+#include "pfd/tc_egress.h"
 #include "pfd/cli.h"
 
 void pfd_cli_print_egress(const char *bpffs)

@@ -27,7 +27,7 @@
 
 #include "pfd/config.h"
 #include "pfd/util.h"
-#include "egress.h"
+#include "pfd/tc_egress.h"
 #include "pfd/log.h"
 
 /* A pfd.conf is a few dozen lines; anything this large is not one. */
@@ -731,7 +731,7 @@ static int tokenize(struct parser *p, char *line, struct token *t)
 	}
 }
 
-/* The TC egress programs' keys (pfd/egress.c). 1 if the line was theirs
+/* The TC egress programs' keys (pfd/tc_egress.c). 1 if the line was theirs
  * (valid or reported), 0 if the key is nobody's. */
 static int egress_line(struct parser *p, struct token *t, int n)
 {
@@ -836,7 +836,7 @@ static void check_whole(struct parser *p)
 	if (pfd_egress_config_check(cfg->egress, &line, err, sizeof(err))) {
 		char *sep = strstr(err, ": ");
 
-		/* pfd/egress.c's message starts with the key it is about */
+		/* pfd/tc_egress.c's message starts with the key it is about */
 		p->line = line;
 		if (sep) {
 			*sep = '\0';

@@ -25,7 +25,7 @@
  *   breaker-ratio 0.5                 circuit breaker: failing share of matched packets
  *   breaker-window 10s
  *   breaker-min-packets 1000
- *   mss ... / jitter ...              TC egress programs: see pfd/egress.h, pfd-tc(8)
+ *   mss ... / jitter ...              TC egress programs: see pfd/tc_egress.h, pfd-tc(8)
  */
 #ifndef PFD_CONFIG_H
 #define PFD_CONFIG_H
@@ -38,8 +38,8 @@
 
 #include "pfd/abi.h"
 
-/* The TC egress programs' settings (mss*, jitter* keys): pfd/egress.h. Only
- * a pointer here, so that this header does not pull egress.h's names into
+/* The TC egress programs' settings (mss*, jitter* keys): pfd/tc_egress.h. Only
+ * a pointer here, so that this header does not pull tc_egress.h's names into
  * every file that reads the configuration. */
 struct pfd_egress_config;
 
@@ -96,7 +96,7 @@ struct pfd_config {
 	uint32_t breaker_window_ms;
 	uint64_t breaker_min_packets;
 	/* mss, mss-device, mss-prefix, jitter, jitter-prefix, jitter-port:
-	 * parsed by pfd/egress.c, which the parser hands every key it does
+	 * parsed by pfd/tc_egress.c, which the parser hands every key it does
 	 * not know. Always set in a config from pfd_config_load/parse; NULL
 	 * after pfd_config_defaults() alone (no egress programs). */
 	struct pfd_egress_config *egress;

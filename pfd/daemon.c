@@ -29,7 +29,7 @@
 #include "nft-backend/ct.h"
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
-#include "egress.h"
+#include "pfd/tc_egress.h"
 #include "pfd/bpf.h"
 #include "pfd/config.h"
 #include "pfd/daemon.h"

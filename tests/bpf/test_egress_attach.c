@@ -11,7 +11,7 @@
 #include <linux/pkt_cls.h>
 
 #include "egress_lab.h"
-#include "../../pfd/egress.h"
+#include "../../pfd/tc_egress.h"
 #include "pfd/log.h"
 
 static int feed(struct pfd_egress_config *ec, const char *line)

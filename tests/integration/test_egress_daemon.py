@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The daemon drives the TC egress MSS clamp from pfd.conf (pfd/egress.c
+"""The daemon drives the TC egress MSS clamp from pfd.conf (pfd/tc_egress.c
 wired into pfd/daemon.c): `mss 1200` attaches the clamp on every `attach`
 device, a real TCP connection through the router negotiates the clamped MSS
 (the client's TCP_MAXSEG comes from the SYN-ACK the router clamped on its

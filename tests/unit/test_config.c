@@ -22,7 +22,7 @@
 
 #include "t.h"
 #include "pfd/config.h"
-#include "../../pfd/egress.h" /* the mss and jitter keys */
+#include "../../pfd/tc_egress.h" /* the mss and jitter keys */
 
 #define FIXTURES "tests/fixtures/config"
 
@@ -244,7 +244,7 @@ static void test_defaults(void)
 	pfd_config_free(cfg);
 }
 
-/* The mss and jitter keys reach pfd/egress.c and come back parsed. */
+/* The mss and jitter keys reach pfd/tc_egress.c and come back parsed. */
 static void test_egress_keys(void)
 {
 	struct pfd_config *cfg = NULL, d;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for pfd/egress.c's pfd.conf keys (mss, mss-device, mss-prefix,
+ * Unit tests for pfd/tc_egress.c's pfd.conf keys (mss, mss-device, mss-prefix,
  * jitter, jitter-prefix, jitter-port): a table of lines with the expected
  * outcome and message, the cross-line check, and the distribution tables.
  * Every key is also checked against man/pfd-tc.8. No root, no kernel.
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../pfd/egress.h"
+#include "../../pfd/tc_egress.h"
 #include "t.h"
 
 struct line_case {

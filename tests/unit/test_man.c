@@ -17,7 +17,7 @@
 #include "pfd/cli.h"
 #include "pfd/config.h"
 #include "pfd/reasons.h"
-#include "../../pfd/egress.h" /* pfd_egress_config_keys */
+#include "../../pfd/tc_egress.h" /* pfd_egress_config_keys */
 
 static char *slurp(const char *path)
 {

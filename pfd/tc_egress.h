@@ -8,8 +8,8 @@
  * pfd_egress_config_line(); the daemon calls pfd_egress_apply() after its own
  * attach and on every reload, and pfd_egress_detach_all() from detach --all.
  *
- * Include it as "egress.h" from pfd/ (as "pfd/egress.h", -Iinclude finds the
- * BPF contract include/pfd/egress.h first, which this header includes).
+ * The BPF contract of these programs (maps, structs) is include/pfd/tc_egress.h,
+ * which this header includes.
  *
  * pfd.conf keys (documented in man/pfd-tc.8 and pfd.conf(5)):
  *   mss CEILING                          default ceiling on every `attach` device

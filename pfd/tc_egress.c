@@ -6,7 +6,7 @@
  * operator loads by hand with tc), writes the settings, attaches the programs
  * at TC egress with priorities of their own, sets up fq for jitter, removes
  * it all on detach, probes for sch_fq, and reads their counters for
- * `pfd status`. See pfd/egress.h for the API and the keys.
+ * `pfd status`. See pfd/tc_egress.h for the API and the keys.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +29,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-/* "egress.h" is pfd/egress.h (this directory first); "pfd/egress.h" would
- * find the BPF contract, include/pfd/egress.h, through -Iinclude. */
-#include "egress.h"
+/* "egress.h" is pfd/tc_egress.h (this directory first); "pfd/tc_egress.h" would
+ * find the BPF contract, include/pfd/tc_egress.h, through -Iinclude. */
+#include "pfd/tc_egress.h"
 #include "nft-backend/nl.h"
 #include "pfd/log.h"
 #include "pfd/util.h"
