@@ -656,10 +656,19 @@ static int parse_port(const char *s, __be16 *out)
 	return 0;
 }
 
-static int explain_result(bool offloaded, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* What explain found. JSON also carries the two sides apart, so that they
+ * can be compared: "decision", what the policy decides now on facts read
+ * now (the daemon's code path), and "installed", the daemon's entry in the
+ * flow map (present false when there is none). */
+struct explain_out {
+	const struct pfd_policy_decision *dec;
+	bool installed, installed_via_tc;
+};
 
-static int explain_result(bool offloaded, const char *fmt, ...)
+static int explain_result(const struct explain_out *o, bool offloaded, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int explain_result(const struct explain_out *o, bool offloaded, const char *fmt, ...)
 {
 	char reason[512];
 	va_list ap;
@@ -671,6 +680,18 @@ static int explain_result(bool offloaded, const char *fmt, ...)
 	pfd_print_bool(PFD_PRINT_JSON, "offloaded", NULL, offloaded);
 	pfd_print_text("%s: ", offloaded ? "offloaded" : "not offloaded");
 	pfd_print_str(PFD_PRINT_ANY, "reason", "%s\n", reason);
+	if (o && o->dec) {
+		pfd_out_open_obj("decision");
+		pfd_print_bool(PFD_PRINT_JSON, "offload", NULL, o->dec->offload);
+		pfd_print_bool(PFD_PRINT_JSON, "via_tc", NULL,
+			       (o->dec->dir_flags[0] | o->dec->dir_flags[1]) & PFD_FLOW_F_VIA_TC);
+		pfd_print_str(PFD_PRINT_JSON, "reason", NULL, o->dec->reason);
+		pfd_out_close_obj();
+		pfd_out_open_obj("installed");
+		pfd_print_bool(PFD_PRINT_JSON, "present", NULL, o->installed);
+		pfd_print_bool(PFD_PRINT_JSON, "via_tc", NULL, o->installed_via_tc);
+		pfd_out_close_obj();
+	}
 	pfd_out_close_obj();
 	pfd_out_end();
 	return PFD_EXIT_OK;
@@ -681,6 +702,7 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 	struct explain_ctx ec = { 0 };
 	struct pfd_ct_opts opts = { .cb = explain_cb, .arg = &ec };
 	struct pfd_policy_decision dec = { 0 };
+	struct explain_out out = { .dec = &dec };
 	struct pfd_ft_list ft = { 0 };
 	struct pfd_policy_devs devs = { 0 };
 	struct pfd_policy_env env;
@@ -731,7 +753,7 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 		goto out;
 	}
 	if (!ec.found) {
-		rc = explain_result(false,
+		rc = explain_result(NULL, false,
 				    "conntrack has no entry for %s %s:%s -> %s:%s; the kernel "
 				    "forwards its packets (if the ruleset accepts them)",
 				    proto, cli->pos[1], cli->pos[2], cli->pos[3], cli->pos[4]);
@@ -774,7 +796,9 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 
 		/* the same decision the daemon made, on the same facts: its
 		 * reason says why TC */
-		rc = explain_result(true, "on the fast path (%llu packets forwarded)%s%s%s%s",
+		out.installed = true;
+		out.installed_via_tc = via_tc;
+		rc = explain_result(&out, true, "on the fast path (%llu packets forwarded)%s%s%s%s",
 				    (unsigned long long)pk, via_tc ? ", via the TC datapath (" : "",
 				    !via_tc	    ? "" :
 				    dec.via_tc_xmit ? "an egress device cannot take XDP frames)" :
@@ -783,12 +807,13 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 						  "; but the current policy would not offload it: ",
 				    dec.offload ? "" : dec.reason);
 	} else if (dec.offload) {
-		rc = explain_result(false, "eligible (%s), but not in the flow map: %s", dec.reason,
+		rc = explain_result(&out, false, "eligible (%s), but not in the flow map: %s",
+				    dec.reason,
 				    v.pid ? "pfd installs it on its next conntrack event or "
 					    "reconcile" :
 					    "pfd is not running");
 	} else {
-		rc = explain_result(false, "%s", dec.reason);
+		rc = explain_result(&out, false, "%s", dec.reason);
 	}
 out:
 	pfd_ft_list_clear(&ft);

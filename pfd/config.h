@@ -6,7 +6,7 @@
  * checks that the tables below and the page agree).
  *
  *   bpffs /sys/fs/bpf                 pin root (maps under tc/globals, links under pfd/)
- *   state-dir /run/pfd                pid file, lock, state file, control socket
+ *   state-dir /run/pfd                pid file, lock, state file (0700)
  *   log-level info                    err|warning|notice|info|debug
  *   mode auto                         auto | flowtable | mark VALUE/MASK
  *   attach eth0 auto                  IFACE [auto|native|generic|tc]   (repeatable)
