@@ -18,13 +18,10 @@
 #include "pfd/abi.h"
 #include "pfd/bpf.h"
 #include "pfd/cli.h"
+#include "pfd/control.h"
 #include "pfd/daemon.h"
 #include "pfd/log.h"
 #include "pfd/state.h"
-
-#ifndef PFD_VERSION
-#define PFD_VERSION "0.1.0"
-#endif
 
 /* How long `pfd reload` waits for the daemon's answer. */
 #define RELOAD_WAIT_MS 10000
@@ -74,6 +71,35 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The daemon's answer to a reload on the control socket: its "ok" and its
+ * "error" (a JSON string pfd_control_json_str wrote: only \" \\ \\uXXXX). */
+static int reload_answer(const char *resp)
+{
+	const char *e = strstr(resp, "\"error\":\"");
+	char msg[1024];
+	size_t n = 0;
+
+	if (strstr(resp, "\"ok\":true")) {
+		printf("pfd reloaded its configuration\n");
+		return PFD_EXIT_OK;
+	}
+	if (e) {
+		for (e += 9; *e && *e != '"' && n + 1 < sizeof(msg); e++) {
+			if (*e == '\\' && e[1] == 'u' && strlen(e) >= 6) {
+				msg[n++] = ' ';
+				e += 5;
+				continue;
+			}
+			if (*e == '\\' && e[1])
+				e++;
+			msg[n++] = *e;
+		}
+	}
+	msg[n] = '\0';
+	pr_err("%s", n ? msg : "the daemon refused the reload");
+	return PFD_EXIT_FAIL;
+}
+
 int pfd_cmd_reload(struct pfd_cli *cli)
 {
 	struct pfd_state *st;
@@ -93,6 +119,23 @@ int pfd_cmd_reload(struct pfd_cli *cli)
 	else
 		return PFD_EXIT_FAIL;
 
+	/* the control socket answers with the result; SIGHUP and the state
+	 * file are for a daemon without one */
+	{
+		char resp[PFD_CONTROL_RESP_MAX];
+
+		err = pfd_control_call(dir, "reload", RELOAD_WAIT_MS, resp, sizeof(resp));
+		if (!err)
+			return reload_answer(resp);
+		if (err == -EACCES || err == -EPERM) {
+			pr_err("%s/" PFD_CONTROL_SOCKET ": %s: reloading pfd needs root", dir,
+			       strerror(-err));
+			return PFD_EXIT_FAIL;
+		}
+		if (err != -ENOENT && err != -ECONNREFUSED)
+			pr_warn("%s/" PFD_CONTROL_SOCKET ": %s; trying SIGHUP", dir,
+				strerror(-err));
+	}
 	pid = pfd_state_daemon_pid(dir);
 	if (!pid) {
 		pr_err("pfd is not running (no daemon holds %s/pfd.lock); start it with pfd run",

@@ -32,6 +32,7 @@
 #include "pfd/tc_egress.h"
 #include "pfd/bpf.h"
 #include "pfd/config.h"
+#include "pfd/control.h"
 #include "pfd/daemon.h"
 #include "pfd/flows.h"
 #include "pfd/log.h"
@@ -58,6 +59,7 @@ struct pfd {
 	struct pfd_config *cfg;
 	enum pfd_mode mode;
 	int lock_fd;
+	int control_fd; /* <state-dir>/pfd.sock, -1 without one */
 	int64_t started;
 
 	struct pfd_bpf *bpf;
@@ -1080,6 +1082,60 @@ static void reload(struct pfd *d)
 	state_write(d);
 }
 
+/* The control socket's commands (pfd/control.h); each answer's members. */
+static int control_handler(void *arg, const char *cmd, FILE *out, char *err, size_t err_len)
+{
+	struct pfd *d = arg;
+	struct pfd_state s;
+
+	if (!strcmp(cmd, "version")) {
+		fputs(",\"pfd\":", out);
+		pfd_control_json_str(out, PFD_VERSION);
+		fprintf(out, ",\"abi\":%d", PFD_ABI_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "reload")) {
+		reload(d);
+		if (d->reload_error[0]) {
+			snprintf(err, err_len,
+				 "reload refused, pfd keeps its running configuration: %s",
+				 d->reload_error);
+			return -EINVAL;
+		}
+		fputs(",\"config\":", out);
+		pfd_control_json_str(out, d->config_path);
+		fprintf(out, ",\"reloads\":%" PRIu64, d->reloads);
+		return 0;
+	}
+	if (strcmp(cmd, "status"))
+		return -ENOENT;
+	/* what the state file holds, live */
+	fill_state(d, &s);
+	fprintf(out, ",\"pid\":%d,\"mode\":", (int)s.pid);
+	pfd_control_json_str(out, s.mode);
+	fputs(",\"config\":", out);
+	pfd_control_json_str(out, s.config);
+	fprintf(out,
+		",\"started\":%" PRId64 ",\"flows\":%" PRIu64 ",\"installs\":%" PRIu64
+		",\"removals\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"ct_overruns\":%" PRIu64
+		",\"map_full\":%" PRIu64 ",\"reloads\":%" PRIu64 ",\"reload_attempts\":%" PRIu64,
+		s.started, s.flows, s.installs, s.removals, s.resyncs, s.ct_overruns, s.map_full,
+		s.reloads, s.reload_attempts);
+	fputs(",\"reload_error\":", out);
+	pfd_control_json_str(out, s.reload_error);
+	fprintf(out, ",\"gate_closed\":%s,\"devices\":%u", d->gate_closed ? "true" : "false",
+		s.n_devs);
+	if (s.ruleset_gen_valid)
+		fprintf(out, ",\"ruleset_gen\":%" PRIu32, s.ruleset_gen);
+	return 0;
+}
+
+static void on_control(void *arg, int fd, uint32_t events)
+{
+	(void)events;
+	pfd_control_serve(fd, control_handler, arg);
+}
+
 static void on_signal(void *arg, int fd, uint32_t signo)
 {
 	struct pfd *d = arg;
@@ -1144,6 +1200,10 @@ static void teardown(struct pfd *d)
 	pfd_egress_close(d->egress);
 	pfd_bpf_close(d->bpf);
 	free(d->sum);
+	if (d->control_fd >= 0) {
+		close(d->control_fd);
+		pfd_control_unlink(d->cfg->state_dir);
+	}
 	if (d->lock_fd >= 0) {
 		char path[PATH_MAX + 16];
 
@@ -1180,6 +1240,11 @@ static int start(struct pfd *d)
 	err = pfd_state_write_pid(d->cfg->state_dir);
 	if (err)
 		pr_warn("%s/pfd.pid: %s", d->cfg->state_dir, strerror(-err));
+	d->control_fd = pfd_control_listen(d->cfg->state_dir);
+	if (d->control_fd < 0)
+		pr_warn("%s/" PFD_CONTROL_SOCKET ": no control socket (%s); pfd reload falls back "
+			"to SIGHUP",
+			d->cfg->state_dir, strerror(-d->control_fd));
 
 	err = pfd_nft_open(&d->nft);
 	if (err) {
@@ -1287,6 +1352,8 @@ static int start(struct pfd *d)
 		err = pfd_loop_add_fd(d->loop, pfd_rt_netdev_events_fd(d->rt), on_rt, d);
 	if (!err && pfd_rt_xfrm_events_fd(d->rt) >= 0)
 		err = pfd_loop_add_fd(d->loop, pfd_rt_xfrm_events_fd(d->rt), on_rt, d);
+	if (!err && d->control_fd >= 0)
+		err = pfd_loop_add_fd(d->loop, d->control_fd, on_control, d);
 	if (!err)
 		err = pfd_loop_add_signals(d->loop, sigs, 3, on_signal, d);
 	if (err) {
@@ -1328,7 +1395,7 @@ int pfd_daemon_run(const char *config_path, int verbosity)
 		pr_err("out of memory");
 		return 1;
 	}
-	d->lock_fd = -1;
+	d->lock_fd = d->control_fd = -1;
 	d->config_path = config_path;
 	d->verbosity = verbosity;
 	d->t_heartbeat = d->t_refresh = d->t_reconcile = d->t_metrics = -1;
