@@ -8,11 +8,13 @@
  * (feasibility) and cli_probe.c (probe). Usage errors are one line on stderr,
  * "pfd: error: ...", and exit code 2 (iproute2's habit).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pfd/cli.h"
@@ -26,10 +28,19 @@ static const struct pfd_cli_opt json_opts[] = {
 	{ 0 },
 };
 
+#define WATCH_HELP "print again every SECONDS (1-3600) until interrupted, as watch(1)"
+
 static const struct pfd_cli_opt flows_opts[] = {
 	{ "--json", 'j', NULL, "JSON output" },
 	{ "--addr", 0, "ADDR", "only flows with ADDR as an address of either direction" },
 	{ "--port", 0, "PORT", "only flows with PORT as a port of either direction" },
+	{ "--watch", 'w', "SECONDS", WATCH_HELP },
+	{ 0 },
+};
+
+static const struct pfd_cli_opt stats_opts[] = {
+	{ "--json", 'j', NULL, "JSON output" },
+	{ "--watch", 'w', "SECONDS", WATCH_HELP },
 	{ 0 },
 };
 
@@ -65,7 +76,7 @@ const struct pfd_cli_cmd pfd_cli_cmds[] = {
 	  "mode, devices, offloaded flows, verdict counters, heartbeat age" },
 	{ "flows", NULL, 0, 0, flows_opts, pfd_cmd_flows,
 	  "offloaded flows with their NAT, counters and idle time" },
-	{ "stats", NULL, 0, 0, json_opts, pfd_cmd_stats, "verdict counters per device and hook" },
+	{ "stats", NULL, 0, 0, stats_opts, pfd_cmd_stats, "verdict counters per device and hook" },
 	{ "explain", "PROTO SRC SPORT DST DPORT", 5, 5, json_opts, pfd_cmd_explain,
 	  "why a connection is or is not on the fast path" },
 	{ "feasibility", NULL, 0, 0, json_opts, pfd_cmd_feasibility,
@@ -124,7 +135,8 @@ static void cmd_usage(FILE *f, const struct pfd_cli_cmd *c)
 	fprintf(f, "Usage: pfd [-c FILE] [-v] %s", c->name);
 	for (o = c->opts; o->name; o++) {
 		if (o->short_name)
-			fprintf(f, " [-%c]", o->short_name);
+			fprintf(f, " [-%c%s%s]", o->short_name, o->arg ? " " : "",
+				o->arg ? o->arg : "");
 		else
 			fprintf(f, " [%s%s%s]", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 	}
@@ -317,6 +329,35 @@ int pfd_cli_config(struct pfd_cli *cli, bool need_file)
 	return err;
 }
 
+/* --watch: the command again every secs seconds until a signal ends pfd (as
+ * watch(1)). Text on a terminal starts each round on a cleared screen with a
+ * header; otherwise rounds follow each other (JSON: one document a line). */
+static int watch(struct pfd_cli *cli, unsigned int secs)
+{
+	bool tty = !cli->json && isatty(STDOUT_FILENO);
+	int rc;
+
+	for (;;) {
+		if (tty) {
+			time_t now = time(NULL);
+			char when[64];
+
+			strftime(when, sizeof(when), "%F %T", localtime(&now));
+			printf("\033[H\033[2JEvery %us: pfd %s    %s\n\n", secs, cli->cmd->name,
+			       when);
+		}
+		pfd_out_init(cli->json, stdout);
+		rc = cli->cmd->fn(cli);
+		if (fflush(stdout) || ferror(stdout)) {
+			fprintf(stderr, "pfd: error: writing output: %s\n", strerror(errno));
+			return PFD_EXIT_FAIL;
+		}
+		if (rc != PFD_EXIT_OK)
+			return rc;
+		sleep(secs);
+	}
+}
+
 int pfd_cli_main(int argc, char **argv)
 {
 	struct pfd_cli cli = { .config_path = PFD_DEFAULT_CONFIG };
@@ -381,6 +422,16 @@ int pfd_cli_main(int argc, char **argv)
 	}
 	/* Each -v shows one more level of the logger, from warnings up. */
 	pfd_log_set_level(cli.verbosity >= 3 ? LOG_DEBUG : LOG_WARNING + cli.verbosity);
+	val = pfd_cli_opt(&cli, "--watch");
+	if (val) {
+		char *end;
+		long secs = strtol(val, &end, 10);
+
+		if (!*val || *end || secs < 1 || secs > 3600 || !isdigit((unsigned char)val[0]))
+			return pfd_cli_usage_error("--watch: expected 1-3600 seconds, got \"%s\"",
+						   val);
+		return watch(&cli, (unsigned int)secs);
+	}
 	pfd_out_init(cli.json, stdout);
 	rc = cli.cmd->fn(&cli);
 	pfd_config_free(cli.cfg);

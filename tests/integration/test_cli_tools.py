@@ -132,3 +132,38 @@ def test_flows_filters_and_explain(pfd_lab):
         lab.result(srv)
     e = lab.explain("udp", pfdlab.CLI4, 1, pfdlab.SRV4, 9)
     assert e["offloaded"] is False and "no entry" in e["reason"], e
+
+
+def test_watch_repeats_flows_and_stats(pfd_lab):
+    """`pfd flows --watch 1 -j` prints one JSON list a second until it is
+    stopped, and a flow that starts meanwhile shows up in a later round;
+    `pfd stats -w 1` (not on a terminal: no screen clearing) repeats too."""
+    import json as _json
+    import signal as _signal
+    lab = pfd_lab
+
+    def run_for(args, secs):
+        p = subprocess.Popen(["ip", "netns", "exec", lab.rtr, pfdlab.PFD, "-c", lab.conf_path] + args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(secs)
+        p.send_signal(_signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        return p.returncode, out, err
+
+    cli, srv = lab.udp_stream(200 * 6, 200, port=5091, size=200, timeout=20)
+    rc, out, err = run_for(["flows", "-j", "--watch", "1"], 4.5)
+    lab.result(cli)
+    lab.result(srv)
+    rounds = [_json.loads(l) for l in out.splitlines() if l.strip()]
+    seen = [any(f["orig"]["dport"] == 5091 for f in r) for r in rounds]
+    first = lab.pfd("stats").stdout.splitlines()[0]     # printed once a round
+    rc2, out2, _ = run_for(["stats", "-w", "1"], 3.5)
+    n2 = sum(1 for l in out2.splitlines() if l == first)
+    pfdlab.report("watch", "flows -j --watch 1 for 4.5 s: %d rounds, the new flow in rounds %s; "
+           "stats -w 1 for 3.5 s: %d rounds" % (len(rounds), [i for i, s in enumerate(seen) if s], n2))
+    assert rc == -_signal.SIGINT and rc2 == -_signal.SIGINT, (rc, rc2, err)
+    assert 3 <= len(rounds) <= 6, rounds   # one a second, whatever the load
+    assert all(isinstance(r, list) for r in rounds)
+    assert seen[-1], "the flow never showed up"
+    assert "\033[2J" not in out2 and "Every 1s" not in out2, "screen clearing sent to a pipe"
+    assert 2 <= n2 <= 5, out2[:500]
