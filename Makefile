@@ -4,6 +4,7 @@
 #   make test       tests/run (unit, datapath, integration, VM)
 #   make bench      the benchmark (root; minutes)
 #   make install    DESTDIR, PREFIX (/usr/local); tc objects to $(BPFDIR)
+#   make deb        a Debian package (debian/), checked by lintian
 #   make lint       clang-format check of every C file, man page rendering
 #   make format     clang-format every C file in place
 #   make fuzz       libFuzzer targets, FUZZ_S seconds each (clang; tests/fuzz/)
@@ -31,6 +32,7 @@ MANDIR	?= $(PREFIX)/share/man
 BPFDIR	?= /usr/lib/bpf/pfd
 DOCDIR	?= $(PREFIX)/share/doc/pfd
 UNITDIR	?= /etc/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 # pfd parses ctnetlink itself (nft-backend/ct.c; docs/architecture.md says
 # why): libnetfilter_conntrack is the benchmark's, to make entries with.
@@ -128,17 +130,34 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)examples/demo/run
 
-install: all
+# The BPF objects pfd ships (the daemon embeds its own through skeletons;
+# these are for loading by hand with tc, see pfd-tc(8)).
+PRODUCT_OBJS	:= $(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(BPF_PRODUCT))
+product-bpf: $(PRODUCT_OBJS)
+
+install: all install-files
+
+# What a package ships; UNITDIR empty: no unit (debian/ has its own).
+install-files: $(BUILD)/pfd $(PRODUCT_OBJS)
 	install -D -m 0755 $(BUILD)/pfd $(DESTDIR)$(SBINDIR)/pfd
 	install -d $(DESTDIR)$(BPFDIR)
-	install -m 0644 $(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(wildcard tc-bpf/*.bpf.c)) \
-		$(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(wildcard xdp-bpf/*.bpf.c)) $(DESTDIR)$(BPFDIR)/
+	install -m 0644 $(PRODUCT_OBJS) $(DESTDIR)$(BPFDIR)/
 	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
-	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	cp -r examples/. $(DESTDIR)$(DOCDIR)/examples/
-	[ ! -e examples/pfd.service ] || install -D -m 0644 examples/pfd.service $(DESTDIR)$(UNITDIR)/pfd.service
+	install -D -m 0644 completion/pfd.bash $(DESTDIR)$(COMPLETIONDIR)/pfd
+	[ -z "$(UNITDIR)" ] || install -D -m 0644 examples/pfd.service $(DESTDIR)$(UNITDIR)/pfd.service
+
+# A Debian package, pfd_VERSION_ARCH.deb in this directory, checked by
+# lintian (debian/; debhelper and lintian come with tools/install-deps).
+deb: deps
+	$(Q)debian/rules clean
+	$(Q)debian/rules build
+	$(Q)debian/rules binary DEB_DESTDIR=$(CURDIR)
+	$(Q)debian/rules clean
+	$(Q)lintian --fail-on error pfd_*.deb
 
 # clang-format is strict on the BPF code. The userspace code keeps the
 # kernel's tab-aligned struct members, which clang-format 14 cannot express
@@ -224,6 +243,6 @@ fuzz-seeds: $(FUZZ_DIR)/mkseeds
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps test check bench demo install lint format clean
+.PHONY: all deps test check bench demo install install-files product-bpf deb lint format clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
