@@ -37,6 +37,7 @@
 #include "pfd_xdp.skel.h"
 #define HAVE_XDP_SKEL 1
 #endif
+#include "pfd_probe.skel.h"
 #if __has_include("pfd_tc_fwd.skel.h")
 #include "pfd_tc_fwd.skel.h"
 #define HAVE_TC_SKEL 1
@@ -307,51 +308,24 @@ static int check_bpffs(const char *bpffs)
 	return 0;
 }
 
-/* Whether bpf_fib_lookup() accepts BPF_FIB_LOOKUP_MARK (6.10): a six-insn
- * XDP program runs one lookup with the flag; an older kernel returns -EINVAL
- * from the helper (not from the load). */
-static bool probe_fib_mark(void)
+int pfd_bpf_fib_mark_probe(void)
 {
-	struct bpf_insn insns[] = {
-		/* r6 = ctx; zero 64 bytes of params at fp-64 */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_1 },
-#define ZERO(o) { .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = (o) }
-		ZERO(-64),
-		ZERO(-56),
-		ZERO(-48),
-		ZERO(-40),
-		ZERO(-32),
-		ZERO(-24),
-		ZERO(-16),
-		ZERO(-8),
-#undef ZERO
-		/* params.family = AF_INET, params.ifindex = 1 (lo) */
-		{ .code = BPF_ST | BPF_MEM | BPF_B, .dst_reg = BPF_REG_10, .off = -64, .imm = 2 },
-		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10, .off = -56, .imm = 1 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_X,
-		  .dst_reg = BPF_REG_2,
-		  .src_reg = BPF_REG_10 },
-		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2, .imm = -64 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .imm = 64 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
-		  .dst_reg = BPF_REG_4,
-		  .imm = BPF_FIB_LOOKUP_MARK },
-		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_fib_lookup },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	unsigned char pkt[64] = { [12] = 0x08 };
-	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt),
+	unsigned char pkt[64] = { 0 };
+	struct pfd_probe *skel;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
 		    .repeat = 1);
-	int fd, ok;
+	int err, ret;
 
-	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pfd_probe_mark", "GPL", insns,
-			   sizeof(insns) / sizeof(insns[0]), NULL);
-	if (fd < 0)
-		return false;
-	ok = !bpf_prog_test_run_opts(fd, &run) && (int)run.retval != -EINVAL;
-	close(fd);
-	return ok;
+	skel = pfd_probe__open_and_load();
+	if (!skel)
+		return -errno;
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.pfd_probe_fib), &opts);
+	if (err)
+		ret = -errno;
+	else
+		ret = skel->data->fib_rc == -EINVAL ? 0 : skel->data->fib_rc >= 0 ? 1 : -EIO;
+	pfd_probe__destroy(skel);
+	return ret;
 }
 
 static int set_flow_max(struct bpf_object *obj, __u32 n)
@@ -477,7 +451,7 @@ int pfd_bpf_open(struct pfd_bpf **out, const struct pfd_config *cfg)
 		pr_err("%s: pinned maps missing after load (%s)", b->globals, strerror(-err));
 		goto err_close;
 	}
-	b->fib_mark_ok = probe_fib_mark();
+	b->fib_mark_ok = pfd_bpf_fib_mark_probe() == 1;
 	pr_debug("BPF_FIB_LOOKUP_MARK %s", b->fib_mark_ok ? "supported" : "not supported");
 	*out = b;
 	return 0;

@@ -81,6 +81,12 @@ int pfd_bpf_detach(struct pfd_bpf *b, const char *ifname);
  * or bpffs unmounted and mounted again): how many it made, or -EMEDIUMTYPE
  * when bpffs is not mounted there, or another -errno. */
 int pfd_bpf_repin(struct pfd_bpf *b);
+
+/* Whether bpf_fib_lookup() honours BPF_FIB_LOOKUP_MARK (6.10): one lookup
+ * with the flag from xdp-bpf/pfd_probe.bpf.c. 1 yes, 0 no (the helper said
+ * -EINVAL), -errno when it cannot tell. The daemon and the CLI (explain,
+ * feasibility) ask the same question this one way. */
+int pfd_bpf_fib_mark_probe(void);
 /* What is attached to ifname by pfd, from the pins (0 = nothing). */
 int pfd_bpf_attached(const char *bpffs, const char *ifname, enum pfd_attach_kind *xdp, bool *tc);
 

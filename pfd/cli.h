@@ -70,10 +70,6 @@ const char *pfd_cli_opt(const struct pfd_cli *cli, const char *name);
  * default path absent) the defaults. 0 or -errno (logged). */
 int pfd_cli_config(struct pfd_cli *cli, bool need_file);
 
-/* 1 if bpf_fib_lookup() takes BPF_FIB_LOOKUP_MARK here, 0 if not, -errno
- * if it could not tell (cli_feas.c). */
-int pfd_cli_fib_mark_ok(void);
-
 /* The TC egress programs (cli_egress.c): their counters as an "egress"
  * object of status (nothing if they were never loaded), and their removal. */
 void pfd_cli_print_egress(const char *bpffs);

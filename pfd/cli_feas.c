@@ -7,8 +7,7 @@
  * private network namespace on its loopback device, so the host is never
  * touched. Native XDP is read from the driver's advertised XDP features
  * (netdev generic netlink, Linux 6.3), not by attaching: some drivers reset
- * the link when a program is attached. Also pfd_cli_fib_mark_ok(), which
- * explain uses.
+ * the link when a program is attached.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -34,9 +33,9 @@
 #include "nft-backend/netdev.h"
 #include "nft-backend/nl.h"
 #include "nft-backend/nft.h"
+#include "pfd/bpf.h"
 #include "pfd/cli.h"
 #include "pfd/log.h"
-#include "pfd_probe.skel.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -94,28 +93,6 @@ static int load_trivial_xdp(void)
 	};
 
 	return bpf_prog_load(BPF_PROG_TYPE_XDP, "pfd_feas", "GPL", insns, 2, NULL);
-}
-
-/* 1: the kernel accepts BPF_FIB_LOOKUP_MARK, 0: it does not, -errno: could
- * not tell. */
-int pfd_cli_fib_mark_ok(void)
-{
-	unsigned char pkt[64] = { 0 };
-	struct pfd_probe *skel;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
-		    .repeat = 1);
-	int err, ret;
-
-	skel = pfd_probe__open_and_load();
-	if (!skel)
-		return -errno;
-	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.pfd_probe_fib), &opts);
-	if (err)
-		ret = -errno;
-	else
-		ret = skel->data->fib_rc == -EINVAL ? 0 : skel->data->fib_rc >= 0 ? 1 : -EIO;
-	pfd_probe__destroy(skel);
-	return ret;
 }
 
 /* ---- what runs in a private network namespace ---- */
@@ -347,7 +324,7 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 		      ns & NS_FQ ? NULL : "a kernel with CONFIG_NET_SCH_FQ (modprobe sch_fq)");
 	}
 
-	fibmark = pfd_cli_fib_mark_ok();
+	fibmark = pfd_bpf_fib_mark_probe();
 	check(fibmark == 1 ? V_PASS : V_WARN, "fib lookup mark",
 	      fibmark == 1 ? "bpf_fib_lookup honours fwmark (BPF_FIB_LOOKUP_MARK)" :
 			     "no BPF_FIB_LOOKUP_MARK (Linux < 6.10): flows routed by fwmark rules "

@@ -782,7 +782,7 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 	}
 	memset(&env, 0, sizeof(env));
 	pfd_policy_env_probe(rt, nft, mode == PFD_MODE_FLOWTABLE ? &ft : NULL, &devs, mode,
-			     pfd_cli_fib_mark_ok(), &ec.e, &env);
+			     pfd_bpf_fib_mark_probe() == 1, &ec.e, &env);
 	pfd_policy_decide(cli->cfg, &ec.e, &env, &dec);
 
 	if (v.loaded) {
