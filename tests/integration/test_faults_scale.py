@@ -474,8 +474,8 @@ def test_pins_removed_and_bpffs_unmounted(lab):
     report("pins removed", "all pins removed: XDP still attached %s; 1000 entries inserted meanwhile; pins back "
            "%.2fs later; map exact %.1fs after (%d flows)" % (still_xdp, t_back, took, lab.status()["flows"]))
     report("bpffs unmounted", "noticed after %.2fs; XDP still attached %s; status meanwhile: exit %d %r; %d pins "
-           "back %.2fs after the mount; map exact %.1fs after; stream %d sent, %d lost, fast path forwarded %d of "
-           "its %d packets meanwhile; verdicts meanwhile %r" %
+           "back %.2fs after the mount; map exact %.1fs after; stream %d sent, %d lost, fast path carried %d of its packets (about %d "
+           "both ways meanwhile); verdicts meanwhile %r" %
            (t_noticed, still_xdp2, without.returncode, (without.stderr or without.stdout).strip()[:120], n_pins,
             t_back2, took2,
             ucr["sent"], ucr["lost"], p1 - p0, 2 * RATE * (t_p1 - t_p0), moved))
