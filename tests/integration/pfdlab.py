@@ -38,6 +38,13 @@ BUILD = os.environ.get("PFD_BUILD") or os.path.join(REPO, "build")
 # PFD_BIN: a private copy of the binary, for runs while others rebuild build/pfd
 PFD = os.environ.get("PFD_BIN") or os.path.join(BUILD, "pfd")
 PY = "/usr/bin/python3"
+# tests/sanitize runs these tests against a pfd built with ASan and UBSan,
+# whose control plane is about five times slower (measured: a live policy
+# change ends the old path after ~80 ms there, ~18 ms in the real build).
+# Time bounds are the real build's; under the sanitizers they are stretched
+# by TIME_FACTOR, and the tests that use it say so in their report.
+SANITIZED = os.environ.get("PFD_TEST_SANITIZED") == "1"
+TIME_FACTOR = 4 if SANITIZED else 1
 TRAFFIC = os.path.join(HERE, "traffic.py")
 
 # Addresses (documentation ranges only).
