@@ -153,6 +153,26 @@ static int nl_error(const struct nlmsghdr *nlh)
 	return e->error > 0 ? -e->error : e->error;
 }
 
+/* The next datagram of a reply from the kernel into nl->buf (others are
+ * skipped), with the pulse after it: its length, -ETIMEDOUT, or -errno. */
+static ssize_t recv_reply(struct pfd_nl *nl)
+{
+	for (;;) {
+		bool foreign;
+		ssize_t n = pfd_nl_recv(nl, nl->buf, PFD_NL_BUF_SIZE, &foreign);
+
+		if (n == -EAGAIN)
+			return -ETIMEDOUT;
+		if (n < 0)
+			return n;
+		if (foreign)
+			continue;
+		if (nl->pulse)
+			nl->pulse(nl->pulse_arg);
+		return n;
+	}
+}
+
 int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, void *arg)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
@@ -169,19 +189,12 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 		return -errno;
 
 	for (;;) {
-		bool foreign;
-		ssize_t n = pfd_nl_recv(nl, nl->buf, PFD_NL_BUF_SIZE, &foreign);
+		ssize_t n = recv_reply(nl);
 		const struct nlmsghdr *m;
 		size_t left;
 
-		if (n == -EAGAIN)
-			return -ETIMEDOUT;
 		if (n < 0)
 			return (int)n;
-		if (foreign)
-			continue;
-		if (nl->pulse)
-			nl->pulse(nl->pulse_arg);
 		for (m = (const struct nlmsghdr *)nl->buf, left = (size_t)n; pfd_nl_msg_ok(m, left);
 		     m = pfd_nl_next(m, &left)) {
 			/* A late reply to an earlier request that timed out. */
@@ -225,19 +238,12 @@ int pfd_nl_batch(struct pfd_nl *nl, const void *buf, size_t len, __u32 first, un
 	if (sendto(nl->fd, buf, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
 	while (acked < count) {
+		ssize_t n = recv_reply(nl);
 		const struct nlmsghdr *m;
-		bool foreign;
-		ssize_t n = pfd_nl_recv(nl, nl->buf, PFD_NL_BUF_SIZE, &foreign);
 		size_t left;
 
-		if (n == -EAGAIN)
-			return -ETIMEDOUT;
 		if (n < 0)
 			return (int)n;
-		if (foreign)
-			continue;
-		if (nl->pulse)
-			nl->pulse(nl->pulse_arg);
 		for (m = (const struct nlmsghdr *)nl->buf, left = (size_t)n; pfd_nl_msg_ok(m, left);
 		     m = pfd_nl_next(m, &left)) {
 			int e;

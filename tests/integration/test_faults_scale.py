@@ -26,8 +26,6 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 import pfdlab
 from pfdlab import report, wait_for
 
@@ -58,6 +56,13 @@ def ctbench_bg(lab, mode, count, first=0, *extra):
     return subprocess.Popen(["ip", "netns", "exec", lab.rtr, pfdlab.PY, CTBENCH, mode, "--count", str(count),
                              "--first", str(first)] + list(extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def load_100k(lab, what):
+    """The 100k entries (every fifth ineligible), and the map exact on them."""
+    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
+    assert not r["errors"], r
+    converge(lab, what)
 
 
 def eligible(lab):
@@ -164,19 +169,18 @@ def test_kill9_during_install_bursts(lab):
         d = lab.daemons[-1]
         d.signal(signal.SIGKILL)
         assert d.wait(5) is not None, "pfd survived SIGKILL"
-        flows_at_kill = None
         out, err = burst.communicate(timeout=120)
         assert burst.returncode == 0, err
         r = pfdlab.last_json(out)
         assert not r["errors"], r
         t_restart = time.monotonic()
         lab.start_pfd()
-        took = converge(lab, "after kill -9 in burst %d" % (k + 1))
+        converge(lab, "after kill -9 in burst %d" % (k + 1))
         report("kill -9 in install burst", "seed %d: burst %d (%d entries in %.2fs), killed %.0f ms in; "
                "restarted, map exact (%d flows) %.1fs after the restart" %
                (s, k + 1, count, r["seconds"], at * 1000, lab.status()["flows"], time.monotonic() - t_restart))
-        del flows_at_kill, took
-    c, sv = lab.result(cli), lab.result(srv)
+    c = lab.result(cli)
+    lab.result(srv)
     report("kill -9 in install burst", "stream through it all: %d sent, %d echoed, %d lost (%s)" %
            (c["sent"], c["echoed"], c["lost"], pfdlab.lost_ranges(c, RATE)))
     assert c["corrupt"] == 0
@@ -221,9 +225,7 @@ def test_kill9_during_revalidation(lab):
     offloaded again."""
     s, rng = seed()
     d = lab.start_pfd(**SCALE_CONF)
-    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
-    assert not r["errors"], r
-    converge(lab, "before the ruleset change")
+    load_100k(lab, "before the ruleset change")
     kept = lab.udp_stream(RATE * 30, RATE, port=PORT_KEPT, size=200, timeout=60)
     dropped = lab.udp_stream(RATE * 30, RATE, port=PORT_DROPPED, size=200, times=True, timeout=60)
     assert stream_offloaded(lab, PORT_KEPT) and stream_offloaded(lab, PORT_DROPPED)
@@ -354,9 +356,7 @@ def test_link_flaps_and_device_deletion(lab):
     Then the link is deleted and made again (new ifindex, same name): pfd
     attaches to the new device and forwards a new transfer on it."""
     lab.start_pfd(log_level="info", extra={"flow-map-size": MAP_SIZE, "reconcile-interval": "2s"})
-    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
-    assert not r["errors"], r
-    converge(lab, "before the flaps")
+    load_100k(lab, "before the flaps")
     tc, ts = lab.tcp_transfer(16 << 20, port=5304, rate=2 << 20, timeout=60)
     uc, us = lab.udp_stream(RATE * 12, RATE, port=PORT_KEPT, size=200, timeout=40)
     assert stream_offloaded(lab, PORT_KEPT)
@@ -420,9 +420,7 @@ def test_pins_removed_and_bpffs_unmounted(lab):
     (a few heartbeats, also while it dumps conntrack);
     then the commands see exactly the eligible entries."""
     d = lab.start_pfd(**SCALE_CONF)
-    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
-    assert not r["errors"], r
-    converge(lab, "before the pins go")
+    load_100k(lab, "before the pins go")
     uc, us = lab.udp_stream(RATE * 30, RATE, port=PORT_KEPT, size=200, timeout=60)
     assert stream_offloaded(lab, PORT_KEPT)
 
@@ -506,9 +504,7 @@ def test_state_dir_full_then_read_only(lab):
     run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", lab.state])
     lab.extra_cleanup.append(lambda: run(["umount", "-l", lab.state], check=False))
     d = lab.start_pfd(**SCALE_CONF)
-    r = ctbench(lab, "insert", N, 0, "--ineligible-every", str(INELIGIBLE_EVERY))
-    assert not r["errors"], r
-    converge(lab, "before the state directory fills")
+    load_100k(lab, "before the state directory fills")
     uc, us = lab.udp_stream(RATE * 40, RATE, port=PORT_KEPT, size=200, timeout=80)
     assert stream_offloaded(lab, PORT_KEPT)
 
