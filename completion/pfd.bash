@@ -27,7 +27,7 @@ _pfd()
 	"")
 		COMPREPLY=($(compgen -W "run reload status flows stats explain feasibility probe detach version help $global" -- "$cur")) ;;
 	flows)
-		COMPREPLY=($(compgen -W "-j --json --addr --port -w --watch $global" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "-j --json --addr --port --all -w --watch $global" -- "$cur")) ;;
 	stats)
 		COMPREPLY=($(compgen -W "-j --json -w --watch $global" -- "$cur")) ;;
 	status|feasibility)

@@ -36,6 +36,7 @@ struct pfd_ct {
 	struct pfd_ct_opts opts;
 	struct pfd_ct_stats stats;
 	bool no_kernel_filter; /* the kernel refused CTA_STATUS_MASK */
+	bool dump_cancel;      /* pfd_ct_dump_cancel() */
 };
 
 /* Attribute table of one nest or message payload: tb[type] for each type up
@@ -473,6 +474,9 @@ static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	struct ct_dump_arg *d = arg;
 
+	/* pfd_nl_request stops at once; pfd_ct_dump opens the socket anew */
+	if (d->ct->dump_cancel)
+		return -ECANCELED;
 	ct_deliver(d->ct, nlh, d->mask, d->value);
 	return 0;
 }
@@ -504,10 +508,36 @@ static int ct_dump_family(struct pfd_ct *ct, __u8 family, __u32 mask, __u32 valu
 	return ct_dump_family_cb(ct, family, mask, value, filter, ct_dump_cb, &d);
 }
 
+void pfd_ct_dump_cancel(struct pfd_ct *ct)
+{
+	ct->dump_cancel = true;
+}
+
 void pfd_ct_set_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg)
 {
 	ct->dump.pulse = ct->req.pulse = fn;
 	ct->dump.pulse_arg = ct->req.pulse_arg = arg;
+}
+
+/* A cancelled dump left the rest of its reply in the socket: a new socket
+ * drops it with the old one (reading 100k entries to the end takes
+ * hundreds of milliseconds). -ECANCELED, or the error of the new socket
+ * (the next dump then fails with -EBADF until pfd restarts). */
+static int dump_socket_renew(struct pfd_ct *ct)
+{
+	void (*pulse)(void *) = ct->dump.pulse;
+	void *pulse_arg = ct->dump.pulse_arg;
+	int err;
+
+	pfd_nl_close(&ct->dump);
+	err = pfd_nl_open(&ct->dump, NETLINK_NETFILTER, 0, false);
+	if (err) {
+		ct->dump.fd = -1;
+		return err;
+	}
+	ct->dump.pulse = pulse;
+	ct->dump.pulse_arg = pulse_arg;
+	return -ECANCELED;
 }
 
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
@@ -519,7 +549,10 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
 	/* A value bit outside the mask could never match. */
 	if (status_value & ~status_mask)
 		return -EINVAL;
+	ct->dump_cancel = false;
 	for (i = 0; i < sizeof(families); i++) {
+		if (ct->dump_cancel)
+			return -ECANCELED;
 		err = ct_dump_family(ct, families[i], status_mask, status_value,
 				     !ct->no_kernel_filter);
 		if ((err == -EINVAL || err == -EOPNOTSUPP) && status_mask &&
@@ -528,6 +561,8 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
 			ct->no_kernel_filter = true;
 			err = ct_dump_family(ct, families[i], status_mask, status_value, false);
 		}
+		if (err == -ECANCELED)
+			return dump_socket_renew(ct);
 		/* Conntrack changes during any dump; the events subscribed
 		 * before it carry those changes, so a dump the kernel flags
 		 * as interrupted is still complete enough (every entry that
@@ -664,12 +699,6 @@ int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value
 	return err;
 }
 
-/* An entry to look up or change: its original tuple and zone. */
-struct ct_ref {
-	struct pfd_ct_tuple orig;
-	__u16 zone;
-};
-
 struct get_arg {
 	struct pfd_ct_entry *out;
 	bool found;
@@ -702,7 +731,9 @@ int pfd_ct_get(struct pfd_ct *ct, const struct pfd_ct_entry *e, struct pfd_ct_en
 
 struct marked_arg {
 	__u32 mask;
-	struct ct_ref *refs;
+	pfd_ct_skip_cb skip;
+	void *skip_arg;
+	struct pfd_ct_ref *refs;
 	size_t n, cap;
 	int err;
 };
@@ -717,9 +748,11 @@ static int marked_cb(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	if (e.orig.l4proto != IPPROTO_TCP && e.orig.l4proto != IPPROTO_UDP)
 		return 0; /* pfd never offloads them; their marks are not its */
+	if (m->skip && m->skip(m->skip_arg, &e))
+		return 0;
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 256;
-		struct ct_ref *r = realloc(m->refs, cap * sizeof(*r));
+		struct pfd_ct_ref *r = realloc(m->refs, cap * sizeof(*r));
 
 		if (!r) {
 			m->err = -ENOMEM;
@@ -736,52 +769,42 @@ static int marked_cb(const struct nlmsghdr *nlh, void *arg)
 
 #define CT_CLEAR_BATCH 64
 
-int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
+int pfd_ct_clear_marks_of(struct pfd_ct *ct, const struct pfd_ct_ref *refs, size_t n, __u32 mask,
+			  __u64 *cleared)
 {
-	static const __u8 families[] = { AF_INET, AF_INET6 };
-	struct marked_arg m = { .mask = mask };
-	char *batch = NULL;
+	char *batch;
 	size_t len = 0, i;
 	unsigned int count = 0;
 	__u32 first = 0;
 	int err = 0, e;
 
 	*cleared = 0;
-	if (!mask)
+	if (!mask || !n)
 		return 0;
-	/* The kernel's dump filter matches (mark & mask) == value; any bit
-	 * of the mask is wanted here, so filter in userspace. */
-	for (i = 0; i < sizeof(families); i++) {
-		e = ct_dump_family_cb(ct, families[i], 0, 0, false, marked_cb, &m);
-		if (m.err) {
-			err = m.err;
-			goto out;
-		}
-		if (e && e != -EINTR) {
-			err = e;
-			goto out;
-		}
-	}
 	batch = malloc(PFD_NL_BUF_SIZE);
-	if (!batch) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i <= m.n; i++) {
+	if (!batch)
+		return -ENOMEM;
+	for (i = 0; i <= n; i++) {
 		struct pfd_ct_entry ent;
 		struct nlmsghdr *nlh;
 
 		/* CT_CLEAR_BATCH messages a datagram: their acks must fit
 		 * the request socket's receive buffer, or they are lost */
-		if (i < m.n && count < CT_CLEAR_BATCH && len + PFD_NL_REQ_SIZE <= PFD_NL_BUF_SIZE) {
+		if (i < n && count < CT_CLEAR_BATCH && len + PFD_NL_REQ_SIZE <= PFD_NL_BUF_SIZE) {
 			memset(&ent, 0, sizeof(ent));
-			ent.orig = m.refs[i].orig;
-			ent.zone = m.refs[i].zone;
+			ent.orig = refs[i].orig;
+			ent.zone = refs[i].zone;
 			memset(batch + len, 0, PFD_NL_REQ_SIZE);
 			if (ct_msg_start(&nlh, batch + len, IPCTNL_MSG_CT_NEW, &ent))
 				continue;
 			mnl_attr_put_u32(nlh, CTA_MARK, 0);
 			mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(mask));
+			/* the flow returns to the kernel: td_maxack froze
+			 * while the fast path carried it, and with
+			 * MAXACK_SET a legitimate RST could be judged
+			 * invalid (one message does both) */
+			if (ent.orig.l4proto == IPPROTO_TCP)
+				put_tcp_flags(nlh, 0, IP_CT_TCP_FLAG_MAXACK_SET);
 			nlh->nlmsg_flags |= NLM_F_ACK;
 			nlh->nlmsg_seq = ++ct->req.seq;
 			nlh->nlmsg_pid = ct->req.portid;
@@ -801,13 +824,43 @@ int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared)
 		}
 		len = 0;
 		count = 0;
-		if (i < m.n)
+		if (i < n)
 			i--; /* this entry did not fit: it opens the next batch */
 	}
-out:
 	if (err)
 		ct->stats.update_errors++;
 	free(batch);
+	return err;
+}
+
+int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, pfd_ct_skip_cb skip, void *skip_arg,
+		       __u64 *cleared)
+{
+	static const __u8 families[] = { AF_INET, AF_INET6 };
+	struct marked_arg m = { .mask = mask, .skip = skip, .skip_arg = skip_arg };
+	size_t i;
+	int err = 0, e;
+
+	*cleared = 0;
+	if (!mask)
+		return 0;
+	/* The kernel's dump filter matches (mark & mask) == value; any bit
+	 * of the mask is wanted here, so filter in userspace. */
+	for (i = 0; i < sizeof(families); i++) {
+		e = ct_dump_family_cb(ct, families[i], 0, 0, false, marked_cb, &m);
+		if (m.err) {
+			err = m.err;
+			break;
+		}
+		if (e && e != -EINTR) {
+			err = e;
+			break;
+		}
+	}
+	if (err)
+		ct->stats.update_errors++;
+	else
+		err = pfd_ct_clear_marks_of(ct, m.refs, m.n, mask, cleared);
 	free(m.refs);
 	return err;
 }

@@ -10,6 +10,7 @@
 #define PFD_CT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
 
@@ -99,6 +100,9 @@ int pfd_ct_events_read(struct pfd_ct *ct);
  * re-checked here; -EINVAL if status_value has bits outside status_mask.
  * The callback may call pfd_ct_set_*, not pfd_ct_dump. */
 int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value);
+/* From the pulse: the pfd_ct_dump under way delivers nothing more and
+ * returns -ECANCELED (the rest of it is read and dropped). */
+void pfd_ct_dump_cancel(struct pfd_ct *ct);
 
 /* fn(arg) runs between the datagrams of dumps and batched updates (seconds
  * long at 100k entries); it must not call into this pfd_ct. */
@@ -122,11 +126,27 @@ int pfd_ct_set_mark(struct pfd_ct *ct, const struct pfd_ct_entry *e, __u32 value
  * (IPCTNL_MSG_CT_GET): 0, -ENOENT, or -errno. */
 int pfd_ct_get(struct pfd_ct *ct, const struct pfd_ct_entry *e, struct pfd_ct_entry *out);
 
-/* Clears the mask bits of the mark of every TCP/UDP entry that has any of
- * them set: a full dump (both families), then the updates in batches, many
- * messages per datagram. *cleared counts the entries changed. 0 or the
- * first -errno (entries gone meanwhile are not errors). */
-int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, __u64 *cleared);
+/* A conntrack entry to change: its original tuple and zone. */
+struct pfd_ct_ref {
+	struct pfd_ct_tuple orig;
+	__u16 zone;
+};
+
+/* Clears the mask bits of the mark of these entries, and MAXACK_SET of the
+ * TCP ones, in batches (many messages per datagram). *cleared counts the
+ * entries changed. 0 or the first -errno (entries gone meanwhile are not
+ * errors). */
+int pfd_ct_clear_marks_of(struct pfd_ct *ct, const struct pfd_ct_ref *refs, size_t n, __u32 mask,
+			  __u64 *cleared);
+
+/* true: leave this entry's mark alone. */
+typedef bool (*pfd_ct_skip_cb)(void *arg, const struct pfd_ct_entry *e);
+
+/* The same for every TCP/UDP entry that has any of the mask bits set and
+ * that skip (may be NULL) does not claim: a full dump (both families),
+ * then pfd_ct_clear_marks_of. */
+int pfd_ct_clear_marks(struct pfd_ct *ct, __u32 mask, pfd_ct_skip_cb skip, void *skip_arg,
+		       __u64 *cleared);
 
 const struct pfd_ct_stats *pfd_ct_get_stats(const struct pfd_ct *ct);
 

@@ -223,6 +223,10 @@ int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, vo
 				err = cb(m, arg);
 			if (err > 0)
 				err = 0;
+			/* the caller gives up on the socket (closes it): the
+			 * rest of a long dump is not worth reading */
+			if (err == -ECANCELED)
+				return err;
 			/* A non-dump request ends with its ack, after the data. */
 		}
 	}

@@ -62,7 +62,9 @@ ssize_t pfd_nl_recv(struct pfd_nl *nl, void *buf, size_t len, bool *foreign);
  * added to non-dump requests) and processes the reply: every data message
  * goes to cb (may be NULL), up to NLMSG_DONE or the ack. Returns 0, the
  * kernel's -errno, cb's first negative return, -EINTR if the kernel flagged
- * the dump as inconsistent (NLM_F_DUMP_INTR), or -ETIMEDOUT. */
+ * the dump as inconsistent (NLM_F_DUMP_INTR), or -ETIMEDOUT. A cb that
+ * returns -ECANCELED ends it at once, the rest of the reply unread: the
+ * caller must not use the socket again (close it). */
 int pfd_nl_request(struct pfd_nl *nl, struct nlmsghdr *nlh, pfd_nl_msg_cb cb, void *arg);
 
 /* Sends count requests built in buf (each with NLM_F_ACK, sequence numbers

@@ -34,6 +34,7 @@ static const struct pfd_cli_opt flows_opts[] = {
 	{ "--json", 'j', NULL, "JSON output" },
 	{ "--addr", 0, "ADDR", "only flows with ADDR as an address of either direction" },
 	{ "--port", 0, "PORT", "only flows with PORT as a port of either direction" },
+	{ "--all", 0, NULL, "also flows awaiting the current ruleset (the kernel carries them)" },
 	{ "--watch", 'w', "SECONDS", WATCH_HELP },
 	{ 0 },
 };

@@ -192,10 +192,24 @@ static void print_counter(const char *label, const struct pfd_counter *c, const 
 	}
 }
 
+/* A pair accepted under an older ruleset, waiting for the current one to
+ * mark it again: in the map, but the kernel carries its packets. */
+static bool pair_awaiting(const struct view *v, const struct pfd_flow_pair *p)
+{
+	return v->has_ctl && p->orig.policy_gen != v->ctl.policy_gen;
+}
+
+struct count_ctx {
+	const struct view *v;
+	uint64_t n;
+};
+
 static int count_pair(void *arg, const struct pfd_flow_pair *p)
 {
-	(void)p;
-	(*(uint64_t *)arg)++;
+	struct count_ctx *c = arg;
+
+	if (!pair_awaiting(c->v, p))
+		c->n++;
 	return 0;
 }
 
@@ -253,8 +267,12 @@ int pfd_cmd_status(struct pfd_cli *cli)
 	}
 	if (v.st && v.pid && state_age < 0)
 		flows = v.st->flows;
-	else if (v.loaded)
-		pfd_flow_pairs_foreach(v.maps.flows, count_pair, &flows);
+	else if (v.loaded) {
+		struct count_ctx cc = { .v = &v };
+
+		pfd_flow_pairs_foreach(v.maps.flows, count_pair, &cc);
+		flows = cc.n;
+	}
 	if (state_age >= 0)
 		pr_warn("%s/state was last written %lld ms ago (state-dir full or read-only?): its "
 			"counters are old; flows counted in the map",
@@ -437,8 +455,9 @@ struct flows_ctx {
 	int family;
 	__be32 addr[4];
 	int port; /* host order, 0: any */
+	bool all; /* also the pairs awaiting the current ruleset */
 	uint64_t now;
-	unsigned int shown;
+	unsigned int shown, awaiting_hidden;
 };
 
 static bool addr_eq(const __be32 *a, const __be32 *b, int family)
@@ -525,8 +544,14 @@ static int show_pair(void *arg, const struct pfd_flow_pair *p)
 	struct flows_ctx *c = arg;
 	const struct pfd_flow *o = &p->orig;
 
+	bool awaiting = pair_awaiting(c->v, p);
+
 	if (!pair_matches(c, p))
 		return 0;
+	if (awaiting && !c->all) {
+		c->awaiting_hidden++;
+		return 0;
+	}
 	c->shown++;
 	pfd_out_open_obj(NULL);
 	pfd_print_str(PFD_PRINT_ANY, "family", "%s",
@@ -546,6 +571,9 @@ static int show_pair(void *arg, const struct pfd_flow_pair *p)
 	pfd_out_close_arr();
 	if (o->flags & PFD_FLOW_F_VIA_TC)
 		pfd_print_text(" via-tc");
+	pfd_print_bool(PFD_PRINT_JSON, "awaiting_ruleset", NULL, awaiting);
+	if (awaiting)
+		pfd_print_text(" awaiting-ruleset");
 	pfd_print_text("\n");
 	pfd_out_close_obj();
 	return 0;
@@ -581,6 +609,7 @@ int pfd_cmd_flows(struct pfd_cli *cli)
 	if (err)
 		goto out;
 	c.v = &v;
+	c.all = pfd_cli_opt(cli, "--all") != NULL;
 	c.now = pfd_now_ns();
 	pfd_out_open_arr(NULL);
 	err = pfd_flow_pairs_foreach(v.maps.flows, show_pair, &c);
@@ -590,6 +619,10 @@ int pfd_cmd_flows(struct pfd_cli *cli)
 		pr_err("reading the flow map: %s", strerror(-err));
 	else if (!c.shown)
 		pfd_print_text("no offloaded flows%s\n", addr || port ? " match" : "");
+	if (!err && c.awaiting_hidden)
+		pfd_print_text("%u more in the map await the current ruleset's mark; the kernel "
+			       "carries them (--all lists them)\n",
+			       c.awaiting_hidden);
 out:
 	view_close(&v);
 	return err ? PFD_EXIT_FAIL : PFD_EXIT_OK;
@@ -663,6 +696,7 @@ static int parse_port(const char *s, __be16 *out)
 struct explain_out {
 	const struct pfd_policy_decision *dec;
 	bool installed, installed_via_tc;
+	bool awaiting_ruleset; /* installed under an older ruleset */
 };
 
 static int explain_result(const struct explain_out *o, bool offloaded, const char *fmt, ...)
@@ -690,6 +724,7 @@ static int explain_result(const struct explain_out *o, bool offloaded, const cha
 		pfd_out_open_obj("installed");
 		pfd_print_bool(PFD_PRINT_JSON, "present", NULL, o->installed);
 		pfd_print_bool(PFD_PRINT_JSON, "via_tc", NULL, o->installed_via_tc);
+		pfd_print_bool(PFD_PRINT_JSON, "awaiting_ruleset", NULL, o->awaiting_ruleset);
 		pfd_out_close_obj();
 	}
 	pfd_out_close_obj();
@@ -789,7 +824,17 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 		fc.e = &ec.e;
 		pfd_flow_pairs_foreach(v.maps.flows, find_pair, &fc);
 	}
-	if (fc.found) {
+	if (fc.found && v.has_ctl && fc.pair.orig.policy_gen != v.ctl.policy_gen) {
+		out.installed = true;
+		out.awaiting_ruleset = true;
+		rc = explain_result(
+			&out, false,
+			"in the flow map, but accepted under an older nftables ruleset: "
+			"the kernel decides its packets until the current ruleset marks "
+			"it again%s%s",
+			dec.offload ? "" : "; the current policy would not offload it: ",
+			dec.offload ? "" : dec.reason);
+	} else if (fc.found) {
 		uint64_t pk = fc.pair.orig.packets + fc.pair.reply.packets;
 
 		bool via_tc = (fc.pair.orig.flags | fc.pair.reply.flags) & PFD_FLOW_F_VIA_TC;

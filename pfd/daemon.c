@@ -78,7 +78,7 @@ struct pfd {
 	struct pfd_device devs[PFD_MAX_DEVS];
 	unsigned int n_devs;
 
-	int t_heartbeat, t_refresh, t_reconcile, t_metrics;
+	int t_heartbeat, t_refresh, t_reconcile, t_metrics, t_reval;
 	uint64_t breaker_window_start;
 	struct pfd_stats_sum *sum;
 
@@ -91,10 +91,23 @@ struct pfd {
 	bool ruleset_gen_valid;
 	uint32_t ruleset_gen;
 	bool marks_dirty;
-	/* the fast path passes everything while offloaded flows are being
-	 * removed: a pfd killed half way leaves no flow of an old ruleset
-	 * forwarding until the heartbeat goes stale */
+	/* mark mode: a revalidation under way (marks_revalidate): the marks
+	 * of the flows that went stale are cleared first, a chunk per loop
+	 * turn, most recently active first, so that the flows with traffic
+	 * return while the rest is cleared; then the full dump's clear */
+	struct {
+		bool active;
+		bool gen_valid;
+		uint32_t gen;
+		struct pfd_ct_ref *refs;
+		size_t n, pos;
+		uint64_t t0, cleared;
+	} reval;
+	/* the fast path passes everything: a ruleset commit waits behind a
+	 * long dump (pulse) */
 	bool gate_closed;
+	/* a reconcile that gave way to a ruleset commit (its reason) */
+	const char *reconcile_again;
 	bool devmap_dirty; /* a device's XDP features changed */
 	int tc_changed[4]; /* ifindexes; -1: more, re-decide all */
 	unsigned int n_tc_changed;
@@ -235,6 +248,8 @@ static void metrics_write(struct pfd *d)
 	in.refreshes = fs->refreshes;
 	in.refresh_errors = fs->refresh_errors;
 	in.revalidations = fs->revalidations;
+	in.stale = fs->stale;
+	in.readmitted = fs->readmitted;
 	err = pfd_metrics_write(d->cfg->metrics_file, &in);
 	if (err)
 		pr_ratelimited(LOG_WARNING, 300, "%s: cannot write metrics (%s) (metrics-file)",
@@ -556,6 +571,8 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 /* -------------------------------------------------------------------- */
 /* Conntrack, nftables, rtnetlink                                       */
 
+static void pulse(void *arg);
+
 static void flows_ctx(struct pfd *d, struct pfd_flows_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -568,6 +585,8 @@ static void flows_ctx(struct pfd *d, struct pfd_flows_ctx *c)
 	c->devs = &d->devset;
 	c->flows_fd = d->maps->flows;
 	c->fib_mark_ok = pfd_bpf_fib_mark_ok(d->bpf);
+	c->pulse = pulse;
+	c->pulse_arg = d;
 }
 
 /* A full dump through the flow table; entries it does not show leave the
@@ -583,6 +602,15 @@ static int reconcile(struct pfd *d, const char *why)
 		mask = value = IPS_OFFLOAD;
 	pfd_flows_reconcile_begin(d->flows);
 	err = pfd_ct_dump(d->ct, mask, value);
+	if (err == -ECANCELED) {
+		/* a ruleset commit waited behind it (pulse): it goes first,
+		 * the reconcile runs again once it is handled */
+		pfd_flows_reconcile_abort(d->flows);
+		d->reconcile_again = why;
+		pr_info("%s: interrupted by a ruleset commit; it runs again after the revalidation",
+			why);
+		return err;
+	}
 	if (err) {
 		/* keep everything: a failed dump proves nothing */
 		pr_ratelimited(LOG_WARNING, 60, "conntrack dump failed (%s); reconcile skipped",
@@ -595,6 +623,17 @@ static int reconcile(struct pfd *d, const char *why)
 		pr_info("%s: %" PRIu64 " differences between conntrack and the flow map repaired",
 			why, fixed);
 	return 0;
+}
+
+/* The reconcile that gave way to a ruleset commit, once that is handled. */
+static void reconcile_resume(struct pfd *d)
+{
+	const char *why = d->reconcile_again;
+
+	if (!why || d->reval.active)
+		return;
+	d->reconcile_again = NULL;
+	reconcile(d, why);
 }
 
 static void on_ct(void *arg, int fd, uint32_t events)
@@ -636,6 +675,18 @@ static void flowtables_reread(struct pfd *d)
 /* How often a long dump stops to look at the heartbeat and the ruleset. */
 #define PULSE_EVERY_NS (20ULL * 1000000)
 
+/* One map write takes every installed flow off the fast path: their
+ * entries carry the old generation, and the fast path passes such packets
+ * to the kernel. Nothing else is touched; pfd stamps a flow again when the
+ * ruleset marks it again. */
+static void policy_gen_bump(struct pfd *d)
+{
+	d->ctl.policy_gen++;
+	ctl_write(d);
+	if (d->flows)
+		pfd_flows_set_policy_gen(d->flows, d->ctl.policy_gen);
+}
+
 /*
  * Mark mode: a ruleset generation pfd has not revalidated (a commit, or one
  * made while pfd was down). Every offload mark in conntrack was set by an
@@ -643,13 +694,117 @@ static void flowtables_reread(struct pfd *d)
  * reason (min-packets, UDP not assured yet, map full, refused by the
  * environment) alike: clear them all, so that only marks the current
  * ruleset sets can install a flow. Offloaded flows go back to the kernel
- * first; those the ruleset still accepts are re-marked on their next packet
- * and return within milliseconds.
+ * first, at once and at any number of flows (policy_gen_bump); those the
+ * ruleset still accepts are re-marked on their next packet and return
+ * within milliseconds, each with one map write.
+ */
+/* Revalidation chunks: conntrack updates per loop turn (64 per datagram),
+ * growing from a few milliseconds' work (the most active flows, back at
+ * once) to about 20 ms; events and timers are served in between. */
+#define REVAL_CHUNK_FIRST 256
+#define REVAL_CHUNK_MAX	  4096
+
+static void reval_finish(struct pfd *d)
+{
+	__u64 cleared = 0;
+	uint32_t gen = d->reval.gen;
+	int err;
+
+	pfd_loop_timer_set(d->t_reval, 0);
+	/* every other mark: entries pfd left out, and stale flows whose
+	 * clear by reference failed; not the ones cleared above, which the
+	 * current ruleset may have marked again since */
+	err = pfd_ct_clear_marks(d->ct, d->cfg->mark_mask, pfd_flows_mark_cleared, d->flows,
+				 &cleared);
+	d->reval.cleared += cleared;
+	pfd_flows_count_revalidation(d->flows);
+	free(d->reval.refs);
+	d->reval.refs = NULL;
+	d->reval.active = false;
+	if (err) {
+		/* until a clear succeeds, installs stay held: a mark the old
+		 * ruleset set may still be there; the heartbeat retries */
+		d->marks_dirty = true;
+		pr_ratelimited(LOG_ERR, 10,
+			       "ruleset changed: clearing the offload marks failed (%s); "
+			       "retrying",
+			       strerror(-err));
+		reconcile_resume(d);
+		return;
+	}
+	pfd_flows_hold_installs(d->flows, false);
+	d->marks_dirty = false;
+	d->ruleset_gen = gen;
+	d->ruleset_gen_valid = d->reval.gen_valid;
+	pfd_flows_verify_until(d->flows, pfd_now_ns() + VERIFY_AFTER_REVALIDATION_NS);
+	pr_info("nftables generation %u: offload marks cleared on %llu entries in %llu ms", gen,
+		(unsigned long long)d->reval.cleared,
+		(unsigned long long)((pfd_now_ns() - d->reval.t0) / 1000000));
+	reconcile_resume(d);
+}
+
+/* One loop turn of a revalidation: a chunk of the stale flows' marks, or,
+ * once they are done, the rest (reval_finish). */
+static void reval_step(struct pfd *d)
+{
+	size_t k;
+	__u64 cleared = 0;
+
+	if (!d->reval.active)
+		return;
+	if (d->mode != PFD_MODE_MARK) {
+		/* a reload left mark mode: nothing of the old mode stays */
+		pfd_loop_timer_set(d->t_reval, 0);
+		free(d->reval.refs);
+		d->reval.refs = NULL;
+		d->reval.active = false;
+		pfd_flows_hold_installs(d->flows, false);
+		return;
+	}
+	if (d->reval.pos == d->reval.n) {
+		reval_finish(d);
+		return;
+	}
+	k = d->reval.pos < REVAL_CHUNK_FIRST ? REVAL_CHUNK_FIRST :
+	    d->reval.pos > REVAL_CHUNK_MAX   ? REVAL_CHUNK_MAX :
+					       d->reval.pos;
+	if (k > d->reval.n - d->reval.pos)
+		k = d->reval.n - d->reval.pos;
+	/* a failed chunk is not fatal: reval_finish's dump finds its marks */
+	if (!pfd_ct_clear_marks_of(d->ct, d->reval.refs + d->reval.pos, k, d->cfg->mark_mask,
+				   &cleared))
+		pfd_flows_marks_cleared(d->flows, d->reval.refs + d->reval.pos, k);
+	d->reval.cleared += cleared;
+	d->reval.pos += k;
+	/* the next turn, after the events this chunk's flows bring */
+	pfd_loop_timer_set(d->t_reval, 1);
+}
+
+static void on_reval(void *arg, int fd, uint32_t events)
+{
+	struct pfd *d = arg;
+
+	(void)events;
+	pfd_loop_timer_ack(fd);
+	reval_step(d);
+}
+
+/*
+ * Mark mode: a ruleset generation pfd has not revalidated (a commit, or one
+ * made while pfd was down). Every offload mark in conntrack was set by an
+ * older ruleset, on installed flows and on entries pfd left out for any
+ * reason (min-packets, UDP not assured yet, map full, refused by the
+ * environment) alike: clear them all, so that only marks the current
+ * ruleset sets can install a flow. Offloaded flows go back to the kernel
+ * first, at once and at any number of flows (policy_gen_bump); their marks
+ * are cleared first, the most recently active first, and each is stamped
+ * again (one map write) when the ruleset marks it again, while the rest
+ * is cleared.
  */
 static void marks_revalidate(struct pfd *d, uint32_t gen, bool gen_valid)
 {
-	__u64 cleared = 0;
-	int err;
+	const struct pfd_flows_stats *fs = pfd_flows_get_stats(d->flows);
+	ssize_t n;
 
 	/* conntrack events queued before the commit carry the old ruleset's
 	 * marks: every install they ask for is read back first */
@@ -658,65 +813,24 @@ static void marks_revalidate(struct pfd *d, uint32_t gen, bool gen_valid)
 		d->ct_overruns++;
 		d->resyncs++;
 	}
-	/* One map write closes the fast path before the removals (200k map
-	 * deletes for 100k flows take a while); if it fails, the removals
-	 * still run. A restart finds the gate closed and the generation
-	 * unrevalidated: it empties the map before opening it. */
-	d->gate_closed = true;
-	ctl_write(d);
-	pr_info("nftables generation %u: revalidating (the fast path passes everything until "
-		"the offloaded flows are removed)",
-		gen);
-	pfd_flows_remove_all(d->flows, false);
-	d->gate_closed = false;
-	ctl_write(d);
-	err = pfd_ct_clear_marks(d->ct, d->cfg->mark_mask, &cleared);
-	pfd_flows_count_revalidation(d->flows);
-	if (err) {
-		/* until a clear succeeds, every install is read back: a mark
-		 * the old ruleset set is still there, so this only narrows
-		 * the gap; the heartbeat retries */
-		d->marks_dirty = true;
-		pr_ratelimited(LOG_ERR, 10,
-			       "ruleset changed: clearing the offload marks failed (%s); "
-			       "retrying",
-			       strerror(-err));
-		return;
-	}
-	d->marks_dirty = false;
-	d->ruleset_gen = gen;
-	d->ruleset_gen_valid = gen_valid;
-	pfd_flows_verify_until(d->flows, pfd_now_ns() + VERIFY_AFTER_REVALIDATION_NS);
-	pr_info("nftables generation %u: offload marks cleared on %llu entries", gen,
-		(unsigned long long)cleared);
-}
-
-/* Empties the flow map (entries of a previous run no longer valid);
- * returns how many went. Keys are collected in rounds: deleting while
- * iterating would restart the iteration. */
-static unsigned long flow_map_flush(int fd)
-{
-	struct pfd_flow_key keys[256], k, *prev, next;
-	unsigned long total = 0, round;
-	size_t n, i;
-
-	/* rounds of up to 256 keys, until the map is empty (or a round
-	 * deletes nothing: never spin) */
-	do {
-		n = 0;
-		round = 0;
-		prev = NULL;
-		while (n < 256 && !bpf_map_get_next_key(fd, prev, &next)) {
-			keys[n++] = next;
-			k = next;
-			prev = &k;
-		}
-		for (i = 0; i < n; i++)
-			if (!bpf_map_delete_elem(fd, &keys[i]))
-				round++;
-		total += round;
-	} while (n == 256 && round);
-	return total;
+	/* If the write fails, the heartbeat's next ctl_write carries the new
+	 * generation; a restart finds the ruleset generation unrevalidated
+	 * and bumps again before its first heartbeat. Until the marks are
+	 * cleared nothing is installed or stamped again. */
+	policy_gen_bump(d);
+	pfd_flows_hold_installs(d->flows, true);
+	free(d->reval.refs);
+	memset(&d->reval, 0, sizeof(d->reval));
+	d->reval.active = true;
+	d->reval.gen = gen;
+	d->reval.gen_valid = gen_valid;
+	d->reval.t0 = pfd_now_ns();
+	n = pfd_flows_stale_refs(d->flows, &d->reval.refs);
+	d->reval.n = n > 0 ? (size_t)n : 0; /* -ENOMEM: the dump's clear does all */
+	pr_info("nftables generation %u: revalidating (%llu flow(s) go to the kernel until "
+		"the ruleset marks them again)",
+		gen, (unsigned long long)fs->stale);
+	reval_step(d);
 }
 
 /* The pins are how the CLI, a restart and `pfd detach` find pfd's maps and
@@ -744,7 +858,9 @@ static void pins_check(struct pfd *d)
 
 /*
  * Runs between the datagrams of a long conntrack dump or mark clear (100k
- * entries take seconds, and the loop serves nothing else meanwhile). The
+ * entries take seconds, and the loop serves nothing else meanwhile), and
+ * every so many records of the flow table's long walks (refresh,
+ * reconcile, re-decision: a map lookup or two per record). The
  * daemon is alive: the heartbeat goes on, so the fast path does not fail
  * open for it. A ruleset commit waiting behind the dump cannot: in mark
  * mode the gate closes at once (every packet to the kernel), and on_nft
@@ -762,6 +878,11 @@ static void pulse(void *arg)
 	if (d->mode == PFD_MODE_MARK && !d->gate_closed && p.fd >= 0 && poll(&p, 1, 0) > 0) {
 		d->gate_closed = true;
 		ctl_write(d);
+		/* a reconcile or refresh of 100k entries would keep every
+		 * flow in the kernel for up to a second: they give way */
+		pfd_ct_dump_cancel(d->ct);
+		if (d->flows)
+			pfd_flows_walk_cancel(d->flows);
 		return;
 	}
 	if (now - d->ctl.heartbeat_ns >= (uint64_t)d->cfg->heartbeat_interval_ms * 1000000ULL) {
@@ -770,13 +891,16 @@ static void pulse(void *arg)
 	}
 }
 
-/* A gate the pulse closed for events that were not a new generation. */
+/* A gate the pulse closed, once the commit is handled (or was not a new
+ * generation); then the reconcile it interrupted, unless a revalidation
+ * is still under way (it resumes it when done). */
 static void gate_open(struct pfd *d)
 {
-	if (!d->gate_closed)
-		return;
-	d->gate_closed = false;
-	ctl_write(d);
+	if (d->gate_closed) {
+		d->gate_closed = false;
+		ctl_write(d);
+	}
+	reconcile_resume(d);
 }
 
 static void on_nft(void *arg, int fd, uint32_t events)
@@ -928,7 +1052,7 @@ static void on_heartbeat(void *arg, int fd, uint32_t events)
 	ctl_write(d);
 	pins_check(d);
 	now = pfd_now_ns();
-	if (d->mode == PFD_MODE_MARK && d->marks_dirty) {
+	if (d->mode == PFD_MODE_MARK && d->marks_dirty && !d->reval.active) {
 		/* a later generation's event revalidates again anyway */
 		uint32_t gen = d->ruleset_gen;
 		bool valid = !pfd_nft_generation(d->nft, &gen);
@@ -960,6 +1084,11 @@ static void on_reconcile(void *arg, int fd, uint32_t events)
 
 	(void)events;
 	pfd_loop_timer_ack(fd);
+	if (d->reval.active) {
+		/* the flows with traffic are coming back: not now */
+		d->reconcile_again = "reconcile";
+		return;
+	}
 	reconcile(d, "reconcile");
 }
 
@@ -1123,6 +1252,7 @@ static int control_handler(void *arg, const char *cmd, FILE *out, char *err, siz
 		s.reloads, s.reload_attempts);
 	fputs(",\"reload_error\":", out);
 	pfd_control_json_str(out, s.reload_error);
+	fprintf(out, ",\"revalidating\":%s", d->reval.active ? "true" : "false");
 	fprintf(out, ",\"gate_closed\":%s,\"devices\":%u", d->gate_closed ? "true" : "false",
 		s.n_devs);
 	if (s.ruleset_gen_valid)
@@ -1192,6 +1322,7 @@ static void teardown(struct pfd *d)
 	/* Pins, links and the maps stay: the fast path goes on forwarding
 	 * until the heartbeat goes stale; a restart adopts everything. */
 	pfd_flows_free(d->flows);
+	free(d->reval.refs);
 	pfd_loop_free(d->loop);
 	pfd_ct_close(d->ct);
 	pfd_rt_close(d->rt);
@@ -1219,6 +1350,7 @@ static int start(struct pfd *d)
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct pfd_ct_opts copts = {};
 	struct pfd_flows_ctx fc;
+	bool ruleset_moved = false;
 	pid_t holder = 0;
 	__u32 k = 0;
 	int err;
@@ -1267,10 +1399,11 @@ static int start(struct pfd *d)
 	/* Mark mode: the adopted flows were installed under the ruleset
 	 * generation the previous run revalidated. If the ruleset changed
 	 * since (or that is unknown), they and every offload mark in
-	 * conntrack come from an older ruleset: the map is emptied before
-	 * the first heartbeat lets the fast path use it, the marks are
-	 * cleared once conntrack is open. Events subscribed first: a change
-	 * after the read is seen. */
+	 * conntrack come from an older ruleset: the policy generation moves
+	 * on before the first heartbeat lets the fast path use the map, the
+	 * marks are cleared once conntrack is open, and the first reconcile
+	 * removes the entries nobody marked again. Events subscribed first:
+	 * a change after the read is seen. */
 	err = pfd_nft_events_open(d->nft);
 	if (err) {
 		pr_err("nftables events: %s", strerror(-err));
@@ -1286,13 +1419,8 @@ static int start(struct pfd *d)
 		same = d->ruleset_gen_valid && !pfd_state_read(d->cfg->state_dir, &prev) &&
 		       prev.ruleset_gen_valid && prev.ruleset_gen == gen;
 		if (!same) {
-			unsigned long n = flow_map_flush(d->maps->flows);
-
 			d->marks_dirty = true;
-			if (n)
-				pr_info("nftables ruleset changed while pfd was stopped: %lu "
-					"adopted flow entries dropped, offload marks revalidated",
-					n);
+			ruleset_moved = true;
 		}
 	}
 	/* keep the adopted generation moving forward: a cached FIB result of
@@ -1301,6 +1429,11 @@ static int start(struct pfd *d)
 	    d->ctl.abi_version != PFD_ABI_VERSION)
 		memset(&d->ctl, 0, sizeof(d->ctl));
 	d->ctl.keepalive_ms = keepalive_ms(d);
+	if (ruleset_moved) {
+		d->ctl.policy_gen++;
+		pr_info("nftables ruleset changed while pfd was stopped (or unknown): adopted "
+			"flow entries go to the kernel, offload marks are revalidated");
+	}
 	fib_gen_bump(d); /* also the first heartbeat */
 
 	err = pfd_rt_open(&d->rt, on_rt_event, d);
@@ -1325,6 +1458,7 @@ static int start(struct pfd *d)
 	err = pfd_flows_new(&d->flows, &fc);
 	if (err)
 		return err;
+	pfd_flows_set_policy_gen(d->flows, d->ctl.policy_gen);
 	devices_sync(d, d->cfg, true);
 
 	copts.arg = d->flows;
@@ -1366,7 +1500,9 @@ static int start(struct pfd *d)
 	d->t_reconcile =
 		pfd_loop_add_timer(d->loop, d->cfg->reconcile_interval_ms, on_reconcile, d);
 	d->t_metrics = pfd_loop_add_timer(d->loop, 0, on_metrics, d);
-	if (d->t_heartbeat < 0 || d->t_refresh < 0 || d->t_reconcile < 0 || d->t_metrics < 0) {
+	d->t_reval = pfd_loop_add_timer(d->loop, 0, on_reval, d);
+	if (d->t_heartbeat < 0 || d->t_refresh < 0 || d->t_reconcile < 0 || d->t_metrics < 0 ||
+	    d->t_reval < 0) {
 		pr_err("timers: %s", strerror(errno));
 		return -EMFILE;
 	}
@@ -1398,7 +1534,7 @@ int pfd_daemon_run(const char *config_path, int verbosity)
 	d->lock_fd = d->control_fd = -1;
 	d->config_path = config_path;
 	d->verbosity = verbosity;
-	d->t_heartbeat = d->t_refresh = d->t_reconcile = d->t_metrics = -1;
+	d->t_heartbeat = d->t_refresh = d->t_reconcile = d->t_metrics = d->t_reval = -1;
 	d->started = (int64_t)time(NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Every millisecond between a conntrack event and its map entry is a

@@ -37,6 +37,10 @@ struct rec {
 	struct pfd_flow_key key[2];
 	unsigned char tmpl[2][FLOW_TMPL_LEN];
 	uint64_t refreshed_seen; /* max last_seen_ns at the last refresh */
+	uint64_t active_ns;	 /* pfd_now_ns() of its install, or of the last
+				  * refresh that saw fast-path packets */
+	uint32_t cleared_gen;	 /* policy_gen under which its offload mark
+				  * is known cleared (see hold_installs) */
 	__be32 gw[2][4];	 /* each direction's next hop; 0: on-link */
 	uint32_t seen_gen;
 	uint32_t env_gen;   /* f->env_gen when last decided */
@@ -89,10 +93,14 @@ struct pfd_flows {
 	struct dev_probe probes[PFD_MAX_DEVS];
 	int fwmark[2];		    /* [v4, v6]: -1 unknown, 0/1 */
 	struct pfd_flow_key *sweep; /* reconcile: map keys to delete */
-	size_t nsweep;
+	size_t nsweep, sweep_steps;
 	uint64_t repairs_before; /* st.repairs at reconcile begin */
 	uint32_t env_gen;	 /* bumped by every invalidation */
 	uint64_t verify_until;	 /* see pfd_flows_verify_until() */
+	uint32_t policy_gen;	 /* pfd_ctl.policy_gen: stamped at install */
+	bool walk_cancel;	 /* see pfd_flows_walk_cancel() */
+	size_t refresh_pos;	 /* the bucket a cancelled refresh resumes at */
+	bool installs_held;	 /* see pfd_flows_hold_installs() */
 	/* Map keys two conntrack entries share (the same tuple on the same
 	 * device in two zones): the fast path cannot tell their packets
 	 * apart, so neither is offloaded. Rare; rebuilt by every reconcile. */
@@ -255,6 +263,115 @@ void pfd_flows_set_ctx(struct pfd_flows *f, const struct pfd_flows_ctx *ctx)
 const struct pfd_flows_stats *pfd_flows_get_stats(const struct pfd_flows *f)
 {
 	return &f->st;
+}
+
+/* A record whose map entries carry an older ruleset generation: the fast
+ * path passes its packets to the kernel, which decides them again. */
+static bool rec_stale(const struct pfd_flows *f, const struct rec *r)
+{
+	struct pfd_flow v;
+
+	memcpy(&v, r->tmpl[0], FLOW_TMPL_LEN);
+	return v.policy_gen != f->policy_gen;
+}
+
+void pfd_flows_set_policy_gen(struct pfd_flows *f, uint32_t gen)
+{
+	if (gen == f->policy_gen)
+		return;
+	/* every record becomes stale at once; none is touched */
+	f->st.stale += f->st.flows;
+	f->st.flows = 0;
+	f->policy_gen = gen;
+}
+
+void pfd_flows_hold_installs(struct pfd_flows *f, bool hold)
+{
+	f->installs_held = hold;
+}
+
+void pfd_flows_walk_cancel(struct pfd_flows *f)
+{
+	f->walk_cancel = true;
+}
+
+struct stale_ref {
+	uint64_t active_ns;
+	struct pfd_ct_ref ref;
+};
+
+static int by_activity(const void *a, const void *b)
+{
+	uint64_t x = ((const struct stale_ref *)a)->active_ns,
+		 y = ((const struct stale_ref *)b)->active_ns;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+ssize_t pfd_flows_stale_refs(struct pfd_flows *f, struct pfd_ct_ref **out)
+{
+	struct stale_ref *tmp;
+	struct pfd_ct_ref *refs;
+	size_t n = 0, i;
+
+	*out = NULL;
+	if (!f->st.stale)
+		return 0;
+	tmp = malloc(f->st.stale * sizeof(*tmp));
+	refs = malloc(f->st.stale * sizeof(*refs));
+	if (!tmp || !refs) {
+		free(tmp);
+		free(refs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->nbuckets; i++) {
+		struct rec *r;
+
+		for (r = f->by_id[i]; r; r = r->next_id) {
+			if (!rec_stale(f, r) || r->cleared_gen == f->policy_gen || n == f->st.stale)
+				continue;
+			tmp[n].active_ns = r->active_ns;
+			tmp[n].ref.orig = r->e.orig;
+			tmp[n].ref.zone = r->e.zone;
+			n++;
+		}
+	}
+	qsort(tmp, n, sizeof(*tmp), by_activity);
+	for (i = 0; i < n; i++)
+		refs[i] = tmp[i].ref;
+	free(tmp);
+	*out = refs;
+	return (ssize_t)n;
+}
+
+static struct rec *find_ref(struct pfd_flows *f, const struct pfd_ct_ref *ref)
+{
+	struct pfd_ct_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.orig = ref->orig;
+	e.zone = ref->zone;
+	return find_id(f, &e);
+}
+
+void pfd_flows_marks_cleared(struct pfd_flows *f, const struct pfd_ct_ref *refs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rec *r = find_ref(f, &refs[i]);
+
+		if (r && rec_stale(f, r))
+			r->cleared_gen = f->policy_gen;
+	}
+}
+
+bool pfd_flows_mark_cleared(void *arg, const struct pfd_ct_entry *e)
+{
+	struct pfd_flows *f = arg;
+	struct rec *r = find_id(f, e);
+
+	return r && r->cleared_gen == f->policy_gen;
 }
 
 /* -------------------------------------------------------------------- */
@@ -474,6 +591,13 @@ static bool mark_mode(const struct pfd_flows *f)
 	return f->ctx.mode == PFD_MODE_MARK;
 }
 
+/* Every PFD_FLOWS_PULSE_EVERY steps of a long walk: see ctx.pulse. */
+static void walk_pulse(struct pfd_flows *f, size_t *steps)
+{
+	if (++*steps % PFD_FLOWS_PULSE_EVERY == 0 && f->ctx.pulse)
+		f->ctx.pulse(f->ctx.pulse_arg);
+}
+
 static void map_delete_keys(struct pfd_flows *f, const struct pfd_flow_key key[2])
 {
 	bpf_map_delete_elem(f->ctx.flows_fd, &key[0]);
@@ -485,13 +609,20 @@ static void map_delete_keys(struct pfd_flows *f, const struct pfd_flow_key key[2
 static void remove_rec(struct pfd_flows *f, struct rec *r, bool gone, bool clear_mark,
 		       const char *why)
 {
+	bool stale = rec_stale(f, r);
+
 	map_delete_keys(f, r->key);
 	unlink_keys(f, r);
 	unlink_id(f, r);
 	f->st.removals++;
-	f->st.flows--;
+	if (stale)
+		f->st.stale--;
+	else
+		f->st.flows--;
 	pr_debug("flow removed: %s", why);
-	if (!gone && mark_mode(f)) {
+	/* a stale record is already the kernel's: the revalidation's batched
+	 * clear reset its mark and MAXACK_SET */
+	if (!gone && !stale && mark_mode(f)) {
 		/* Returning to the kernel: td_maxack froze while the fast path
 		 * carried the flow; with MAXACK_SET a legitimate RST can be
 		 * judged invalid (nf_flow_table clears it at teardown too). */
@@ -527,10 +658,11 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 {
 	struct pfd_flow_key key[2];
 	struct pfd_flow val[2];
-	bool fresh = !r;
+	bool fresh = !r, readmitted = r && rec_stale(f, r);
 	int err, i;
 
 	pfd_policy_build(e, env, d, key, val);
+	val[0].policy_gen = val[1].policy_gen = f->policy_gen;
 	if (r && !memcmp(r->key, key, sizeof(key)) && !memcmp(r->tmpl[0], &val[0], FLOW_TMPL_LEN) &&
 	    !memcmp(r->tmpl[1], &val[1], FLOW_TMPL_LEN)) {
 		/* unchanged; on reconcile make sure the map still agrees */
@@ -619,6 +751,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 			return;
 		}
 		r->e = *e;
+		r->active_ns = pfd_now_ns();
 		size_t h = id_hash(f, e);
 
 		r->next_id = f->by_id[h];
@@ -630,6 +763,12 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 	} else {
 		unlink_keys(f, r);
 		r->e = *e;
+		if (readmitted) {
+			/* the current ruleset marked it again */
+			f->st.stale--;
+			f->st.flows++;
+			f->st.readmitted++;
+		}
 	}
 	memcpy(r->gw, env->gw, sizeof(r->gw));
 	memcpy(r->key, key, sizeof(key));
@@ -664,12 +803,35 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 		return;
 	}
 	if (!pfd_policy_check_entry(f->ctx.cfg, f->ctx.mode, e, &d)) {
+		if (r && rec_stale(f, r)) {
+			/* off the fast path already, waiting for the current
+			 * ruleset to mark it again (this is likely the event
+			 * of the revalidation's own mark clear): a removal
+			 * would cost map deletes and conntrack round trips
+			 * for nothing; conntrack's destroy event ends it.
+			 * Events are read after the commit, so a mark set
+			 * after this one is the current ruleset's. */
+			r->e = *e;
+			r->seen_gen = f->gen;
+			if (mark_mode(f) &&
+			    (e->mark & f->ctx.cfg->mark_mask) != f->ctx.cfg->mark_value)
+				r->cleared_gen = f->policy_gen;
+			return;
+		}
 		/* left ESTABLISHED/ASSURED, mark cleared, IPS_OFFLOAD gone */
 		if (r)
 			remove_rec(f, r, false, false, d.reason);
 		return;
 	}
-	if (!r && !f->reconciling && mark_mode(f) && f->verify_until &&
+	if (f->installs_held && (!r || (rec_stale(f, r) && r->cleared_gen != f->policy_gen))) {
+		/* a mark an older ruleset may have set: no new flow takes
+		 * the fast path until the marks are cleared, and no stale
+		 * one until its own mark is */
+		if (r)
+			r->seen_gen = f->gen;
+		return;
+	}
+	if ((!r || rec_stale(f, r)) && !f->reconciling && mark_mode(f) && f->verify_until &&
 	    pfd_now_ns() < f->verify_until) {
 		struct pfd_ct_entry now;
 
@@ -694,7 +856,7 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 			install(f, r, e, &env, &d);
 		return;
 	}
-	if (r && r->env_gen == f->env_gen && !f->reconciling) {
+	if (r && r->env_gen == f->env_gen && !f->reconciling && !rec_stale(f, r)) {
 		/* Still eligible, and nothing it was decided on has changed
 		 * (routes, devices, policy probes): an UPDATE for a counter,
 		 * a timeout, our own BE_LIBERAL. Reconcile re-decides all. */
@@ -720,7 +882,7 @@ void pfd_flows_verify_until(struct pfd_flows *f, uint64_t until_ns)
 
 void pfd_flows_redecide(struct pfd_flows *f, int ifindex)
 {
-	size_t i;
+	size_t i, steps = 0;
 
 	for (i = 0; i < f->nbuckets; i++) {
 		struct rec *r, *next;
@@ -731,9 +893,12 @@ void pfd_flows_redecide(struct pfd_flows *f, int ifindex)
 			struct pfd_ct_entry e;
 
 			next = r->next_id; /* remove_rec() frees r */
+			walk_pulse(f, &steps);
 			if (ifindex >= 0 && r->key[0].ifindex != (__u32)ifindex &&
 			    r->key[1].ifindex != (__u32)ifindex)
 				continue;
+			if (rec_stale(f, r))
+				continue; /* the ruleset decides it first */
 			e = r->e;
 			fill_env(f, &e, &env);
 			pfd_policy_decide(f->ctx.cfg, &e, &env, &dec);
@@ -779,6 +944,9 @@ static int sweep_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_fl
 	struct pfd_flow_key *stale;
 
 	(void)v;
+	walk_pulse(f, &f->sweep_steps);
+	if (f->walk_cancel)
+		return -ECANCELED; /* the next reconcile sweeps the rest */
 	if (find_key(f, k))
 		return 0;
 	/* deleting while iterating restarts get_next_key: collect instead */
@@ -818,6 +986,7 @@ uint64_t pfd_flows_reconcile_end(struct pfd_flows *f)
 	}
 	/* map entries nobody owns: a previous run's leftovers, or lost events */
 	f->nsweep = 0;
+	f->walk_cancel = false;
 	pfd_flows_foreach(f->ctx.flows_fd, sweep_cb, f);
 	for (i = 0; i < f->nsweep; i++)
 		bpf_map_delete_elem(f->ctx.flows_fd, &f->sweep[i]);
@@ -830,13 +999,14 @@ uint64_t pfd_flows_reconcile_end(struct pfd_flows *f)
 
 static void remove_where(struct pfd_flows *f, int ifindex, bool clear_mark, const char *why)
 {
-	size_t i;
+	size_t i, steps = 0;
 
 	for (i = 0; i < f->nbuckets; i++) {
 		struct rec *r = f->by_id[i], *n;
 
 		for (; r; r = n) {
 			n = r->next_id;
+			walk_pulse(f, &steps);
 			if (ifindex > 0 && (int)r->key[0].ifindex != ifindex &&
 			    (int)r->key[1].ifindex != ifindex)
 				continue;
@@ -871,18 +1041,29 @@ static uint32_t read_sysctl(const char *name, uint32_t dflt)
 void pfd_flows_refresh(struct pfd_flows *f)
 {
 	uint32_t tcp_to, udp_to;
-	size_t i;
+	size_t i, steps = 0;
 
 	/* Read each time: the operator may change them (and tests do). */
 	tcp_to = read_sysctl("nf_conntrack_tcp_timeout_established", 432000);
 	udp_to = read_sysctl("nf_conntrack_udp_timeout_stream", 120);
-	for (i = 0; i < f->nbuckets; i++) {
+	f->walk_cancel = false;
+	for (i = f->refresh_pos; i < f->nbuckets; i++) {
 		struct rec *r;
 
+		if (f->walk_cancel) {
+			f->refresh_pos = i; /* the next round goes on from here */
+			return;
+		}
 		for (r = f->by_id[i]; r; r = r->next_id) {
 			uint64_t seen = 0;
 			struct pfd_flow v;
 			int d, err;
+
+			walk_pulse(f, &steps);
+			/* the kernel carries a stale flow: its timeout and
+			 * neighbours are the kernel's to keep */
+			if (rec_stale(f, r))
+				continue;
 
 			for (d = 0; d < 2; d++)
 				if (!bpf_map_lookup_elem(f->ctx.flows_fd, &r->key[d], &v) &&
@@ -891,6 +1072,7 @@ void pfd_flows_refresh(struct pfd_flows *f)
 			if (seen <= r->refreshed_seen)
 				continue; /* idle: let conntrack expire it */
 			r->refreshed_seen = seen;
+			r->active_ns = pfd_now_ns();
 			/* fast-pathed packets confirm no neighbour: do it, for
 			 * the next hop they go to (the gateway, or the
 			 * destination itself when it is on-link) */
@@ -924,4 +1106,5 @@ void pfd_flows_refresh(struct pfd_flows *f)
 			}
 		}
 	}
+	f->refresh_pos = 0;
 }

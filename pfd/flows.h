@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "nft-backend/ct.h"
 #include "pfd/config.h"
@@ -32,7 +33,12 @@ struct pfd_flows_ctx {
 	const struct pfd_policy_devs *devs; /* attached devices */
 	int flows_fd;
 	bool fib_mark_ok;
+	/* called every PFD_FLOWS_PULSE_EVERY records of a walk over the
+	 * table, so that a ruleset commit is not kept waiting (may be NULL) */
+	void (*pulse)(void *arg);
+	void *pulse_arg;
 };
+#define PFD_FLOWS_PULSE_EVERY 1024
 
 struct pfd_flows_stats {
 	uint64_t flows; /* offloaded conntrack entries now */
@@ -47,6 +53,9 @@ struct pfd_flows_stats {
 	uint64_t verified;	 /* installs confirmed by reading conntrack back */
 	uint64_t stale_events;	 /* ... of which conntrack no longer agreed */
 	uint64_t ambiguous;	 /* installs refused: a tuple two zones share */
+	uint64_t stale;		 /* entries accepted under an older ruleset,
+				  * waiting for the current one to mark them */
+	uint64_t readmitted;	 /* ... that it marked again: fast path again */
 };
 
 struct pfd_flows;
@@ -67,6 +76,29 @@ uint64_t pfd_flows_reconcile_end(struct pfd_flows *f);
 
 /* A dump failed: forget the reconcile (nothing is removed). */
 void pfd_flows_reconcile_abort(struct pfd_flows *f);
+/* The ruleset generation new installs are stamped with (pfd_ctl.policy_gen).
+ * A change makes every installed flow stale at once without touching it:
+ * the fast path passes its packets to the kernel, the record stays, and
+ * the next event that shows the current ruleset's mark stamps it again
+ * (one map write); conntrack's destroy event removes it. */
+void pfd_flows_set_policy_gen(struct pfd_flows *f, uint32_t gen);
+/* hold: no flow is installed or stamped again (offload marks an older
+ * ruleset may have set are still in conntrack); removals go on. */
+void pfd_flows_hold_installs(struct pfd_flows *f, bool hold);
+/* The stale records whose offload mark is not known cleared yet, most
+ * recently active first (*out: malloc'd; the count, or -ENOMEM). */
+ssize_t pfd_flows_stale_refs(struct pfd_flows *f, struct pfd_ct_ref **out);
+/* pfd cleared these entries' marks: a mark set from now on is the current
+ * ruleset's, and stamps the flow again even while installs are held. */
+void pfd_flows_marks_cleared(struct pfd_flows *f, const struct pfd_ct_ref *refs, size_t n);
+/* pfd_ct_skip_cb (arg: the table): the entry's mark was cleared under the
+ * current generation already (and any mark it has now is the current
+ * ruleset's). */
+bool pfd_flows_mark_cleared(void *arg, const struct pfd_ct_entry *e);
+/* From the pulse: the refresh or reconcile sweep under way stops at the
+ * next record (a ruleset commit waits); the refresh resumes where it
+ * stopped, the next reconcile sweeps again. */
+void pfd_flows_walk_cancel(struct pfd_flows *f);
 /* Counts one ruleset revalidation (stats). */
 void pfd_flows_count_revalidation(struct pfd_flows *f);
 

@@ -111,6 +111,13 @@ static void write_body(FILE *f, const struct pfd_metrics_in *in)
 	header(f, "pfd_revalidations_total", "counter",
 	       "nftables ruleset generations that revalidated the offloaded flows");
 	fprintf(f, "pfd_revalidations_total %" PRIu64 "\n", in->revalidations);
+	header(f, "pfd_flows_awaiting_ruleset", "gauge",
+	       "Flows accepted under an older ruleset: the kernel carries them until the "
+	       "current one marks them again");
+	fprintf(f, "pfd_flows_awaiting_ruleset %" PRIu64 "\n", in->stale);
+	header(f, "pfd_flows_readmitted_total", "counter",
+	       "Flows the current ruleset marked again after a change: fast path again");
+	fprintf(f, "pfd_flows_readmitted_total %" PRIu64 "\n", in->readmitted);
 	header(f, "pfd_reloads_total", "counter", "Configuration reloads applied");
 	fprintf(f, "pfd_reloads_total %" PRIu64 "\n", s->reloads);
 	header(f, "pfd_heartbeat_age_seconds", "gauge",

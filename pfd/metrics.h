@@ -17,6 +17,7 @@ struct pfd_metrics_in {
 	const struct pfd_stats_sum *sum; /* fast path counters */
 	uint64_t heartbeat_age_ns;
 	uint64_t repairs, refreshes, refresh_errors, revalidations;
+	uint64_t stale, readmitted; /* see struct pfd_flows_stats */
 };
 
 /* Writes path (temp file + rename). 0 or -errno. */

@@ -116,7 +116,9 @@ struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigne
 	return t;
 }
 
-int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
+/* One entry at a time: two syscalls an entry (kernels without batch
+ * lookups). */
+static int foreach_one_by_one(int flows_fd, pfd_flow_cb cb, void *arg)
 {
 	struct pfd_flow_key key, next;
 	struct pfd_flow val;
@@ -134,6 +136,72 @@ int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
 			return ret;
 	}
 	return errno == ENOENT ? 0 : -errno;
+}
+
+#define FOREACH_BATCH 1024
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's own, seen by userspace */
+#endif
+
+int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
+{
+	/* the batch token: a bucket index for hash maps, a key otherwise */
+	union {
+		__u32 bucket;
+		struct pfd_flow_key key;
+	} in, out;
+	__u32 cap = FOREACH_BATCH, n, i;
+	struct pfd_flow_key *keys = malloc(cap * sizeof(*keys));
+	struct pfd_flow *vals = malloc(cap * sizeof(*vals));
+	bool first = true, done = false;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return foreach_one_by_one(flows_fd, cb, arg);
+	}
+	/* a batch a syscall: listing or sweeping 200k entries takes
+	 * milliseconds, not the seconds two syscalls an entry take */
+	while (!done && !ret) {
+		n = cap;
+		if (bpf_map_lookup_batch(flows_fd, first ? NULL : &in, &out, keys, vals, &n,
+					 NULL)) {
+			if (errno == ENOENT) {
+				done = true; /* the last batch, maybe empty */
+			} else if (errno == ENOSPC && cap < (1U << 16)) {
+				/* one bucket holds more than cap entries */
+				struct pfd_flow_key *k = realloc(keys, 2 * cap * sizeof(*keys));
+				struct pfd_flow *v =
+					k ? realloc(vals, 2 * cap * sizeof(*vals)) : NULL;
+
+				if (k)
+					keys = k;
+				if (!v) {
+					ret = -ENOMEM;
+					break;
+				}
+				vals = v;
+				cap *= 2;
+				continue;
+			} else if (first &&
+				   (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOTSUPP)) {
+				free(keys);
+				free(vals);
+				return foreach_one_by_one(flows_fd, cb, arg);
+			} else {
+				ret = -errno;
+				break;
+			}
+		}
+		first = false;
+		in = out;
+		for (i = 0; i < n && !ret; i++)
+			ret = cb(arg, &keys[i], &vals[i]);
+	}
+	free(keys);
+	free(vals);
+	return ret;
 }
 
 void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,

@@ -267,6 +267,10 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	flow = bpf_map_lookup_elem(&pfd_flows, &key);
 	if (!flow)
 		return PFD_R_NO_FLOW;
+	/* Accepted under an older ruleset: the current one decides again,
+	 * in the kernel, until pfd sees it mark the flow once more. */
+	if (flow->policy_gen != ctl->policy_gen)
+		return PFD_R_RULESET_CHANGED;
 
 	/* Conntrack must see every state change. */
 	if (pkt->tcp && (((__u8 *)pkt->tcp)[13] & (PFD_TCP_FIN | PFD_TCP_SYN | PFD_TCP_RST)))

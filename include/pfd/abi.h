@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define PFD_ABI_VERSION	    1
+#define PFD_ABI_VERSION	    2
 #define PFD_ABI_CHECK(expr) _Static_assert(expr, #expr)
 
 /* Map names: <= 15 characters (BPF_OBJ_NAME_LEN keeps 16 with the NUL). Maps
@@ -100,6 +100,10 @@ struct pfd_flow {
 	__u32 oif;	/* the only egress device allowed */
 	__u32 flags;	/* PFD_FLOW_F_* */
 	__u32 fib_mark; /* with PFD_FLOW_F_FIB_MARK */
+	/* The pfd_ctl.policy_gen the flow was accepted under. Any other value:
+	 * the ruleset changed since, and the kernel decides the packet (and
+	 * marks the flow again if the new ruleset still offloads it). */
+	__u32 policy_gen;
 	/* Cached FIB result: valid only while cache_gen == pfd_ctl.fib_gen and
 	 * cache_gen != 0 (0 = empty). pfd bumps fib_gen on every route, rule,
 	 * neighbour and link change and whenever its device set changes (the
@@ -130,8 +134,12 @@ struct pfd_ctl {
 	__u64 heartbeat_max_ns; /* older than this: pass everything */
 	__u32 fib_gen;		/* FIB cache generation; never 0 once pfd runs */
 	__u32 keepalive_ms;	/* PFD_FLOW_F_KEEPALIVE interval; 0 = off */
+	__u32 policy_gen;	/* bumped when the ruleset changes: a flow
+				 * stamped with another value goes to the
+				 * kernel (one write revalidates every flow) */
+	__u32 reserved;		/* always 0 */
 };
-PFD_ABI_CHECK(sizeof(struct pfd_ctl) == 32);
+PFD_ABI_CHECK(sizeof(struct pfd_ctl) == 40);
 
 /* struct pfd_dev.flags */
 #define PFD_DEV_F_DRY_RUN (1U << 0) /* circuit breaker tripped: pass all */

@@ -33,7 +33,8 @@
 	X(REDIRECT,	17, "redirect_failed",	"redirect failed")		\
 	X(NO_DEV,	18, "no_dev",		"ingress device not registered") \
 	X(KEEPALIVE,	19, "keepalive",	"flowtable keep-alive: left to the kernel") \
-	X(NOT_HOST,	20, "not_host",		"destination MAC not this host (XDP: group bit only)")
+	X(NOT_HOST,	20, "not_host",		"destination MAC not this host (XDP: group bit only)") \
+	X(RULESET_CHANGED, 21, "ruleset_changed", "ruleset changed since the flow was accepted")
 
 enum pfd_reason {
 #define PFD_REASON_ENUM(name, value, label, text)	PFD_R_##name = value,

@@ -39,6 +39,7 @@ struct flow_spec {
 	__u32 mark;
 	int key_dev;	 /* lab device of the key (0 = IN0) */
 	__u16 key_sport; /* nonzero: a key that does not match */
+	__u32 policy_gen;
 };
 
 enum { CTL_LIVE, CTL_STALE, CTL_ABI, CTL_DRY, CTL_NONE };
@@ -50,6 +51,7 @@ struct fp_row {
 	struct flow_spec flow;
 	int ingress; /* lab device (0 = IN0) */
 	int ctl;
+	__u32 ctl_policy_gen; /* pfd_ctl.policy_gen: the ruleset's generation */
 	int dev_dry;
 	int fwd; /* expect a forward through egress */
 	int egress;
@@ -232,6 +234,19 @@ static const struct fp_row rows[] = {
 	  PASS(VIA_TC) },
 	{ "via-tc flow: tc forwards", H_TC, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC), FWD(OUT0) },
 
+	/* the ruleset changed since the flow was accepted: the kernel decides */
+	{ "flow from an older ruleset passes", 0, TCP4(), FLOW(.policy_gen = 6),
+	  .ctl_policy_gen = 7, PASS(RULESET_CHANGED) },
+	{ "v6 udp flow from an older ruleset passes", 0, UDP6(), FLOW(), .ctl_policy_gen = 1,
+	  PASS(RULESET_CHANGED) },
+	{ "flow stamped again by the current ruleset forwards", 0, TCP4(), FLOW(.policy_gen = 7),
+	  .ctl_policy_gen = 7, FWD(OUT0) },
+	{ "via-tc flow from an older ruleset: tc passes", H_TC, TCP4(),
+	  FLOW(.flags = PFD_FLOW_F_VIA_TC, .policy_gen = 1), .ctl_policy_gen = 2,
+	  PASS(RULESET_CHANGED) },
+	{ "fin of a flow from an older ruleset passes", 0, TCP4(.tcp_flags = TH_FIN | TH_ACK),
+	  FLOW(), .ctl_policy_gen = 3, PASS(RULESET_CHANGED) },
+
 	/* keep-alive */
 	{ "keepalive due passes", 0, TCP4(), FLOW(.flags = PFD_FLOW_F_KEEPALIVE), PASS(KEEPALIVE) },
 
@@ -271,6 +286,7 @@ static int flow_install(struct lab *lab, const struct pkt_spec *in, const struct
 	val.flags = f->flags;
 	val.oif = lab->ifindex[f->oif];
 	val.fib_mark = f->mark;
+	val.policy_gen = f->policy_gen;
 	parse_addr(v6, f->nat_src ? f->nat_src : in->src, val.nat_saddr);
 	parse_addr(v6, f->nat_dst ? f->nat_dst : in->dst, val.nat_daddr);
 	val.nat_sport = htons(f->nat_sport ? f->nat_sport : in->sport);
@@ -350,6 +366,7 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	}
 	if (r->flow.flags & PFD_FLOW_F_KEEPALIVE)
 		ctl.keepalive_ms = 1000;
+	ctl.policy_gen = r->ctl_policy_gen;
 	T_OK(lab_ctl_set(lab, &ctl), name);
 	if (r->flow.set && !r->in.arp) {
 		T_OK(flow_install(lab, &r->in, &r->flow, &key), name);

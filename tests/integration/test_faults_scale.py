@@ -22,6 +22,7 @@ PFD_TEST_SEED to repeat a run).
 
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -144,6 +145,7 @@ def test_event_storms_leave_the_map_exact(lab):
 
 PORT_KEPT, PORT_DROPPED = 5301, 5302
 RATE = 400          # datagrams per second each way (the server echoes)
+SWITCH_MS = 100     # a policy change holds within this (test_live_policy)
 
 
 def stream_offloaded(lab, port):
@@ -257,6 +259,80 @@ def test_kill9_during_revalidation(lab):
         len(late), late[0])
     assert not pfdlab.find_flow(flows, "udp", PORT_DROPPED), "the dropped stream is offloaded again"
     assert synth == 0, "%d flows offloaded on marks of the old ruleset" % synth
+
+
+def kept_offloaded(lab):
+    fl = pfdlab.find_flow(lab.flows("--port", str(PORT_KEPT)), "udp", PORT_KEPT)
+    return bool(fl) and not fl[0].get("awaiting_ruleset")
+
+
+def test_revalidation_is_one_write_at_100k(lab):
+    """A ruleset commit with 80k offloaded flows and two UDP streams: a rule
+    that drops the replies of one stream holds within SWITCH_MS of the
+    commit (pfd reads the commit's event and moves one generation number;
+    not one echo of a datagram sent later gets through), the other stream
+    loses nothing and is back on the fast path within a second, and the
+    80k idle flows leave the fast path without a map write each (they stay
+    in the map, awaiting the ruleset's mark)."""
+    d = lab.start_pfd(**SCALE_CONF)
+    load_100k(lab, "before the ruleset change")
+    kept = lab.udp_stream(RATE * 20, RATE, port=PORT_KEPT, size=200, timeout=60)
+    dropped = lab.udp_stream(RATE * 20, RATE, port=PORT_DROPPED, size=200, times=True, timeout=60)
+    assert stream_offloaded(lab, PORT_KEPT) and stream_offloaded(lab, PORT_DROPPED)
+    time.sleep(1)
+    changed0 = lab.reason("ruleset_changed")[0]
+    # the bound every policy change keeps (test_live_policy)
+    switch_s = SWITCH_MS * pfdlab.TIME_FACTOR / 1000
+    clears0 = d.log_text().count("offload marks cleared")
+    t_before = time.monotonic()
+    lab.nft_insert('udp sport %d counter name "cnt_drop" drop' % PORT_DROPPED)
+    t_commit = time.monotonic()
+
+    # The fast path's reason counters are cheap to read (listing 160k map
+    # entries is not): once packets pass as ruleset_changed the generation
+    # moved; the first packet forwarded after that is the kept stream's
+    # (the dropped stream's flow never gets its reply mark back).
+    deadline = time.monotonic() + 10 * pfdlab.TIME_FACTOR
+    moved = back = None
+    while time.monotonic() < deadline and not back:
+        st = lab.stats().get("reasons", {})
+        fwd, chg = (st.get(k, {}).get("packets", 0) for k in ("forwarded", "ruleset_changed"))
+        now = time.monotonic()
+        if moved is None and chg > changed0:
+            moved = (now, fwd)
+        elif moved and fwd > moved[1]:
+            back = now
+        time.sleep(0.005)
+    assert moved, "no packet passed as ruleset_changed after the commit"
+    t_back = back or time.monotonic()
+    assert wait_for(lambda: d.log_text().count("offload marks cleared") > clears0, 30, 0.05), \
+        d.log_text()[-2000:]
+    waiting = [f for f in lab.flows("--all", "--port", "7000") if f.get("awaiting_ruleset")]
+    changed = lab.reason("ruleset_changed")[0] - changed0
+    ck = lab.result(kept[0])
+    cd = lab.result(dropped[0])
+    late = echoes_after(cd, RATE, t_commit + switch_s)
+    window = len(echoes_after(cd, RATE, t_commit)) - len(late)
+    m = re.findall(r"offload marks cleared on (\d+) entries in (\d+) ms", d.log_text())
+    m = m[-1] if len(m) > clears0 else None
+    report("revalidation at 100k", "commit took %.0f ms; packets passed as ruleset_changed %.0f ms after "
+           "it; %s; kept stream back on the fast path %.0f ms after the commit, %d sent, %d lost; "
+           "dropped stream: %d echoes sent within %d ms of the commit, %d later; %d packets passed "
+           "as ruleset_changed; %d idle flows on port 7000 await the ruleset" %
+           ((t_commit - t_before) * 1000, (moved[0] - t_commit) * 1000,
+            "marks cleared on %s entries in %s ms" % m if m else "no clear logged",
+            (t_back - t_commit) * 1000, ck["sent"], ck["lost"], window, switch_s * 1000, len(late),
+            changed, len(waiting)))
+    assert back, "the kept stream was not back on the fast path 10 s after the commit"
+    assert kept_offloaded(lab), "the kept stream is not in pfd flows as offloaded"
+    assert t_back - t_commit <= 1.0 * pfdlab.TIME_FACTOR, t_back - t_commit
+    assert not late, "%d echoes of the dropped stream sent %d ms or more after the commit got " \
+        "through" % (len(late), switch_s * 1000)
+    assert ck["lost"] == 0, "kept stream lost %s" % pfdlab.lost_ranges(ck, RATE)
+    assert changed > 0, "no packet passed for ruleset_changed"
+    # the idle flows were not removed one by one: they wait in the map
+    assert len(waiting) > 20000, len(waiting)
+    assert d.alive()
 
 
 CT_MAX = "/proc/sys/net/netfilter/nf_conntrack_max"

@@ -30,9 +30,17 @@ struct seen {
 
 static struct seen seen;
 
+/* test_dump_cancel: the dump is cancelled from the callback after this
+ * many entries (0: never) */
+static struct pfd_ct *cancel_ct;
+static unsigned int cancel_after;
+
 static void collect(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry *e)
 {
 	struct seen *s = arg;
+
+	if (cancel_after && s->n + 1 == cancel_after)
+		pfd_ct_dump_cancel(cancel_ct);
 
 	if (ev == PFD_CT_EV_NEW)
 		s->new ++;
@@ -352,12 +360,20 @@ static void test_enobufs(void)
 
 /* The revalidation of a new ruleset generation: every entry with any
  * offload mark bit loses those bits (others keep theirs), in batches. */
+static bool skip_sport_20002(void *arg, const struct pfd_ct_entry *e)
+{
+	(void)arg;
+	return e->orig.sport == htons(20002);
+}
+
 static void test_clear_marks(struct pfd_ct *ct)
 {
 	static const __u32 marks[] = { 0, 1, 2, 3, 4, 7 };
 	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
 	int fd = mkstemp(path), i;
 	unsigned int k, left = 0, high = 0, want = 0;
+	unsigned int maxack_marked = 99, maxack_unmarked = 99;
+	struct pfd_ct_ref ref = { 0 };
 	__u64 cleared = 0;
 	FILE *f;
 
@@ -378,8 +394,32 @@ static void test_clear_marks(struct pfd_ct *ct)
 	fclose(f);
 	T_OK(kt_sh("conntrack -R %s", path), "clear marks: 1200 entries");
 	unlink(path);
-	T_OK(pfd_ct_clear_marks(ct, 0x3, &cleared), "clear marks");
-	T_EQ(cleared, want, "clear marks: every entry with an offload bit, once");
+	/* MAXACK_SET on a marked TCP entry (sport 20002, mark 2) and an
+	 * unmarked one (20000): the clear hands the first back to the
+	 * kernel, and must leave the second alone */
+	reset();
+	T_OK(pfd_ct_dump(ct, 0, 0), "clear marks: dump before");
+	for (k = 0; k < seen.n; k++)
+		if (seen.e[k].orig.dport == htons(443) &&
+		    (seen.e[k].orig.sport == htons(20000) || seen.e[k].orig.sport == htons(20002)))
+			T_OK(pfd_ct_set_tcp_flags(ct, &seen.e[k], IP_CT_TCP_FLAG_MAXACK_SET, 0),
+			     "clear marks: MAXACK_SET set");
+	/* the dump-based clear leaves one entry to its skip callback (pfd
+	 * cleared it already, by reference), the by-reference clear does it */
+	T_OK(pfd_ct_clear_marks(ct, 0x3, skip_sport_20002, NULL, &cleared), "clear marks");
+	T_EQ(cleared, want - 1,
+	     "clear marks: every entry with an offload bit, once, but the skipped");
+	reset();
+	T_OK(pfd_ct_dump(ct, 0, 0), "clear marks: dump after");
+	for (k = 0; k < seen.n; k++) {
+		if (seen.e[k].orig.dport != htons(443) || seen.e[k].orig.sport != htons(20002))
+			continue;
+		T_EQ(seen.e[k].mark, 2, "clear marks: the skipped entry keeps its mark");
+		ref.orig = seen.e[k].orig;
+		ref.zone = seen.e[k].zone;
+	}
+	T_OK(pfd_ct_clear_marks_of(ct, &ref, 1, 0x3, &cleared), "clear marks: by reference");
+	T_EQ(cleared, 1, "clear marks: by reference, one entry");
 	reset();
 	T_OK(pfd_ct_dump(ct, 0, 0), "clear marks: dump");
 	for (k = 0; k < seen.n; k++) {
@@ -387,7 +427,14 @@ static void test_clear_marks(struct pfd_ct *ct)
 			continue;
 		left += (seen.e[k].mark & 3) != 0;
 		high += seen.e[k].mark == 4;
+		if (seen.e[k].orig.sport == htons(20002))
+			maxack_marked = seen.e[k].tcp_flags_orig & IP_CT_TCP_FLAG_MAXACK_SET;
+		if (seen.e[k].orig.sport == htons(20000))
+			maxack_unmarked = seen.e[k].tcp_flags_orig & IP_CT_TCP_FLAG_MAXACK_SET;
 	}
+	T_EQ(maxack_marked, 0, "clear marks: MAXACK_SET cleared on the marked TCP entry");
+	T_EQ(maxack_unmarked, IP_CT_TCP_FLAG_MAXACK_SET,
+	     "clear marks: MAXACK_SET kept on the unmarked TCP entry");
 	T_EQ(left, 0, "clear marks: no offload bit left");
 	T_EQ(high, 400, "clear marks: bits outside the mask kept (4 and 7 -> 4)");
 	kt_sh("conntrack -F");
@@ -425,6 +472,42 @@ static void test_foreign(struct pfd_ct *ct)
 	T_EQ(seen.n, 0, "foreign: not delivered");
 }
 
+/* A dump cancelled part way (a ruleset commit waits behind it) returns
+ * -ECANCELED at once, with the entries delivered so far; the next dump,
+ * on the renewed socket, is whole, and requests still work. */
+static void test_dump_cancel(struct pfd_ct *ct)
+{
+	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
+	int fd = mkstemp(path), i;
+	unsigned int k, ours = 0;
+	FILE *f;
+
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		T_TRUE(0, "cancel: temp file");
+		return;
+	}
+	kt_sh("conntrack -F");
+	for (i = 0; i < 3000; i++)
+		fprintf(f,
+			"-I -p udp -s 203.0.113.%d -d 198.51.100.11 --sport %d --dport 53 -t 600\n",
+			1 + i % 200, 30000 + i);
+	fclose(f);
+	T_OK(kt_sh("conntrack -R %s", path), "cancel: 3000 entries");
+	unlink(path);
+	reset();
+	cancel_ct = ct;
+	cancel_after = 100;
+	T_EQ(pfd_ct_dump(ct, 0, 0), -ECANCELED, "cancel: the dump says it was cancelled");
+	cancel_after = 0;
+	T_TRUE(seen.n >= 100 && seen.n < 3000, "cancel: it stopped part way");
+	reset();
+	T_OK(pfd_ct_dump(ct, 0, 0), "cancel: the next dump runs");
+	for (k = 0; k < seen.n; k++)
+		ours += seen.e[k].orig.dport == htons(53);
+	T_EQ(ours, 3000, "cancel: the next dump is whole");
+	T_OK(kt_sh("conntrack -D -p udp --dport 53 >/dev/null 2>&1 || true"), "cancel: cleanup");
+}
+
 int main(void)
 {
 	struct pfd_ct_opts o = { .rcvbuf = 1 << 20, .cb = collect, .arg = &seen };
@@ -444,6 +527,7 @@ int main(void)
 	test_updates(ct);
 	test_foreign(ct);
 	test_clear_marks(ct);
+	test_dump_cancel(ct);
 	test_enobufs();
 	T_EQ(pfd_ct_get_stats(ct)->malformed, 0, "no malformed message from the kernel");
 	pfd_ct_close(ct);

@@ -5,6 +5,7 @@
  * BE_LIBERAL, idempotent re-install keeping the fast path's counters,
  * removal on DESTROY / mark change / state change (with MAXACK_SET cleared),
  * reconcile both ways, map full, revalidation clearing the offload mark,
+ * ruleset generations (a change makes every flow stale without a write),
  * link-down flush, timeout refresh (and IPS_FIXED_TIMEOUT), a route change
  * moving the keys. Needs CAP_BPF for the map; skips without it.
  */
@@ -467,6 +468,174 @@ static void zones_sharing_a_tuple(int fd)
 	pfd_flows_free(f);
 }
 
+static __u32 map_policy_gen(int fd, const struct pfd_ct_entry *e, int dir)
+{
+	struct pfd_flow_key k;
+	struct pfd_flow v;
+
+	key_of(e, dir, &k);
+	if (bpf_map_lookup_elem(fd, &k, &v))
+		return 0xffffffff;
+	return v.policy_gen;
+}
+
+/* A ruleset change (pfd_flows_set_policy_gen): every flow leaves the fast
+ * path without a map write or a conntrack round trip; the current
+ * ruleset's mark stamps it again with one write that keeps its counters;
+ * nothing else (the mark clear's own event, tc changes, an event that
+ * predates the change, held installs) puts it back. */
+static void ruleset_generation(int fd)
+{
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	const struct pfd_flows_stats *st = pfd_flows_get_stats(f);
+	struct pfd_ct_entry a, b, cleared;
+	struct pfd_ct_ref *refs = NULL;
+	struct pfd_flow_key k;
+	struct pfd_flow v;
+	ssize_t n;
+
+	entry(&a, 46000);
+	entry(&b, 46001);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	usleep(1000); /* b installed later: more recently active */
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &b);
+	T_EQ(map_count(fd), 4, "generation: two flows installed");
+	T_EQ(map_policy_gen(fd, &a, 0), 0, "generation: stamped with the current generation");
+	key_of(&a, 0, &k);
+	bpf_map_lookup_elem(fd, &k, &v);
+	v.packets = 9;
+	bpf_map_update_elem(fd, &k, &v, BPF_EXIST);
+
+	n_flags = n_mark = 0;
+	pfd_flows_set_policy_gen(f, 1);
+	T_EQ(map_count(fd), 4, "generation: a change deletes nothing");
+	T_EQ(map_policy_gen(fd, &b, 1), 0, "generation: and writes nothing");
+	T_EQ(st->flows, 0, "generation: no flow on the fast path");
+	T_EQ(st->stale, 2, "generation: both await the ruleset");
+
+	/* the revalidation clears the stale flows' marks, most recently
+	 * active first */
+	n = pfd_flows_stale_refs(f, &refs);
+	T_EQ(n, 2, "generation: two marks to clear");
+	T_EQ(n == 2 ? refs[0].orig.sport : 0, b.orig.sport, "generation: the later install first");
+	free(refs);
+
+	/* marked while installs are held, the mark not known cleared: it may
+	 * be the old ruleset's */
+	pfd_flows_hold_installs(f, true);
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &a);
+	T_EQ(map_policy_gen(fd, &a, 0), 0, "generation: held, not stamped");
+
+	/* the revalidation's own mark clear comes back as an event */
+	cleared = a;
+	cleared.mark = 0;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &cleared);
+	T_EQ(map_count(fd), 4, "generation: the clear's event removes nothing");
+	T_EQ(n_flags + n_mark, 0, "generation: no conntrack round trip per flow");
+	T_TRUE(pfd_flows_mark_cleared(f, &a), "generation: a's mark known cleared");
+	T_TRUE(!pfd_flows_mark_cleared(f, &b), "generation: b's not yet");
+
+	/* an event that predates the change: conntrack, read back, says the
+	 * mark is gone */
+	pfd_flows_verify_until(f, UINT64_MAX);
+	get_ret = 0;
+	get_entry = cleared;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &a);
+	T_EQ(map_policy_gen(fd, &a, 0), 0, "generation: an old event does not stamp it");
+	T_EQ(st->stale_events, 1, "generation: the old event counted");
+	/* the current ruleset marked it: stamped again though installs are
+	 * held (its own mark was cleared), counters kept */
+	get_entry = a;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &a);
+	pfd_flows_verify_until(f, 0);
+	get_ret = -ENOENT;
+	T_EQ(map_policy_gen(fd, &a, 0), 1, "generation: re-marked: original stamped");
+	T_EQ(map_policy_gen(fd, &a, 1), 1, "generation: re-marked: reply stamped");
+	bpf_map_lookup_elem(fd, &k, &v);
+	T_EQ(v.packets, 9, "generation: the fast path's counters kept");
+	T_EQ(st->flows, 1, "generation: one flow back on the fast path");
+	T_EQ(st->stale, 1, "generation: one still waiting");
+	T_EQ(st->readmitted, 1, "generation: readmission counted");
+	T_EQ(st->installs, 2, "generation: a readmission is no new install");
+	T_EQ(n_flags, 0, "generation: no BE_LIBERAL again");
+
+	/* b's mark cleared by reference: only b is left to clear */
+	n = pfd_flows_stale_refs(f, &refs);
+	T_EQ(n, 1, "generation: one mark left to clear");
+	if (n == 1)
+		pfd_flows_marks_cleared(f, refs, 1);
+	free(refs);
+	T_TRUE(pfd_flows_mark_cleared(f, &b), "generation: b's mark known cleared");
+	n = pfd_flows_stale_refs(f, &refs);
+	T_EQ(n, 0, "generation: nothing left to clear");
+	free(refs);
+	pfd_flows_hold_installs(f, false);
+
+	/* a tc change re-decides installed flows, not stale ones */
+	pfd_flows_redecide(f, -1);
+	T_EQ(map_policy_gen(fd, &b, 0), 0, "generation: redecide leaves a stale flow stale");
+
+	/* b left ESTABLISHED while stale: the kernel has it, nothing to do */
+	cleared = b;
+	cleared.tcp_state = TCP_CONNTRACK_FIN_WAIT;
+	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &cleared);
+	T_EQ(map_count(fd), 4, "generation: a stale flow's state change removes nothing");
+	/* a dump that no longer shows b: its entries go, still no round trip */
+	pfd_flows_reconcile_begin(f);
+	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
+	pfd_flows_reconcile_end(f);
+	T_EQ(map_count(fd), 2, "generation: reconcile removes the stale flow it did not see");
+	T_EQ(st->stale, 0, "generation: none waiting");
+	T_EQ(n_flags + n_mark, 0, "generation: its removal touched no conntrack entry");
+	/* and a's destroy while stale after the next change */
+	pfd_flows_set_policy_gen(f, 2);
+	pfd_flows_ct_cb(f, PFD_CT_EV_DESTROY, &a);
+	T_EQ(map_count(fd), 0, "generation: destroy removes a stale flow");
+	T_EQ(st->flows + st->stale, 0, "generation: nothing left");
+	pfd_flows_free(f);
+}
+
+struct count_arg {
+	unsigned int n, sport_sum, stop_at;
+};
+
+static int count_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)
+{
+	struct count_arg *c = arg;
+
+	c->n++;
+	c->sport_sum += ntohs(k->sport);
+	if (v->oif != ntohs(k->sport))
+		return -EBADMSG; /* the value is not the key's */
+	return c->n == c->stop_at ? 7 : 0;
+}
+
+/* pfd_flows_foreach reads the map in batches: every entry once, each with
+ * its own value, across several batches; a callback's non-zero stops it. */
+static void foreach_batches(void)
+{
+	int fd = new_map(4096);
+	struct count_arg c = { 0 };
+	unsigned int i, want = 0;
+
+	for (i = 1; i <= 3000; i++) {
+		struct pfd_flow_key k = { .ifindex = 2, .family = AF_INET, .l4proto = IPPROTO_TCP };
+		struct pfd_flow v = { .oif = i };
+
+		k.sport = htons((uint16_t)i);
+		bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+		want += i;
+	}
+	T_EQ(pfd_flows_foreach(fd, count_cb, &c), 0, "foreach: completes");
+	T_EQ(c.n, 3000, "foreach: every entry of three batches once");
+	T_EQ(c.sport_sum, want, "foreach: no entry twice, none left out");
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 1500;
+	T_EQ(pfd_flows_foreach(fd, count_cb, &c), 7, "foreach: the callback's value stops it");
+	T_EQ(c.n, 1500, "foreach: nothing after the stop");
+	close(fd);
+}
+
 int main(void)
 {
 	int fd;
@@ -490,6 +659,8 @@ int main(void)
 	install_remove(fd);
 	stale_events(fd);
 	zones_sharing_a_tuple(fd);
+	ruleset_generation(fd);
+	foreach_batches();
 	reconcile(fd);
 	map_full();
 	refresh_and_routes(fd);
