@@ -875,11 +875,14 @@ static void pulse(void *arg)
 	if (now - d->last_pulse_ns < PULSE_EVERY_NS)
 		return;
 	d->last_pulse_ns = now;
-	if (d->mode == PFD_MODE_MARK && !d->gate_closed && p.fd >= 0 && poll(&p, 1, 0) > 0) {
-		d->gate_closed = true;
-		ctl_write(d);
+	if (d->mode == PFD_MODE_MARK && p.fd >= 0 && poll(&p, 1, 0) > 0) {
+		if (!d->gate_closed) {
+			d->gate_closed = true;
+			ctl_write(d);
+		}
 		/* a reconcile or refresh of 100k entries would keep every
-		 * flow in the kernel for up to a second: they give way */
+		 * flow in the kernel for up to a second: whatever runs now
+		 * gives way, until on_nft has read the commit */
 		pfd_ct_dump_cancel(d->ct);
 		if (d->flows)
 			pfd_flows_walk_cancel(d->flows);
