@@ -687,17 +687,6 @@ static void policy_gen_bump(struct pfd *d)
 		pfd_flows_set_policy_gen(d->flows, d->ctl.policy_gen);
 }
 
-/*
- * Mark mode: a ruleset generation pfd has not revalidated (a commit, or one
- * made while pfd was down). Every offload mark in conntrack was set by an
- * older ruleset, on installed flows and on entries pfd left out for any
- * reason (min-packets, UDP not assured yet, map full, refused by the
- * environment) alike: clear them all, so that only marks the current
- * ruleset sets can install a flow. Offloaded flows go back to the kernel
- * first, at once and at any number of flows (policy_gen_bump); those the
- * ruleset still accepts are re-marked on their next packet and return
- * within milliseconds, each with one map write.
- */
 /* Revalidation chunks: conntrack updates per loop turn (64 per datagram),
  * growing from a few milliseconds' work (the most active flows, back at
  * once) to about 20 ms; events and timers are served in between. */

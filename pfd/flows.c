@@ -35,6 +35,8 @@ struct rec {
 	struct rec *next_key[2];
 	struct pfd_ct_entry e;
 	struct pfd_flow_key key[2];
+	/* byte arrays (FLOW_TMPL_LEN is not a multiple of 8): read them
+	 * through memcpy, never a cast */
 	unsigned char tmpl[2][FLOW_TMPL_LEN];
 	uint64_t refreshed_seen; /* max last_seen_ns at the last refresh */
 	uint64_t active_ns;	 /* pfd_now_ns() of its install, or of the last
@@ -1077,13 +1079,14 @@ void pfd_flows_refresh(struct pfd_flows *f)
 			 * the next hop they go to (the gateway, or the
 			 * destination itself when it is on-link) */
 			for (d = 0; d < 2; d++) {
-				const struct pfd_flow *t = (const void *)r->tmpl[d];
 				static const __be32 none[4];
-				const __be32 *nh = memcmp(r->gw[d], none, sizeof(none)) ?
-							   r->gw[d] :
-							   t->nat_daddr;
+				struct pfd_flow t;
+				const __be32 *nh;
 
-				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, nh, (int)t->oif);
+				/* a copy: tmpl[1] is not 8-byte aligned */
+				memcpy(&t, r->tmpl[d], FLOW_TMPL_LEN);
+				nh = memcmp(r->gw[d], none, sizeof(none)) ? r->gw[d] : t.nat_daddr;
+				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, nh, (int)t.oif);
 			}
 			/* flowtable mode: the kernel owns the timeout (its GC
 			 * extends offloaded entries) */
