@@ -703,7 +703,7 @@ static void reval_finish(struct pfd *d)
 	/* every other mark: entries pfd left out, and stale flows whose
 	 * clear by reference failed; not the ones cleared above, which the
 	 * current ruleset may have marked again since */
-	err = pfd_ct_clear_marks(d->ct, d->cfg->mark_mask, pfd_flows_mark_cleared, d->flows,
+	err = pfd_ct_clear_marks(d->ct, d->cfg->mark_mask, pfd_flows_mark_known_cleared, d->flows,
 				 &cleared);
 	d->reval.cleared += cleared;
 	pfd_flows_count_revalidation(d->flows);

@@ -271,10 +271,10 @@ const struct pfd_flows_stats *pfd_flows_get_stats(const struct pfd_flows *f)
  * path passes its packets to the kernel, which decides them again. */
 static bool rec_stale(const struct pfd_flows *f, const struct rec *r)
 {
-	struct pfd_flow v;
+	__u32 gen;
 
-	memcpy(&v, r->tmpl[0], FLOW_TMPL_LEN);
-	return v.policy_gen != f->policy_gen;
+	memcpy(&gen, r->tmpl[0] + offsetof(struct pfd_flow, policy_gen), sizeof(gen));
+	return gen != f->policy_gen;
 }
 
 void pfd_flows_set_policy_gen(struct pfd_flows *f, uint32_t gen)
@@ -368,7 +368,7 @@ void pfd_flows_marks_cleared(struct pfd_flows *f, const struct pfd_ct_ref *refs,
 	}
 }
 
-bool pfd_flows_mark_cleared(void *arg, const struct pfd_ct_entry *e)
+bool pfd_flows_mark_known_cleared(void *arg, const struct pfd_ct_entry *e)
 {
 	struct pfd_flows *f = arg;
 	struct rec *r = find_id(f, e);

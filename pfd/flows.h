@@ -94,7 +94,7 @@ void pfd_flows_marks_cleared(struct pfd_flows *f, const struct pfd_ct_ref *refs,
 /* pfd_ct_skip_cb (arg: the table): the entry's mark was cleared under the
  * current generation already (and any mark it has now is the current
  * ruleset's). */
-bool pfd_flows_mark_cleared(void *arg, const struct pfd_ct_entry *e);
+bool pfd_flows_mark_known_cleared(void *arg, const struct pfd_ct_entry *e);
 /* From the pulse: the refresh or reconcile sweep under way stops at the
  * next record (a ruleset commit waits); the refresh resumes where it
  * stopped, the next reconcile sweeps again. */

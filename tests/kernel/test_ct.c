@@ -288,6 +288,32 @@ static void test_updates(struct pfd_ct *ct)
 	T_TRUE(ev && ev->orig.family == AF_INET6, "udp6: DESTROY event");
 }
 
+/* A batch of `conntrack -I` lines in a temp file (path: a mkstemp
+ * template), loaded in one `conntrack -R`: a burst the kernel reports
+ * back to back. NULL (a failed check) if the file cannot be made. */
+static FILE *batch_open(char *path, const char *what)
+{
+	int fd = mkstemp(path);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		T_TRUE(0, what);
+	}
+	return f;
+}
+
+static int batch_load(FILE *f, const char *path)
+{
+	int err;
+
+	fclose(f);
+	err = kt_sh("conntrack -R %s", path);
+	unlink(path);
+	return err;
+}
+
 static void test_enobufs(void)
 {
 	struct pfd_ct_opts o = { .rcvbuf = 1, .cb = collect, .arg = &seen };
@@ -297,12 +323,10 @@ static void test_enobufs(void)
 	unsigned int k, burst = 0, refreshed;
 	__u64 before;
 	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
-	int fd = mkstemp(path);
 
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		T_TRUE(0, "enobufs: temp file");
+	f = batch_open(path, "enobufs: temp file");
+	if (!f)
 		return;
-	}
 	T_OK(pfd_ct_open(&small, &o), "open with a tiny buffer");
 	if (!small) {
 		fclose(f);
@@ -315,9 +339,7 @@ static void test_enobufs(void)
 			"-I -p udp -s 203.0.113.%d -d 198.51.100.9 --sport %d --dport 53 "
 			"-t 600 -u ASSURED\n",
 			1 + i % 200, 10000 + i);
-	fclose(f);
-	T_OK(kt_sh("conntrack -R %s", path), "conntrack -R: 2000 inserts in one batch");
-	unlink(path);
+	T_OK(batch_load(f, path), "conntrack -R: 2000 inserts in one batch");
 
 	reset();
 	for (i = 0; i < 50; i++) {
@@ -370,17 +392,15 @@ static void test_clear_marks(struct pfd_ct *ct)
 {
 	static const __u32 marks[] = { 0, 1, 2, 3, 4, 7 };
 	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
-	int fd = mkstemp(path), i;
+	int i;
 	unsigned int k, left = 0, high = 0, want = 0;
 	unsigned int maxack_marked = 99, maxack_unmarked = 99;
 	struct pfd_ct_ref ref = { 0 };
 	__u64 cleared = 0;
-	FILE *f;
+	FILE *f = batch_open(path, "clear marks: temp file");
 
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		T_TRUE(0, "clear marks: temp file");
+	if (!f)
 		return;
-	}
 	kt_sh("conntrack -F");
 	for (i = 0; i < 1200; i++) {
 		__u32 m = marks[i % 6];
@@ -391,9 +411,7 @@ static void test_clear_marks(struct pfd_ct *ct)
 			i % 2 ? "udp" : "tcp --state ESTABLISHED", 1 + i % 200, 20000 + i, m);
 		want += (m & 3) != 0;
 	}
-	fclose(f);
-	T_OK(kt_sh("conntrack -R %s", path), "clear marks: 1200 entries");
-	unlink(path);
+	T_OK(batch_load(f, path), "clear marks: 1200 entries");
 	/* MAXACK_SET on a marked TCP entry (sport 20002, mark 2) and an
 	 * unmarked one (20000): the clear hands the first back to the
 	 * kernel, and must leave the second alone */
@@ -478,22 +496,18 @@ static void test_foreign(struct pfd_ct *ct)
 static void test_dump_cancel(struct pfd_ct *ct)
 {
 	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
-	int fd = mkstemp(path), i;
+	FILE *f = batch_open(path, "cancel: temp file");
 	unsigned int k, ours = 0;
-	FILE *f;
+	int i;
 
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		T_TRUE(0, "cancel: temp file");
+	if (!f)
 		return;
-	}
 	kt_sh("conntrack -F");
 	for (i = 0; i < 3000; i++)
 		fprintf(f,
 			"-I -p udp -s 203.0.113.%d -d 198.51.100.11 --sport %d --dport 53 -t 600\n",
 			1 + i % 200, 30000 + i);
-	fclose(f);
-	T_OK(kt_sh("conntrack -R %s", path), "cancel: 3000 entries");
-	unlink(path);
+	T_OK(batch_load(f, path), "cancel: 3000 entries");
 	reset();
 	cancel_ct = ct;
 	cancel_after = 100;

@@ -532,8 +532,8 @@ static void ruleset_generation(int fd)
 	pfd_flows_ct_cb(f, PFD_CT_EV_UPDATE, &cleared);
 	T_EQ(map_count(fd), 4, "generation: the clear's event removes nothing");
 	T_EQ(n_flags + n_mark, 0, "generation: no conntrack round trip per flow");
-	T_TRUE(pfd_flows_mark_cleared(f, &a), "generation: a's mark known cleared");
-	T_TRUE(!pfd_flows_mark_cleared(f, &b), "generation: b's not yet");
+	T_TRUE(pfd_flows_mark_known_cleared(f, &a), "generation: a's mark known cleared");
+	T_TRUE(!pfd_flows_mark_known_cleared(f, &b), "generation: b's not yet");
 
 	/* an event that predates the change: conntrack, read back, says the
 	 * mark is gone */
@@ -565,7 +565,7 @@ static void ruleset_generation(int fd)
 	if (n == 1)
 		pfd_flows_marks_cleared(f, refs, 1);
 	free(refs);
-	T_TRUE(pfd_flows_mark_cleared(f, &b), "generation: b's mark known cleared");
+	T_TRUE(pfd_flows_mark_known_cleared(f, &b), "generation: b's mark known cleared");
 	n = pfd_flows_stale_refs(f, &refs);
 	T_EQ(n, 0, "generation: nothing left to clear");
 	free(refs);
