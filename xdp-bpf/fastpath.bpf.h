@@ -45,6 +45,12 @@
 
 #define pfd_barrier() asm volatile("" ::: "memory")
 
+/* A cut point of the bench's per-stage breakdown (tests/bench/bench_stages.bpf.c
+ * returns there); nothing in the product. */
+#ifndef PFD_STAGE
+#define PFD_STAGE(n)
+#endif
+
 /* Counted in the entry, once per packet, whatever the outcome. */
 static __always_inline void pfd_count(const struct pfd_pkt *pkt, enum pfd_reason why)
 {
@@ -235,10 +241,12 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	__u32 zero = 0;
 	__u64 now;
 
+	PFD_STAGE(0);
 	dev = bpf_map_lookup_elem(&pfd_devs, &pkt->ifindex);
 	if (!dev)
 		return PFD_R_NO_DEV; /* counted in slot 0 */
 	pkt->slot = dev->slot < PFD_MAX_DEVS ? dev->slot : 0;
+	PFD_STAGE(1);
 #ifndef PFD_HOOK_XDP_ONLY
 	/* TC ingress on a device that also runs pfd's XDP program: XDP has
 	 * decided and counted every packet that reaches TC, and TC carries
@@ -255,6 +263,7 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	now = pfd_now_ns();
 	if (ctl->heartbeat_ns + ctl->heartbeat_max_ns < now)
 		return PFD_R_STALE;
+	PFD_STAGE(2);
 
 	why = pfd_ctx_l2_check(ctx);
 	if (why != PFD_R_FORWARDED)
@@ -262,11 +271,13 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	why = pfd_parse(pkt);
 	if (why != PFD_R_FORWARDED)
 		return why;
+	PFD_STAGE(3);
 
 	pfd_flow_key_fill(&key, pkt);
 	flow = bpf_map_lookup_elem(&pfd_flows, &key);
 	if (!flow)
 		return PFD_R_NO_FLOW;
+	PFD_STAGE(4);
 	/* Accepted under an older ruleset: the current one decides again,
 	 * in the kernel, until pfd sees it mark the flow once more. */
 	if (flow->policy_gen != ctl->policy_gen)
@@ -305,9 +316,11 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 		return PFD_R_KEEPALIVE;
 	}
 
+	PFD_STAGE(5);
 	why = pfd_route(ctx, pkt, ctl, flow, dmac, smac);
 	if (why != PFD_R_FORWARDED)
 		return why;
+	PFD_STAGE(6);
 
 	if ((ctl->flags & PFD_CTL_F_DRY_RUN) || (dev->flags & PFD_DEV_F_DRY_RUN))
 		return PFD_R_DRY_RUN;
@@ -315,12 +328,16 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	/* Armed before the rewrite, so a failure passes an untouched packet. */
 	if (!pfd_ctx_redirect(ctx, pkt->oif))
 		return PFD_R_REDIRECT;
+	PFD_STAGE(7);
 
 	/* Returning anything but the redirect verdict cancels the redirect. */
 	if (pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac))
 		return PFD_R_REDIRECT;
-	__sync_fetch_and_add(&flow->packets, 1);
-	__sync_fetch_and_add(&flow->bytes, pkt->ip_len); /* as conntrack counts */
+	PFD_STAGE(8);
+	/* Plain adds (abi.h says when they can lose one); as conntrack
+	 * counts bytes. */
+	flow->packets++;
+	flow->bytes += pkt->ip_len;
 	flow->last_seen_ns = now;
 	return PFD_R_FORWARDED;
 }

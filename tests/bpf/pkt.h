@@ -95,6 +95,9 @@ static inline __u32 pkt_pseudo(int v6, const __u8 *src, const __u8 *dst, __u8 pr
 
 /* Builds into buf (at least 2048 bytes); returns the frame length. With
  * zero_csum, *tail_out receives the payload word chosen. */
+/* Every frame buffer passed in holds PKT_BUF_LEN bytes: all are cleared. */
+#define PKT_BUF_LEN 2048
+
 static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *tail_out)
 {
 	__u8 proto = s->proto ? s->proto : IPPROTO_TCP;
@@ -102,7 +105,7 @@ static inline size_t pkt_build_tail(const struct pkt_spec *s, __u8 *buf, __u16 *
 	size_t off = 0, l3, l4, end;
 	__u32 l4len, hlen;
 
-	memset(buf, 0, 2048);
+	memset(buf, 0, PKT_BUF_LEN);
 	memcpy(buf, s->dmac ? s->dmac : pkt_default_dmac, 6);
 	memcpy(buf + 6, s->smac ? s->smac : pkt_default_smac, 6);
 	off = 12;
