@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <stddef.h>
 #include <libmnl/libmnl.h>
 #include <linux/filter.h>
@@ -465,6 +466,38 @@ int pfd_ct_events_read(struct pfd_ct *ct)
 	return ret;
 }
 
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+int pfd_ct_events_flush(struct pfd_ct *ct, __u64 budget_ns)
+{
+	__u64 until = mono_ns() + budget_ns;
+	unsigned int n = 0;
+
+	for (;;) {
+		/* MSG_TRUNC: the datagram is dropped whatever its size */
+		ssize_t r = recv(ct->ev.fd, ct->ev.buf, PFD_NL_BUF_SIZE, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == ENOBUFS)
+				ct->stats.overruns++;
+			else if (errno != EINTR)
+				return -errno;
+			continue;
+		}
+		ct->stats.discarded++;
+		if (++n % 256 == 0 && mono_ns() > until)
+			return -EBUSY;
+	}
+}
+
 struct ct_dump_arg {
 	struct pfd_ct *ct;
 	__u32 mask, value;
@@ -477,6 +510,8 @@ static int ct_dump_cb(const struct nlmsghdr *nlh, void *arg)
 	/* pfd_nl_request stops at once; pfd_ct_dump opens the socket anew */
 	if (d->ct->dump_cancel)
 		return -ECANCELED;
+	if (nlh->nlmsg_type >= NLMSG_MIN_TYPE)
+		d->ct->stats.dumped++;
 	ct_deliver(d->ct, nlh, d->mask, d->value);
 	return 0;
 }
@@ -517,6 +552,12 @@ void pfd_ct_set_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg)
 {
 	ct->dump.pulse = ct->req.pulse = fn;
 	ct->dump.pulse_arg = ct->req.pulse_arg = arg;
+}
+
+void pfd_ct_set_dump_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg)
+{
+	ct->dump.pulse = fn;
+	ct->dump.pulse_arg = arg;
 }
 
 /* A cancelled dump left the rest of its reply in the socket: a new socket
@@ -567,7 +608,9 @@ int pfd_ct_dump(struct pfd_ct *ct, __u32 status_mask, __u32 status_value)
 		 * before it carry those changes, so a dump the kernel flags
 		 * as interrupted is still complete enough (every entry that
 		 * lived through it was delivered). */
-		if (err && err != -EINTR)
+		if (err == -EINTR)
+			ct->stats.dumps_intr++;
+		else if (err)
 			return err;
 	}
 	ct->stats.dumps++;

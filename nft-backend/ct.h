@@ -67,6 +67,9 @@ struct pfd_ct_stats {
 	__u64 foreign;	     /* not from the kernel (nl_pid != 0): skipped */
 	__u64 overruns;	     /* ENOBUFS on the event socket */
 	__u64 dumps;	     /* full dumps done */
+	__u64 dumped;	     /* entries the dumps delivered */
+	__u64 dumps_intr;    /* dumps the kernel flagged NLM_F_DUMP_INTR */
+	__u64 discarded;     /* event datagrams pfd_ct_events_flush dropped */
 	__u64 update_errors; /* failed timeout/flags/mark updates */
 	__u64 unknown;	     /* other message types or families: skipped */
 };
@@ -93,6 +96,17 @@ int pfd_ct_events_rcvbuf(const struct pfd_ct *ct);
  * the caller must resync with a full dump. The callback may call the
  * pfd_ct_set_* functions (they use their own socket). */
 int pfd_ct_events_read(struct pfd_ct *ct);
+/*
+ * Discards every event queued on the event socket, until a read finds it
+ * empty; a resync calls it before its dump. The kernel reports one ENOBUFS
+ * per congestion: from the drop it reported until a read empties the queue,
+ * further drops report nothing, so the entries whose events were dropped
+ * while the dump had already passed them would be lost for good. What it
+ * discards is older than the dump that follows. Returns 0, -EBUSY when
+ * events kept coming for budget_ns (the queue may still be congested: the
+ * caller resyncs again), or -errno.
+ */
+int pfd_ct_events_flush(struct pfd_ct *ct, __u64 budget_ns);
 
 /* Full dump of both families; every entry goes to the callback as
  * PFD_CT_EV_NEW. status_mask/status_value (0/0 = all) filter in the kernel
@@ -107,6 +121,11 @@ void pfd_ct_dump_cancel(struct pfd_ct *ct);
 /* fn(arg) runs between the datagrams of dumps and batched updates (seconds
  * long at 100k entries); it must not call into this pfd_ct. */
 void pfd_ct_set_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg);
+/* Instead, for the dump socket only (call after pfd_ct_set_pulse): fn runs
+ * between a dump's datagrams, when none of its records is being delivered;
+ * it may read events and make updates through this pfd_ct, but must not
+ * start a dump or a mark clear. */
+void pfd_ct_set_dump_pulse(struct pfd_ct *ct, void (*fn)(void *arg), void *arg);
 
 /* Updates identify the entry by its original tuple and zone (TCP and UDP
  * only: -EOPNOTSUPP otherwise); -ENOENT when it is gone. They never create

@@ -83,6 +83,10 @@ struct pfd {
 	struct pfd_stats_sum *sum;
 
 	uint64_t resyncs, ct_overruns;
+	bool resync_again;		   /* events lost again: resync (t_reconcile, at once) */
+	uint64_t reconciles, reconcile_ms; /* done; the last one's duration */
+	bool reconcile_dump;		   /* inside reconcile's dump: the pulse serves events */
+	bool in_ct_events;		   /* reading conntrack events: the pulse must not */
 	uint64_t reloads, reload_attempts;
 	char reload_error[512];
 	bool rt_changed;
@@ -115,6 +119,7 @@ struct pfd {
 	bool links_changed; /* a link event: check the configured device names */
 	bool pins_lost;	    /* said once: the pins cannot be made again */
 	uint64_t last_pulse_ns;
+	uint64_t last_events_pulse_ns; /* pulse_serving_events */
 };
 
 /* -------------------------------------------------------------------- */
@@ -572,6 +577,7 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 /* Conntrack, nftables, rtnetlink                                       */
 
 static void pulse(void *arg);
+static void sweep_pulse(void *arg);
 
 static void flows_ctx(struct pfd *d, struct pfd_flows_ctx *c)
 {
@@ -586,14 +592,21 @@ static void flows_ctx(struct pfd *d, struct pfd_flows_ctx *c)
 	c->flows_fd = d->maps->flows;
 	c->fib_mark_ok = pfd_bpf_fib_mark_ok(d->bpf);
 	c->pulse = pulse;
+	c->sweep_pulse = sweep_pulse;
 	c->pulse_arg = d;
 }
+
+/* A reconcile this long is logged even when it repaired nothing. */
+#define SLOW_RECONCILE_NS (1000ULL * 1000000)
 
 /* A full dump through the flow table; entries it does not show leave the
  * map. Flowtable mode only asks for offloaded entries: the kernel filters
  * (CTA_STATUS_MASK, 5.19+). Not ASSURED: see pfd_policy_check_entry. */
 static int reconcile(struct pfd *d, const char *why)
 {
+	const struct pfd_ct_stats *cs = pfd_ct_get_stats(d->ct);
+	uint64_t dumped = cs->dumped, intr = cs->dumps_intr;
+	uint64_t t0 = pfd_now_ns(), t_dump, t_end;
 	uint32_t mask = 0, value = 0;
 	uint64_t fixed;
 	int err;
@@ -601,7 +614,10 @@ static int reconcile(struct pfd *d, const char *why)
 	if (d->mode == PFD_MODE_FLOWTABLE)
 		mask = value = IPS_OFFLOAD;
 	pfd_flows_reconcile_begin(d->flows);
+	d->reconcile_dump = true;
 	err = pfd_ct_dump(d->ct, mask, value);
+	d->reconcile_dump = false;
+	t_dump = pfd_now_ns();
 	if (err == -ECANCELED) {
 		/* a ruleset commit waited behind it (pulse): it goes first,
 		 * the reconcile runs again once it is handled */
@@ -619,9 +635,16 @@ static int reconcile(struct pfd *d, const char *why)
 		return err;
 	}
 	fixed = pfd_flows_reconcile_end(d->flows);
-	if (fixed)
-		pr_info("%s: %" PRIu64 " differences between conntrack and the flow map repaired",
-			why, fixed);
+	t_end = pfd_now_ns();
+	d->reconcile_ms = (t_end - t0) / 1000000;
+	d->reconciles++;
+	if (fixed || t_end - t0 >= SLOW_RECONCILE_NS)
+		pr_info("%s: %" PRIu64 " differences between conntrack and the flow map repaired "
+			"(%llu entries dumped in %llu ms%s, the map checked in %llu ms)",
+			why, fixed, (unsigned long long)(cs->dumped - dumped),
+			(unsigned long long)((t_dump - t0) / 1000000),
+			cs->dumps_intr != intr ? ", the kernel flagged the dump interrupted" : "",
+			(unsigned long long)((t_end - t_dump) / 1000000));
 	return 0;
 }
 
@@ -636,6 +659,53 @@ static void reconcile_resume(struct pfd *d)
 	reconcile(d, why);
 }
 
+/* Events were lost where a resync cannot start (inside a dump, or the
+ * socket could not be emptied): the reconcile timer runs one next. */
+static void resync_soon(struct pfd *d)
+{
+	d->resync_again = true;
+	pfd_loop_timer_set(d->t_reconcile, 1);
+}
+
+/* How long a resync may spend dropping queued events (pfd_ct_events_flush)
+ * before its dump. */
+#define RESYNC_FLUSH_NS (200ULL * 1000000)
+
+/*
+ * Conntrack events were lost: the event socket is emptied first (what is
+ * queued is older than the dump; and until it reads empty, the kernel
+ * reports no further loss), then a full dump. If events kept coming faster
+ * than they could be dropped, another resync follows (resync_soon).
+ */
+static void resync(struct pfd *d)
+{
+	int err = pfd_ct_events_flush(d->ct, RESYNC_FLUSH_NS);
+
+	d->resync_again = false;
+	if (err && err != -EBUSY)
+		pr_ratelimited(LOG_ERR, 10, "conntrack events: %s", strerror(-err));
+	d->resyncs++;
+	reconcile(d, "resync");
+	if (err)
+		resync_soon(d);
+}
+
+/* Conntrack events, from the loop or from the pulse of a long dump; never
+ * nested (an install's own conntrack request pulses too). */
+static int ct_events_read(struct pfd *d)
+{
+	int err;
+
+	d->in_ct_events = true;
+	if (d->flows)
+		pfd_flows_serving_events(d->flows, true);
+	err = pfd_ct_events_read(d->ct);
+	if (d->flows)
+		pfd_flows_serving_events(d->flows, false);
+	d->in_ct_events = false;
+	return err;
+}
+
 static void on_ct(void *arg, int fd, uint32_t events)
 {
 	struct pfd *d = arg;
@@ -643,15 +713,14 @@ static void on_ct(void *arg, int fd, uint32_t events)
 
 	(void)fd;
 	(void)events;
-	err = pfd_ct_events_read(d->ct);
+	err = ct_events_read(d);
 	if (err == -ENOBUFS) {
 		/* events were lost: our view is stale until a full dump */
 		d->ct_overruns++;
-		d->resyncs++;
 		pr_ratelimited(LOG_WARNING, 10,
 			       "conntrack events lost (ENOBUFS); resyncing from a full dump "
 			       "(raise ct-event-buffer)");
-		reconcile(d, "resync");
+		resync(d);
 	} else if (err && err != -EAGAIN) {
 		pr_ratelimited(LOG_ERR, 10, "conntrack events: %s", strerror(-err));
 	}
@@ -674,6 +743,9 @@ static void flowtables_reread(struct pfd *d)
 #define VERIFY_AFTER_REVALIDATION_NS (200ULL * 1000000)
 /* How often a long dump stops to look at the heartbeat and the ruleset. */
 #define PULSE_EVERY_NS (20ULL * 1000000)
+/* Conntrack events served from a long reconcile or refresh this often: the
+ * event-to-map target is a p99 of 10 ms. */
+#define EVENTS_PULSE_EVERY_NS (2ULL * 1000000)
 
 /* One map write takes every installed flow off the fast path: their
  * entries carry the old generation, and the fast path passes such packets
@@ -798,9 +870,13 @@ static void marks_revalidate(struct pfd *d, uint32_t gen, bool gen_valid)
 	/* conntrack events queued before the commit carry the old ruleset's
 	 * marks: every install they ask for is read back first */
 	pfd_flows_verify_until(d->flows, UINT64_MAX);
-	if (pfd_ct_events_read(d->ct) == -ENOBUFS) {
+	if (ct_events_read(d) == -ENOBUFS) {
+		/* lost: a resync once the revalidation is done; the socket
+		 * is emptied now, so that a later loss is reported */
 		d->ct_overruns++;
+		pfd_ct_events_flush(d->ct, RESYNC_FLUSH_NS);
 		d->resyncs++;
+		d->reconcile_again = "resync";
 	}
 	/* If the write fails, the heartbeat's next ctl_write carries the new
 	 * generation; a restart finds the ruleset generation unrevalidated
@@ -881,6 +957,52 @@ static void pulse(void *arg)
 		ctl_write(d);
 		pins_check(d);
 	}
+}
+
+/*
+ * A reconcile of 1M entries takes seconds, its dump and its sweep of the
+ * map alike: conntrack events are served between the dump's datagrams and
+ * every so many map entries of the sweep, where no record is in hand, so
+ * that a new flow waits for a pulse, not for the reconcile. What they
+ * install is marked seen, so the dump's end does not take it for gone, and
+ * the sweep checks again before it deletes; events older than the next
+ * datagram end in the state of the last event, as they would after the
+ * dump. A loss cannot resync from here (the dump socket is busy): one
+ * follows at once.
+ */
+static void pulse_serving_events(struct pfd *d)
+{
+	uint64_t now;
+
+	pulse(d);
+	now = pfd_now_ns();
+	if (now - d->last_events_pulse_ns < EVENTS_PULSE_EVERY_NS || d->in_ct_events)
+		return; /* not due yet, or inside event delivery already */
+	d->last_events_pulse_ns = now;
+	if (ct_events_read(d) == -ENOBUFS) {
+		d->ct_overruns++;
+		pr_ratelimited(LOG_WARNING, 10,
+			       "conntrack events lost (ENOBUFS) during a long walk; a full dump "
+			       "follows it (raise ct-event-buffer)");
+		resync_soon(d);
+	}
+}
+
+/* The conntrack dump socket's pulse, between datagrams. */
+static void dump_pulse(void *arg)
+{
+	struct pfd *d = arg;
+
+	if (d->reconcile_dump)
+		pulse_serving_events(d);
+	else
+		pulse(d); /* the revalidation's mark clear: installs are held */
+}
+
+/* The pulse of the reconcile's sweep of the flow map. */
+static void sweep_pulse(void *arg)
+{
+	pulse_serving_events(arg);
 }
 
 /* A gate the pulse closed, once the commit is handled (or was not a new
@@ -1076,6 +1198,11 @@ static void on_reconcile(void *arg, int fd, uint32_t events)
 
 	(void)events;
 	pfd_loop_timer_ack(fd);
+	if (d->resync_again) {
+		pfd_loop_timer_set(fd, d->cfg->reconcile_interval_ms);
+		resync(d);
+		return;
+	}
 	if (d->reval.active) {
 		/* the flows with traffic are coming back: not now */
 		d->reconcile_again = "reconcile";
@@ -1245,6 +1372,8 @@ static int control_handler(void *arg, const char *cmd, FILE *out, char *err, siz
 	fputs(",\"reload_error\":", out);
 	pfd_control_json_str(out, s.reload_error);
 	fprintf(out, ",\"revalidating\":%s", d->reval.active ? "true" : "false");
+	fprintf(out, ",\"reconciles\":%" PRIu64 ",\"last_reconcile_ms\":%" PRIu64, d->reconciles,
+		d->reconcile_ms);
 	fprintf(out, ",\"gate_closed\":%s,\"devices\":%u", d->gate_closed ? "true" : "false",
 		s.n_devs);
 	if (s.ruleset_gen_valid)
@@ -1461,6 +1590,7 @@ static int start(struct pfd *d)
 		return err;
 	}
 	pfd_ct_set_pulse(d->ct, pulse, d);
+	pfd_ct_set_dump_pulse(d->ct, dump_pulse, d);
 	if (d->cfg->ct_event_buffer && pfd_ct_events_rcvbuf(d->ct) < (int)d->cfg->ct_event_buffer)
 		pr_warn("ct-event-buffer %u: the kernel allowed only %d bytes",
 			d->cfg->ct_event_buffer, pfd_ct_events_rcvbuf(d->ct));

@@ -39,6 +39,7 @@ struct rec {
 	 * through memcpy, never a cast */
 	unsigned char tmpl[2][FLOW_TMPL_LEN];
 	uint64_t refreshed_seen; /* max last_seen_ns at the last refresh */
+	uint32_t refresh_round;	 /* the refresh round that last looked at it */
 	uint64_t active_ns;	 /* pfd_now_ns() of its install, or of the last
 				  * refresh that saw fast-path packets */
 	uint32_t cleared_gen;	 /* policy_gen under which its offload mark
@@ -89,6 +90,7 @@ struct pfd_flows {
 	size_t nbuckets; /* power of two, both tables */
 	uint32_t gen;	 /* reconcile generation */
 	bool reconciling;
+	bool serving_events; /* events read between the reconcile dump's datagrams */
 	bool full_logged;
 	struct rt_cache_ent *rtc;
 	struct xfrm_cache_ent *xfc;
@@ -101,7 +103,7 @@ struct pfd_flows {
 	uint64_t verify_until;	 /* see pfd_flows_verify_until() */
 	uint32_t policy_gen;	 /* pfd_ctl.policy_gen: stamped at install */
 	bool walk_cancel;	 /* see pfd_flows_walk_cancel() */
-	size_t refresh_pos;	 /* the bucket a cancelled refresh resumes at */
+	uint32_t refresh_round;	 /* rounds of pfd_flows_refresh */
 	bool installs_held;	 /* see pfd_flows_hold_installs() */
 	/* Map keys two conntrack entries share (the same tuple on the same
 	 * device in two zones): the fast path cannot tell their packets
@@ -593,6 +595,13 @@ static bool mark_mode(const struct pfd_flows *f)
 	return f->ctx.mode == PFD_MODE_MARK;
 }
 
+/* The record in hand came from the reconcile dump (not from an event read
+ * between its datagrams, see pfd_flows_serving_events). */
+static bool from_dump(const struct pfd_flows *f)
+{
+	return f->reconciling && !f->serving_events;
+}
+
 /* Every PFD_FLOWS_PULSE_EVERY steps of a long walk: see ctx.pulse. */
 static void walk_pulse(struct pfd_flows *f, size_t *steps)
 {
@@ -668,7 +677,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 	if (r && !memcmp(r->key, key, sizeof(key)) && !memcmp(r->tmpl[0], &val[0], FLOW_TMPL_LEN) &&
 	    !memcmp(r->tmpl[1], &val[1], FLOW_TMPL_LEN)) {
 		/* unchanged; on reconcile make sure the map still agrees */
-		if (f->reconciling) {
+		if (from_dump(f)) {
 			struct pfd_flow cur;
 
 			for (i = 0; i < 2; i++)
@@ -760,7 +769,7 @@ static void install(struct pfd_flows *f, struct rec *r, const struct pfd_ct_entr
 		f->by_id[h] = r;
 		f->st.flows++;
 		f->st.installs++;
-		if (f->reconciling)
+		if (from_dump(f))
 			f->st.repairs++;
 	} else {
 		unlink_keys(f, r);
@@ -833,7 +842,7 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 			r->seen_gen = f->gen;
 		return;
 	}
-	if ((!r || rec_stale(f, r)) && !f->reconciling && mark_mode(f) && f->verify_until &&
+	if ((!r || rec_stale(f, r)) && !from_dump(f) && mark_mode(f) && f->verify_until &&
 	    pfd_now_ns() < f->verify_until) {
 		struct pfd_ct_entry now;
 
@@ -858,7 +867,7 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
 			install(f, r, e, &env, &d);
 		return;
 	}
-	if (r && r->env_gen == f->env_gen && !f->reconciling && !rec_stale(f, r)) {
+	if (r && r->env_gen == f->env_gen && !from_dump(f) && !rec_stale(f, r)) {
 		/* Still eligible, and nothing it was decided on has changed
 		 * (routes, devices, policy probes): an UPDATE for a counter,
 		 * a timeout, our own BE_LIBERAL. Reconcile re-decides all. */
@@ -928,6 +937,11 @@ void pfd_flows_reconcile_begin(struct pfd_flows *f)
 	f->reconciling = true;
 }
 
+void pfd_flows_serving_events(struct pfd_flows *f, bool on)
+{
+	f->serving_events = on;
+}
+
 void pfd_flows_reconcile_abort(struct pfd_flows *f)
 {
 	f->reconciling = false;
@@ -946,7 +960,10 @@ static int sweep_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_fl
 	struct pfd_flow_key *stale;
 
 	(void)v;
-	walk_pulse(f, &f->sweep_steps);
+	if (!f->ctx.sweep_pulse)
+		walk_pulse(f, &f->sweep_steps);
+	else if (++f->sweep_steps % PFD_FLOWS_PULSE_EVERY == 0)
+		f->ctx.sweep_pulse(f->ctx.pulse_arg);
 	if (f->walk_cancel)
 		return -ECANCELED; /* the next reconcile sweeps the rest */
 	if (find_key(f, k))
@@ -990,9 +1007,13 @@ uint64_t pfd_flows_reconcile_end(struct pfd_flows *f)
 	f->nsweep = 0;
 	f->walk_cancel = false;
 	pfd_flows_foreach(f->ctx.flows_fd, sweep_cb, f);
-	for (i = 0; i < f->nsweep; i++)
+	for (i = 0; i < f->nsweep; i++) {
+		/* an event the sweep's pulse delivered may have installed it */
+		if (find_key(f, &f->sweep[i]))
+			continue;
 		bpf_map_delete_elem(f->ctx.flows_fd, &f->sweep[i]);
-	f->st.repairs += f->nsweep;
+		f->st.repairs++;
+	}
 	free(f->sweep);
 	f->sweep = NULL;
 	f->nsweep = 0;
@@ -1040,74 +1061,99 @@ static uint32_t read_sysctl(const char *name, uint32_t dflt)
 	return pfd_read_sysctl_u32(path, &v) || !v ? dflt : v;
 }
 
+struct refresh_walk {
+	struct pfd_flows *f;
+	uint32_t tcp_to, udp_to;
+	size_t steps;
+};
+
+/* One flow the fast path carried since the last round: its conntrack
+ * timeout and its neighbours, as the kernel would have refreshed them. */
+static void refresh_rec(struct pfd_flows *f, struct rec *r, uint64_t seen, uint32_t tcp_to,
+			uint32_t udp_to)
+{
+	int d, err;
+
+	r->refreshed_seen = seen;
+	r->active_ns = pfd_now_ns();
+	/* fast-pathed packets confirm no neighbour: do it, for the next hop
+	 * they go to (the gateway, or the destination itself when it is
+	 * on-link) */
+	for (d = 0; d < 2; d++) {
+		static const __be32 none[4];
+		struct pfd_flow t;
+		const __be32 *nh;
+
+		/* a copy: tmpl[1] is not 8-byte aligned */
+		memcpy(&t, r->tmpl[d], FLOW_TMPL_LEN);
+		nh = memcmp(r->gw[d], none, sizeof(none)) ? r->gw[d] : t.nat_daddr;
+		pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, nh, (int)t.oif);
+	}
+	/* flowtable mode: the kernel owns the timeout (its GC extends
+	 * offloaded entries) */
+	if (!mark_mode(f) || r->fixed_timeout)
+		return;
+	/* a packet the kernel saw since may have set MAXACK_SET again, with
+	 * an ack the fast path has long passed */
+	err = pfd_ct_refresh(f->ctx.ct, &r->e, r->e.orig.l4proto == IPPROTO_TCP ? tcp_to : udp_to,
+			     IP_CT_TCP_FLAG_MAXACK_SET);
+	if (err == -EPERM) {
+		r->fixed_timeout = true; /* IPS_FIXED_TIMEOUT */
+	} else if (err && err != -ENOENT) {
+		f->st.refresh_errors++;
+		pr_ratelimited(LOG_WARNING, 30, "conntrack timeout refresh failed (%s)",
+			       strerror(-err));
+	} else if (!err) {
+		f->st.refreshes++;
+	}
+}
+
+static int refresh_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)
+{
+	struct refresh_walk *w = arg;
+	struct pfd_flows *f = w->f;
+	struct pfd_flow other;
+	uint64_t seen = v->last_seen_ns;
+	struct rec *r;
+	int d;
+
+	/* between entries no record is in hand: events may be served */
+	if (f->ctx.sweep_pulse) {
+		if (++w->steps % PFD_FLOWS_PULSE_EVERY == 0)
+			f->ctx.sweep_pulse(f->ctx.pulse_arg);
+	} else {
+		walk_pulse(f, &w->steps);
+	}
+	if (f->walk_cancel)
+		return -ECANCELED; /* the next round starts again */
+	r = find_key(f, k);
+	/* idle, unknown, or the kernel carries it (a stale flow: its timeout
+	 * and neighbours are the kernel's to keep) */
+	if (!r || seen <= r->refreshed_seen || r->refresh_round == f->refresh_round ||
+	    rec_stale(f, r))
+		return 0;
+	r->refresh_round = f->refresh_round;
+	/* the flow's last packet, in either direction */
+	d = !memcmp(&r->key[0], k, sizeof(*k));
+	if (!bpf_map_lookup_elem(f->ctx.flows_fd, &r->key[d], &other) && other.last_seen_ns > seen)
+		seen = other.last_seen_ns;
+	refresh_rec(f, r, seen, w->tcp_to, w->udp_to);
+	return 0;
+}
+
+/* Walks the map, not the table: a batch read of every entry costs far less
+ * than two lookups a flow (1M flows: 2M system calls), and only the flows
+ * the fast path carried since the last round cost more. */
 void pfd_flows_refresh(struct pfd_flows *f)
 {
-	uint32_t tcp_to, udp_to;
-	size_t i, steps = 0;
+	/* read each time: the operator may change them (and tests do) */
+	struct refresh_walk w = {
+		.f = f,
+		.tcp_to = read_sysctl("nf_conntrack_tcp_timeout_established", 432000),
+		.udp_to = read_sysctl("nf_conntrack_udp_timeout_stream", 120),
+	};
 
-	/* Read each time: the operator may change them (and tests do). */
-	tcp_to = read_sysctl("nf_conntrack_tcp_timeout_established", 432000);
-	udp_to = read_sysctl("nf_conntrack_udp_timeout_stream", 120);
 	f->walk_cancel = false;
-	for (i = f->refresh_pos; i < f->nbuckets; i++) {
-		struct rec *r;
-
-		if (f->walk_cancel) {
-			f->refresh_pos = i; /* the next round goes on from here */
-			return;
-		}
-		for (r = f->by_id[i]; r; r = r->next_id) {
-			uint64_t seen = 0;
-			struct pfd_flow v;
-			int d, err;
-
-			walk_pulse(f, &steps);
-			/* the kernel carries a stale flow: its timeout and
-			 * neighbours are the kernel's to keep */
-			if (rec_stale(f, r))
-				continue;
-
-			for (d = 0; d < 2; d++)
-				if (!bpf_map_lookup_elem(f->ctx.flows_fd, &r->key[d], &v) &&
-				    v.last_seen_ns > seen)
-					seen = v.last_seen_ns;
-			if (seen <= r->refreshed_seen)
-				continue; /* idle: let conntrack expire it */
-			r->refreshed_seen = seen;
-			r->active_ns = pfd_now_ns();
-			/* fast-pathed packets confirm no neighbour: do it, for
-			 * the next hop they go to (the gateway, or the
-			 * destination itself when it is on-link) */
-			for (d = 0; d < 2; d++) {
-				static const __be32 none[4];
-				struct pfd_flow t;
-				const __be32 *nh;
-
-				/* a copy: tmpl[1] is not 8-byte aligned */
-				memcpy(&t, r->tmpl[d], FLOW_TMPL_LEN);
-				nh = memcmp(r->gw[d], none, sizeof(none)) ? r->gw[d] : t.nat_daddr;
-				pfd_rt_neigh_use(f->ctx.rt, r->key[d].family, nh, (int)t.oif);
-			}
-			/* flowtable mode: the kernel owns the timeout (its GC
-			 * extends offloaded entries) */
-			if (!mark_mode(f) || r->fixed_timeout)
-				continue;
-			/* a packet the kernel saw since may have set MAXACK_SET
-			 * again, with an ack the fast path has long passed */
-			err = pfd_ct_refresh(f->ctx.ct, &r->e,
-					     r->e.orig.l4proto == IPPROTO_TCP ? tcp_to : udp_to,
-					     IP_CT_TCP_FLAG_MAXACK_SET);
-			if (err == -EPERM) {
-				r->fixed_timeout = true; /* IPS_FIXED_TIMEOUT */
-			} else if (err && err != -ENOENT) {
-				f->st.refresh_errors++;
-				pr_ratelimited(LOG_WARNING, 30,
-					       "conntrack timeout refresh failed (%s)",
-					       strerror(-err));
-			} else if (!err) {
-				f->st.refreshes++;
-			}
-		}
-	}
-	f->refresh_pos = 0;
+	f->refresh_round++;
+	pfd_flows_foreach(f->ctx.flows_fd, refresh_cb, &w);
 }

@@ -37,6 +37,10 @@ struct pfd_flows_ctx {
 	 * table, so that a ruleset commit is not kept waiting (may be NULL) */
 	void (*pulse)(void *arg);
 	void *pulse_arg;
+	/* instead of pulse during the reconcile's sweep of the map (seconds
+	 * at 1M flows), where no record is in hand: it may deliver conntrack
+	 * events (pfd_flows_ct_cb) */
+	void (*sweep_pulse)(void *arg);
 };
 #define PFD_FLOWS_PULSE_EVERY 1024
 
@@ -73,6 +77,10 @@ void pfd_flows_ct_cb(void *arg, enum pfd_ct_event ev, const struct pfd_ct_entry 
  * returns the number of differences repaired. */
 void pfd_flows_reconcile_begin(struct pfd_flows *f);
 uint64_t pfd_flows_reconcile_end(struct pfd_flows *f);
+/* Conntrack events read between the reconcile dump's datagrams (on) and
+ * done (off): they are events, not dump records, though what they install
+ * counts as seen by the reconcile. */
+void pfd_flows_serving_events(struct pfd_flows *f, bool on);
 
 /* A dump failed: forget the reconcile (nothing is removed). */
 void pfd_flows_reconcile_abort(struct pfd_flows *f);
@@ -96,8 +104,8 @@ void pfd_flows_marks_cleared(struct pfd_flows *f, const struct pfd_ct_ref *refs,
  * ruleset's). */
 bool pfd_flows_mark_known_cleared(void *arg, const struct pfd_ct_entry *e);
 /* From the pulse: the refresh or reconcile sweep under way stops at the
- * next record (a ruleset commit waits); the refresh resumes where it
- * stopped, the next reconcile sweeps again. */
+ * next record (a ruleset commit waits); the next round of each starts
+ * over. */
 void pfd_flows_walk_cancel(struct pfd_flows *f);
 /* Counts one ruleset revalidation (stats). */
 void pfd_flows_count_revalidation(struct pfd_flows *f);

@@ -28,6 +28,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -437,6 +438,23 @@ table ip pfdt_nat {
     def flows(self, *filters):
         return self.pfd_json("-j", "flows", *filters)
 
+    def live_status(self, timeout=10.0):
+        """The running daemon's own status, from its control socket
+        (<state-dir>/pfd.sock): what the state file does not carry."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(os.path.join(self.state, "pfd.sock"))
+            s.sendall(json.dumps({"version": 1, "command": "status"}).encode() + b"\n")
+            out = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    return json.loads(out)
+                out += b
+        finally:
+            s.close()
+
     def stats(self):
         return self.pfd_json("-j", "stats")
 
@@ -572,7 +590,30 @@ table ip pfdt_nat {
             run(["umount", "-l", self.bpffs], check=False)
         for n in reversed(self.netns):
             run(["ip", "netns", "del", n], check=False)
+        self.keep_sanitizer_reports()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    SANITIZER_SIGNS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "SUMMARY: UndefinedBehaviorSanitizer")
+
+    def keep_sanitizer_reports(self):
+        """A report that reached a log instead of tests/sanitize's directory
+        (a process whose log_path could not be opened writes to stderr, which
+        for a daemon is its log) is copied there before the logs go, so that
+        the sanitizer run sees it."""
+        dest = os.environ.get("PFD_SAN_REPORTS")
+        if not dest or not os.path.isdir(dest):
+            return
+        for name in sorted(os.listdir(self.tmp)):
+            path = os.path.join(self.tmp, name)
+            if not name.endswith(".log") or not os.path.isfile(path):
+                continue
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if any(s in text for s in self.SANITIZER_SIGNS):
+                out = os.path.join(dest, "log.%s.%s" % (os.path.basename(self.tmp), name))
+                with open(out, "w") as f:
+                    f.write(text[-20000:])
 
 
 def report(name, text):

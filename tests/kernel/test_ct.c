@@ -380,6 +380,58 @@ static void test_enobufs(void)
 	pfd_ct_close(small);
 }
 
+/* 2000 UDP entries in one conntrack -R batch, source ports from sport0. */
+static int burst_insert(unsigned int sport0, const char *what)
+{
+	char path[] = "/tmp/pfd-kt-ct-XXXXXX";
+	FILE *f = batch_open(path, what);
+
+	if (!f)
+		return -EIO;
+	for (int i = 0; i < 2000; i++)
+		fprintf(f,
+			"-I -p udp -s 203.0.113.%d -d 198.51.100.9 --sport %u --dport 53 "
+			"-t 600 -u ASSURED\n",
+			1 + i % 200, sport0 + i);
+	return batch_load(f, path);
+}
+
+/*
+ * A resync empties the event socket before its dump: the kernel reports
+ * one ENOBUFS per congestion, and until a read finds the queue empty it
+ * drops further events without a word. After pfd_ct_events_flush, the
+ * socket is empty and the next loss is reported again.
+ */
+static void test_events_flush(void)
+{
+	struct pfd_ct_opts o = { .rcvbuf = 1, .cb = collect, .arg = &seen };
+	const struct pfd_ct_stats *st;
+	struct pfd_ct *small;
+	int i, err, ret = 0;
+
+	T_OK(pfd_ct_open(&small, &o), "flush: open with a tiny buffer");
+	if (!small)
+		return;
+	st = pfd_ct_get_stats(small);
+	T_OK(burst_insert(30000, "flush: first burst"), "flush: 2000 inserts overflow the socket");
+	T_OK(pfd_ct_events_flush(small, 1000000000ULL), "flush: the socket emptied within 1 s");
+	T_TRUE(st->discarded > 0, "flush: queued events discarded");
+	T_TRUE(st->overruns >= 1, "flush: the overrun it met is counted");
+	T_TRUE(!kt_readable(pfd_ct_events_fd(small), 0), "flush: nothing left to read");
+
+	T_OK(burst_insert(32000, "flush: second burst"), "flush: 2000 more inserts");
+	reset();
+	for (i = 0; i < 50; i++) {
+		err = pfd_ct_events_read(small);
+		if (err == -ENOBUFS)
+			ret = err;
+		if (!kt_readable(pfd_ct_events_fd(small), 20))
+			break;
+	}
+	T_EQ(ret, -ENOBUFS, "flush: the second loss is reported too");
+	pfd_ct_close(small);
+}
+
 /* The revalidation of a new ruleset generation: every entry with any
  * offload mark bit loses those bits (others keep theirs), in batches. */
 static bool skip_sport_20002(void *arg, const struct pfd_ct_entry *e)
@@ -543,6 +595,7 @@ int main(void)
 	test_clear_marks(ct);
 	test_dump_cancel(ct);
 	test_enobufs();
+	test_events_flush();
 	T_EQ(pfd_ct_get_stats(ct)->malformed, 0, "no malformed message from the kernel");
 	pfd_ct_close(ct);
 	return t_done();
