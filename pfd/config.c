@@ -546,7 +546,9 @@ static void key_number(struct parser *p, const struct key *k, struct token *t, i
 	(void)n;
 	err = parse_size(t[1].text, &v);
 	if (err == -EINVAL) {
-		config_error(p, t[1].col, k->name, "expected a number, got \"%s\"", t[1].text);
+		config_error(p, t[1].col, k->name,
+			     "expected a number, with k, M or G for sizes (1024-based), got \"%s\"",
+			     t[1].text);
 		return;
 	}
 	if (err || v < k->lo || v > k->hi) {

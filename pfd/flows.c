@@ -665,10 +665,9 @@ static void remove_rec(struct pfd_flows *f, struct rec *r, bool gone, bool clear
 }
 
 /* Writes one direction, keeping the fast path's counters of an entry that
- * is already there (a re-install after a reload or restart). */
-/* Writes one direction, keeping the counters of an entry already there. A
- * flow pfd has no record of usually has no entry either (likely_new): one
- * system call instead of two, the common case of a burst of new flows. */
+ * is already there (a re-install after a reload or restart). A flow pfd
+ * has no record of usually has no entry either (likely_new): one system
+ * call instead of two, the common case of a burst of new flows. */
 static int map_write(struct pfd_flows *f, const struct pfd_flow_key *k, const struct pfd_flow *v,
 		     bool likely_new)
 {

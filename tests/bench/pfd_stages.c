@@ -39,7 +39,7 @@ static const struct {
 	{ 6, "route", "FIB cache hit: generation, MACs, MTU" },
 	{ 7, "redirect", "dry-run flags, bpf_redirect_map (devmap hash)" },
 	{ 8, "rewrite", "TTL, checksum, MACs (no NAT)" },
-	{ STAGE_FULL, "full", "flow counters (two atomics), last seen" },
+	{ STAGE_FULL, "full", "flow counters (plain adds), last seen" },
 };
 #define NSTAGES (sizeof(stages) / sizeof(stages[0]))
 
