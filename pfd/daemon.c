@@ -87,6 +87,7 @@ struct pfd {
 	uint64_t reconciles, reconcile_ms; /* done; the last one's duration */
 	bool reconcile_dump;		   /* inside reconcile's dump: the pulse serves events */
 	bool in_ct_events;		   /* reading conntrack events: the pulse must not */
+	bool refresh_in_parts;		   /* t_refresh runs at REFRESH_PART_GAP_MS */
 	uint64_t reloads, reload_attempts;
 	char reload_error[512];
 	bool rt_changed;
@@ -1183,13 +1184,24 @@ static void on_heartbeat(void *arg, int fd, uint32_t events)
 	state_write(d);
 }
 
+/* A refresh round goes in parts a millisecond apart (1M flows: seconds in
+ * all), so that a revalidation, a commit or a control request waits for one
+ * part, not for the round. During a revalidation the round waits: the
+ * flows it would refresh are stale, the kernel's to keep. */
+#define REFRESH_PART_GAP_MS 1
+
 static void on_refresh(void *arg, int fd, uint32_t events)
 {
 	struct pfd *d = arg;
+	bool more;
 
 	(void)events;
 	pfd_loop_timer_ack(fd);
-	pfd_flows_refresh(d->flows);
+	more = d->reval.active ? false : pfd_flows_refresh(d->flows);
+	if (more != d->refresh_in_parts) {
+		d->refresh_in_parts = more;
+		pfd_loop_timer_set(fd, more ? REFRESH_PART_GAP_MS : d->cfg->refresh_interval_ms);
+	}
 }
 
 static void on_reconcile(void *arg, int fd, uint32_t events)
@@ -1223,7 +1235,8 @@ static void on_metrics(void *arg, int fd, uint32_t events)
 static void timers_set(struct pfd *d)
 {
 	pfd_loop_timer_set(d->t_heartbeat, d->cfg->heartbeat_interval_ms);
-	pfd_loop_timer_set(d->t_refresh, d->cfg->refresh_interval_ms);
+	pfd_loop_timer_set(d->t_refresh,
+			   d->refresh_in_parts ? REFRESH_PART_GAP_MS : d->cfg->refresh_interval_ms);
 	pfd_loop_timer_set(d->t_reconcile, d->cfg->reconcile_interval_ms);
 	pfd_loop_timer_set(d->t_metrics, d->cfg->metrics_file[0] ? d->cfg->metrics_interval_ms : 0);
 }

@@ -105,7 +105,13 @@ struct pfd_flows {
 	uint32_t policy_gen;	 /* pfd_ctl.policy_gen: stamped at install */
 	bool walk_cancel;	 /* see pfd_flows_walk_cancel() */
 	uint32_t refresh_round;	 /* rounds of pfd_flows_refresh */
-	bool installs_held;	 /* see pfd_flows_hold_installs() */
+	struct refresh_walk {
+		struct pfd_flows_cursor cursor; /* where the round goes on */
+		bool in_round;
+		uint32_t tcp_to, udp_to; /* the round's sysctls */
+		size_t steps;
+	} refresh;
+	bool installs_held; /* see pfd_flows_hold_installs() */
 	/* Map keys two conntrack entries share (the same tuple on the same
 	 * device in two zones): the fast path cannot tell their packets
 	 * apart, so neither is offloaded. Rare; rebuilt by every reconcile. */
@@ -1089,12 +1095,6 @@ static uint32_t read_sysctl(const char *name, uint32_t dflt)
 	return pfd_read_sysctl_u32(path, &v) || !v ? dflt : v;
 }
 
-struct refresh_walk {
-	struct pfd_flows *f;
-	uint32_t tcp_to, udp_to;
-	size_t steps;
-};
-
 /* One flow the fast path carried since the last round: its conntrack
  * timeout and its neighbours, as the kernel would have refreshed them. */
 static void refresh_rec(struct pfd_flows *f, struct rec *r, uint64_t seen, uint32_t tcp_to,
@@ -1138,8 +1138,8 @@ static void refresh_rec(struct pfd_flows *f, struct rec *r, uint64_t seen, uint3
 
 static int refresh_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v)
 {
-	struct refresh_walk *w = arg;
-	struct pfd_flows *f = w->f;
+	struct pfd_flows *f = arg;
+	struct refresh_walk *w = &f->refresh;
 	struct pfd_flow other;
 	uint64_t seen = v->last_seen_ns;
 	struct rec *r;
@@ -1153,7 +1153,7 @@ static int refresh_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_
 		walk_pulse(f, &w->steps);
 	}
 	if (f->walk_cancel)
-		return -ECANCELED; /* the next round starts again */
+		return -ECANCELED; /* the round starts again, at the next interval */
 	r = find_key(f, k);
 	/* idle, unknown, or the kernel carries it (a stale flow: its timeout
 	 * and neighbours are the kernel's to keep) */
@@ -1171,17 +1171,26 @@ static int refresh_cb(void *arg, const struct pfd_flow_key *k, const struct pfd_
 
 /* Walks the map, not the table: a batch read of every entry costs far less
  * than two lookups a flow (1M flows: 2M system calls), and only the flows
- * the fast path carried since the last round cost more. */
-void pfd_flows_refresh(struct pfd_flows *f)
+ * the fast path carried since the last round cost more. A round of 1M
+ * flows (2M entries) takes seconds: it goes in parts, and the loop serves
+ * its timers and sockets in between. */
+bool pfd_flows_refresh(struct pfd_flows *f)
 {
-	/* read each time: the operator may change them (and tests do) */
-	struct refresh_walk w = {
-		.f = f,
-		.tcp_to = read_sysctl("nf_conntrack_tcp_timeout_established", 432000),
-		.udp_to = read_sysctl("nf_conntrack_udp_timeout_stream", 120),
-	};
+	struct refresh_walk *w = &f->refresh;
+	int err;
 
-	f->walk_cancel = false;
-	f->refresh_round++;
-	pfd_flows_foreach(f->ctx.flows_fd, refresh_cb, &w);
+	if (!w->in_round) {
+		memset(w, 0, sizeof(*w));
+		w->in_round = true;
+		f->walk_cancel = false;
+		f->refresh_round++;
+		/* read each round: the operator may change them (and tests do) */
+		w->tcp_to = read_sysctl("nf_conntrack_tcp_timeout_established", 432000);
+		w->udp_to = read_sysctl("nf_conntrack_udp_timeout_stream", 120);
+	}
+	err = pfd_flows_foreach_part(f->ctx.flows_fd, &w->cursor, PFD_FLOWS_REFRESH_PART,
+				     refresh_cb, f);
+	if (err || w->cursor.done)
+		w->in_round = false; /* done, cancelled or failed: a new round next time */
+	return w->in_round;
 }

@@ -140,7 +140,10 @@ void pfd_flows_redecide(struct pfd_flows *f, int ifindex);
 void pfd_flows_warm(struct pfd_flows *f);
 
 /* Timer work: conntrack timeouts of flows whose last_seen advanced (mark
- * mode), neighbour confirmation of their next hops. */
-void pfd_flows_refresh(struct pfd_flows *f);
+ * mode), neighbour confirmation of their next hops. One call does part of a
+ * round (about PFD_FLOWS_REFRESH_PART map entries); true: the round is not
+ * done, call again soon. pfd_flows_walk_cancel() ends the round. */
+#define PFD_FLOWS_REFRESH_PART 16384
+bool pfd_flows_refresh(struct pfd_flows *f);
 
 #endif /* PFD_FLOWS_H */

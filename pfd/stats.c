@@ -6,6 +6,7 @@
  * (metrics, breaker) and the CLI.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,32 +144,37 @@ static int foreach_one_by_one(int flows_fd, pfd_flow_cb cb, void *arg)
 #define ENOTSUPP 524 /* the kernel's own, seen by userspace */
 #endif
 
-int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
+int pfd_flows_foreach_part(int flows_fd, struct pfd_flows_cursor *c, unsigned int budget,
+			   pfd_flow_cb cb, void *arg)
 {
-	/* the batch token: a bucket index for hash maps, a key otherwise */
-	union {
-		__u32 bucket;
-		struct pfd_flow_key key;
-	} in, out;
 	__u32 cap = FOREACH_BATCH, n, i;
-	struct pfd_flow_key *keys = malloc(cap * sizeof(*keys));
-	struct pfd_flow *vals = malloc(cap * sizeof(*vals));
-	bool first = true, done = false;
+	struct pfd_flow_key *keys;
+	struct pfd_flow *vals;
+	unsigned int given = 0;
 	int ret = 0;
 
+	if (c->done)
+		return 0;
+	keys = malloc(cap * sizeof(*keys));
+	vals = malloc(cap * sizeof(*vals));
 	if (!keys || !vals) {
 		free(keys);
 		free(vals);
+		if (c->started)
+			return -ENOMEM; /* the one-by-one walk cannot resume */
+		c->done = true;
 		return foreach_one_by_one(flows_fd, cb, arg);
 	}
 	/* a batch a syscall: listing or sweeping 200k entries takes
 	 * milliseconds, not the seconds two syscalls an entry take */
-	while (!done && !ret) {
+	while (!c->done && !ret && given < budget) {
+		union pfd_flows_token out;
+
 		n = cap;
-		if (bpf_map_lookup_batch(flows_fd, first ? NULL : &in, &out, keys, vals, &n,
-					 NULL)) {
+		if (bpf_map_lookup_batch(flows_fd, c->started ? &c->token : NULL, &out, keys, vals,
+					 &n, NULL)) {
 			if (errno == ENOENT) {
-				done = true; /* the last batch, maybe empty */
+				c->done = true; /* the last batch, maybe empty */
 			} else if (errno == ENOSPC && cap < (1U << 16)) {
 				/* one bucket holds more than cap entries */
 				struct pfd_flow_key *k = realloc(keys, 2 * cap * sizeof(*keys));
@@ -184,24 +190,33 @@ int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
 				vals = v;
 				cap *= 2;
 				continue;
-			} else if (first &&
+			} else if (!c->started &&
 				   (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOTSUPP)) {
 				free(keys);
 				free(vals);
+				c->done = true; /* no batches: the whole walk at once */
 				return foreach_one_by_one(flows_fd, cb, arg);
 			} else {
 				ret = -errno;
 				break;
 			}
 		}
-		first = false;
-		in = out;
+		c->started = true;
+		c->token = out;
 		for (i = 0; i < n && !ret; i++)
 			ret = cb(arg, &keys[i], &vals[i]);
+		given += n;
 	}
 	free(keys);
 	free(vals);
 	return ret;
+}
+
+int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg)
+{
+	struct pfd_flows_cursor c = { 0 };
+
+	return pfd_flows_foreach_part(flows_fd, &c, UINT_MAX, cb, arg);
 }
 
 void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,

@@ -37,6 +37,23 @@ const char *pfd_hook_name(unsigned int hook); /* "xdp", "tc" */
 typedef int (*pfd_flow_cb)(void *arg, const struct pfd_flow_key *k, const struct pfd_flow *v);
 int pfd_flows_foreach(int flows_fd, pfd_flow_cb cb, void *arg);
 
+/* A walk of pfd_flows in parts, so that a long one does not hold the
+ * daemon's loop: each call reads whole batches until it has given at least
+ * `budget` entries to cb, and keeps its place in the cursor; `done` says
+ * the map was read to its end. As with any batch walk, an entry added or
+ * deleted meanwhile may be seen once, twice or not at all. Returns 0, cb's
+ * non-zero value, or -errno. */
+union pfd_flows_token {
+	__u32 bucket; /* hash maps: the next bucket */
+	struct pfd_flow_key key;
+};
+struct pfd_flows_cursor {
+	bool started, done;
+	union pfd_flows_token token;
+};
+int pfd_flows_foreach_part(int flows_fd, struct pfd_flows_cursor *c, unsigned int budget,
+			   pfd_flow_cb cb, void *arg);
+
 /* The key the other direction of the same conntrack entry was installed
  * under, derived from this direction's key and NAT (pfd installs both). */
 void pfd_flow_peer_key(const struct pfd_flow_key *k, const struct pfd_flow *v,

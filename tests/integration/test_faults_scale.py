@@ -382,7 +382,8 @@ def test_revalidation_is_one_write_at_100k(lab):
         time.sleep(0.005)
     assert moved, "no packet passed as ruleset_changed after the commit"
     t_back = back or time.monotonic()
-    assert wait_for(lambda: d.log_text().count("offload marks cleared") > clears0, 30, 0.05), \
+    clear_wait = 30 if N <= 200000 else 300  # a dump of 1M entries alone takes seconds
+    assert wait_for(lambda: d.log_text().count("offload marks cleared") > clears0, clear_wait, 0.05), \
         d.log_text()[-2000:]
     waiting = [f for f in lab.flows("--all", "--port", "7001") if f.get("awaiting_ruleset")]
     changed = lab.reason("ruleset_changed")[0] - changed0
@@ -418,8 +419,8 @@ def test_map_full_then_conntrack_full(lab):
     what fits, counts the rest, warns once, and keeps serving: a stream
     offloaded before keeps going, a new transfer arrives intact through the
     kernel. When entries go, the map converges to exactly the eligible
-    ones. Then the conntrack table full (nf_conntrack_max at the router's
-    count): a new stream is dropped by the kernel and never offloaded, the
+    ones. Then the conntrack table full (nf_conntrack_max at half the
+    router's count): a new stream is dropped by the kernel and never offloaded, the
     old one goes on losing nothing."""
     d = lab.start_pfd(log_level="info", extra={"flow-map-size": "65536", "reconcile-interval": "2s"})
     a = lab.udp_stream(RATE * 45, RATE, port=PORT_KEPT, size=200, timeout=90)
@@ -450,6 +451,11 @@ def test_map_full_then_conntrack_full(lab):
         ct_max = f.read().strip()
     lab.extra_cleanup.append(lambda: open(CT_MAX, "w").write(ct_max))
     count = int(lab.conntrack("-C").stdout.strip())
+    # Half the router's count, not the count itself: entries of the lab's
+    # own earlier traffic expire while the stream runs (and conntrack's GC
+    # evicts unassured ones above 95% full), and at the count one such gap
+    # let the stream in (632 of 1200 echoes, once).
+    count //= 2
     with open(CT_MAX, "w") as f:
         f.write(str(count))
     try:
@@ -460,7 +466,7 @@ def test_map_full_then_conntrack_full(lab):
         with open(CT_MAX, "w") as f:
             f.write(ct_max)
     ar = lab.result(a[0])
-    report("conntrack full", "nf_conntrack_max %d (the router's count): a new stream got %d of %d echoes, "
+    report("conntrack full", "nf_conntrack_max %d (half the router's count): a new stream got %d of %d echoes, "
            "offloaded: %s; the old stream: %d sent, %d lost" %
            (count, cr["echoed"], cr["sent"], bool(offl), ar["sent"], ar["lost"]))
     assert cr["echoed"] == 0, "a stream conntrack had no room for got through"

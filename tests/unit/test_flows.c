@@ -349,7 +349,7 @@ static void refresh_and_routes(int fd)
 	key_of(&a, 0, &k0);
 	pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &a);
 	n_timeout = n_neigh = 0;
-	pfd_flows_refresh(f);
+	T_TRUE(!pfd_flows_refresh(f), "refresh: a small map in one part");
 	T_EQ(n_timeout, 0, "refresh: idle flow left to expire");
 
 	bpf_map_lookup_elem(fd, &k0, &v);
@@ -633,6 +633,27 @@ static void foreach_batches(void)
 	c.stop_at = 1500;
 	T_EQ(pfd_flows_foreach(fd, count_cb, &c), 7, "foreach: the callback's value stops it");
 	T_EQ(c.n, 1500, "foreach: nothing after the stop");
+
+	/* in parts: each call stops after a batch once its budget is
+	 * spent, and the next goes on from there */
+	{
+		struct pfd_flows_cursor cur = { 0 };
+		unsigned int calls = 0;
+
+		memset(&c, 0, sizeof(c));
+		while (!cur.done && calls < 100) {
+			T_EQ(pfd_flows_foreach_part(fd, &cur, 1, count_cb, &c), 0,
+			     "foreach in parts: each part completes");
+			calls++;
+		}
+		T_TRUE(cur.done, "foreach in parts: reaches the end");
+		T_TRUE(calls >= 3, "foreach in parts: 3000 entries take several parts");
+		T_EQ(c.n, 3000, "foreach in parts: every entry once");
+		T_EQ(c.sport_sum, want, "foreach in parts: no entry twice, none left out");
+		T_EQ(pfd_flows_foreach_part(fd, &cur, 1, count_cb, &c), 0,
+		     "foreach in parts: a call after the end");
+		T_EQ(c.n, 3000, "foreach in parts: gives nothing more");
+	}
 	close(fd);
 }
 
