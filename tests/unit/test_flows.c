@@ -318,6 +318,43 @@ static void reconcile(int fd)
 	pfd_flows_free(f);
 }
 
+/* A revalidation's order at scale: the PFD_FLOWS_STALE_FIRST most
+ * recently active flows first, newest first; then every other one, once. */
+static void stale_refs_most_active_first(void)
+{
+	enum { N = PFD_FLOWS_STALE_FIRST + 1904, FIRST_PORT = 10000 };
+	int fd = new_map(2 * N);
+	struct pfd_flows *f = new_table(fd, PFD_MODE_MARK);
+	static unsigned char seen[N];
+	struct pfd_ct_ref *refs = NULL;
+	unsigned int i, in_order = 0, once = 0;
+	struct pfd_ct_entry e;
+	ssize_t n;
+
+	for (i = 0; i < N; i++) {
+		entry(&e, FIRST_PORT + (int)i); /* active_ns: its install, later each */
+		pfd_flows_ct_cb(f, PFD_CT_EV_NEW, &e);
+	}
+	T_EQ(pfd_flows_get_stats(f)->flows, N, "stale order: every flow installed");
+	pfd_flows_set_policy_gen(f, 1);
+	n = pfd_flows_stale_refs(f, &refs);
+	T_EQ(n, N, "stale order: every flow listed");
+	for (i = 0; n == N && i < N; i++) {
+		unsigned int port = ntohs(refs[i].orig.sport) - FIRST_PORT;
+
+		if (port < N && !seen[port]++)
+			once++;
+		if (i < PFD_FLOWS_STALE_FIRST && port == N - 1 - i)
+			in_order++;
+	}
+	T_EQ(once, N, "stale order: each flow once");
+	T_EQ(in_order, PFD_FLOWS_STALE_FIRST,
+	     "stale order: the latest installs first, newest first");
+	free(refs);
+	pfd_flows_free(f);
+	close(fd);
+}
+
 static void map_full(void)
 {
 	int fd = new_map(2);
@@ -513,11 +550,12 @@ static void ruleset_generation(int fd)
 	T_EQ(st->flows, 0, "generation: no flow on the fast path");
 	T_EQ(st->stale, 2, "generation: both await the ruleset");
 
-	/* the revalidation clears the stale flows' marks, most recently
-	 * active first */
+	/* the revalidation clears the stale flows' marks, the most recently
+	 * active first, whatever their place in the table */
 	n = pfd_flows_stale_refs(f, &refs);
 	T_EQ(n, 2, "generation: two marks to clear");
-	T_EQ(n == 2 ? refs[0].orig.sport : 0, b.orig.sport, "generation: the later install first");
+	T_EQ(n == 2 ? refs[0].orig.sport : 0, b.orig.sport, "generation: the active flow first");
+	T_EQ(n == 2 ? refs[1].orig.sport : 0, a.orig.sport, "generation: then the idle one");
 	free(refs);
 
 	/* marked while installs are held, the mark not known cleared: it may
@@ -682,6 +720,7 @@ int main(void)
 	zones_sharing_a_tuple(fd);
 	ruleset_generation(fd);
 	foreach_batches();
+	stale_refs_most_active_first();
 	reconcile(fd);
 	map_full();
 	refresh_and_routes(fd);
