@@ -554,8 +554,8 @@ static void ruleset_generation(int fd)
 	 * active first, whatever their place in the table */
 	n = pfd_flows_stale_refs(f, &refs);
 	T_EQ(n, 2, "generation: two marks to clear");
-	T_EQ(n == 2 ? refs[0].orig.sport : 0, b.orig.sport, "generation: the active flow first");
-	T_EQ(n == 2 ? refs[1].orig.sport : 0, a.orig.sport, "generation: then the idle one");
+	T_EQ(n == 2 ? refs[0].orig.sport : 0, b.orig.sport, "generation: the later install first");
+	T_EQ(n == 2 ? refs[1].orig.sport : 0, a.orig.sport, "generation: then the earlier one");
 	free(refs);
 
 	/* marked while installs are held, the mark not known cleared: it may
