@@ -52,9 +52,12 @@
 #define PFD_TC_HANDLE 0x9fd
 #define PFD_TC_PRIO   0x9fd
 
+/* In struct pfd_maps order (map_slot). */
 static const char *const map_names[] = {
-	PFD_MAP_FLOWS, PFD_MAP_TX_PORTS, PFD_MAP_CTL, PFD_MAP_DEVS, PFD_MAP_STATS,
+	PFD_MAP_FLOWS, PFD_MAP_TX_PORTS, PFD_MAP_CTL,	   PFD_MAP_DEVS,
+	PFD_MAP_STATS, PFD_MAP_BLOCK,	 PFD_MAP_BLOCK_ST,
 };
+#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 /* What pfd attached, held while it runs. An XDP link lives while a
  * descriptor or a pin holds it: a pin removed under the daemon (rm, bpffs
@@ -159,12 +162,13 @@ static int fmt_path(char *buf, size_t len, const char *fmt, ...)
 
 static void maps_reset(struct pfd_maps *m)
 {
-	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = -1;
+	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = m->block = m->block_stats = -1;
 }
 
 static int *map_slot(struct pfd_maps *m, unsigned int i)
 {
-	int *slots[] = { &m->flows, &m->tx_ports, &m->ctl, &m->devs, &m->stats };
+	int *slots[] = { &m->flows, &m->tx_ports, &m->ctl,	  &m->devs,
+			 &m->stats, &m->block,	  &m->block_stats };
 
 	return slots[i];
 }
@@ -173,7 +177,7 @@ void pfd_maps_close(struct pfd_maps *m)
 {
 	unsigned int i;
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < N_MAPS; i++) {
 		int *fd = map_slot(m, i);
 
 		if (*fd >= 0)
@@ -190,7 +194,7 @@ int pfd_maps_open(const char *bpffs, bool rdonly, struct pfd_maps *m)
 	int err;
 
 	maps_reset(m);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < N_MAPS; i++) {
 		int fd;
 
 		err = fmt_path(path, sizeof(path), "%s/tc/globals/%s", bpffs, map_names[i]);
@@ -223,6 +227,8 @@ static const struct map_want map_layout[] = {
 	{ BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct pfd_ctl) },
 	{ BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct pfd_dev) },
 	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
+	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_block_key), sizeof(struct pfd_block) },
+	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
 };
 
 static void unpin_maps(const char *globals)
@@ -230,7 +236,7 @@ static void unpin_maps(const char *globals)
 	char path[PATH_MAX];
 	unsigned int i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < N_MAPS; i++)
 		if (!fmt_path(path, sizeof(path), "%s/%s", globals, map_names[i]))
 			unlink(path);
 }
@@ -246,7 +252,7 @@ static void check_pins(struct pfd_bpf *b, __u32 *flows_max)
 	unsigned int i;
 
 	*flows_max = 0;
-	for (i = 0; i < 5 && !stale; i++) {
+	for (i = 0; i < N_MAPS && !stale; i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		int fd;

@@ -5,7 +5,8 @@
  * CLI (status, flows, stats work while the daemon is down).
  *
  * Pin layout under the configured bpffs root:
- *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats}   maps (LIBBPF_PIN_BY_NAME;
+ *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block,block_stats}
+ *                                   maps (LIBBPF_PIN_BY_NAME;
  *                                   the directory iproute2's tc loader uses)
  *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
  *   pfd/tc-IFNAME                   TC ingress program on IFNAME's clsact
@@ -30,6 +31,8 @@ struct pfd_maps {
 	int ctl;
 	int devs;
 	int stats;
+	int block;	 /* block prefixes (LPM trie) */
+	int block_stats; /* their counters, per CPU */
 };
 
 /* Opens the pinned maps under <bpffs>/tc/globals (read-only when rdonly).

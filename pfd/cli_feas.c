@@ -10,6 +10,7 @@
  * the link when a program is attached.
  */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +29,8 @@
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "nft-backend/ct.h"
 #include "nft-backend/netdev.h"
@@ -256,6 +259,60 @@ static void check_kernel(void)
 	check(V_INFO, "kernel", detail, NULL);
 }
 
+/* A block prefix drops before nftables, on every attached device: one that
+ * covers an address of this host cuts its own sessions (SSH, BGP). */
+static void check_blocks(const struct pfd_config *cfg)
+{
+	char detail[256], prefix[INET6_ADDRSTRLEN + 8], addr[INET6_ADDRSTRLEN];
+	struct ifaddrs *ifa, *a;
+	unsigned int i, hits = 0;
+
+	if (!cfg->n_block)
+		return;
+	if (getifaddrs(&ifa)) {
+		snprintf(detail, sizeof(detail), "cannot read this host's addresses (%s)",
+			 strerror(errno));
+		check(V_WARN, "block prefixes", detail, NULL);
+		return;
+	}
+	for (a = ifa; a; a = a->ifa_next) {
+		const __be32 *ip;
+		int family;
+
+		if (!a->ifa_addr)
+			continue;
+		family = a->ifa_addr->sa_family;
+		if (family == AF_INET)
+			ip = (const __be32 *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr;
+		else if (family == AF_INET6)
+			ip = (const __be32 *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+		else
+			continue;
+		for (i = 0; i < cfg->n_block; i++) {
+			if (!pfd_prefix_match(&cfg->block[i].prefix, 1, family, ip))
+				continue;
+			pfd_prefix_format(&cfg->block[i].prefix, prefix, sizeof(prefix));
+			inet_ntop(family, ip, addr, sizeof(addr));
+			snprintf(detail, sizeof(detail),
+				 "block %s (line %u) covers %s on %s: this host's own traffic "
+				 "from and to it is dropped%s",
+				 prefix, cfg->block[i].line, addr, a->ifa_name,
+				 cfg->block[i].dry_run ? " once dry-run is removed" : "");
+			check(V_WARN, "block prefixes", detail,
+			      "narrow the prefix so that it leaves this host's addresses out");
+			hits++;
+		}
+	}
+	freeifaddrs(ifa);
+	if (!hits) {
+		snprintf(detail, sizeof(detail),
+			 "%u prefix%s, none covers an address of this host; dropped before "
+			 "nftables on the attached devices",
+			 cfg->n_block, cfg->n_block == 1 ? "" : "es");
+		check(V_PASS, "block prefixes", detail, NULL);
+	}
+}
+
 int pfd_cmd_feasibility(struct pfd_cli *cli)
 {
 	char detail[PATH_MAX + 128], fix[PATH_MAX + 64];
@@ -383,6 +440,7 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 
 	for (i = 0; i < cfg->n_ifaces; i++)
 		check_device(&cfg->ifaces[i]);
+	check_blocks(cfg);
 	if (!cfg->n_ifaces && cfg->mode == PFD_MODE_MARK)
 		check(V_FAIL, "devices", "mark mode without attach lines",
 		      "attach IFACE in pfd.conf");

@@ -21,6 +21,7 @@
 #include "nft-backend/ct.h"
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
+#include "pfd/block.h"
 #include "pfd/bpf.h"
 #include "pfd/cli.h"
 #include "pfd/log.h"
@@ -388,6 +389,39 @@ out:
 
 /* ---- stats ---- */
 
+/* The block prefixes installed (from the pins: what the fast path applies,
+ * whatever pfd.conf says now), with what each matched. */
+static void print_blocks(const struct view *v)
+{
+	struct pfd_block_stat *b = NULL;
+	char prefix[INET6_ADDRSTRLEN + 8], hb[32];
+	int n, i;
+
+	n = pfd_block_read(v->maps.block, v->maps.block_stats, &b);
+	if (n < 0)
+		pr_warn("cannot read the block prefixes (%s)", strerror(-n));
+	pfd_out_open_arr("blocks");
+	if (n > 0)
+		pfd_print_text("block prefixes%s:\n",
+			       v->has_ctl && (v->ctl.flags & PFD_CTL_F_BLOCK_DRY_RUN) ?
+				       " (dry-run on: nothing dropped)" :
+				       "");
+	for (i = 0; i < n; i++) {
+		pfd_prefix_format(&b[i].prefix, prefix, sizeof(prefix));
+		pfd_out_open_obj(NULL);
+		pfd_print_str(PFD_PRINT_JSON, "prefix", NULL, prefix);
+		pfd_print_str(PFD_PRINT_JSON, "mode", NULL, b[i].dry_run ? "dry-run" : "drop");
+		pfd_print_u64(PFD_PRINT_JSON, "packets", NULL, b[i].packets);
+		pfd_print_u64(PFD_PRINT_JSON, "bytes", NULL, b[i].bytes);
+		pfd_out_close_obj();
+		pfd_print_text("  %-43s %-7s %14llu packets %12s\n", prefix,
+			       b[i].dry_run ? "dry-run" : "drop", (unsigned long long)b[i].packets,
+			       human_bytes(b[i].bytes, hb, sizeof(hb)));
+	}
+	pfd_out_close_arr();
+	free(b);
+}
+
 int pfd_cmd_stats(struct pfd_cli *cli)
 {
 	struct pfd_stats_sum *sum;
@@ -439,6 +473,7 @@ int pfd_cmd_stats(struct pfd_cli *cli)
 		print_counter(pfd_reason_label(r), &c, pfd_reason_text(r));
 	}
 	pfd_out_close_obj();
+	print_blocks(&v);
 	pfd_out_close_obj();
 	pfd_out_end();
 	free(sum);

@@ -51,7 +51,7 @@ struct parser {
 	unsigned int seen[32]; /* line a singleton key was set on */
 	unsigned int mode_line, mode_col;
 	unsigned int limit_line, interval_line;
-	unsigned int n_allow_cap, n_deny_cap;
+	unsigned int n_allow_cap, n_deny_cap, n_block_cap;
 };
 
 /* Reports one problem; the caller carries on so that every problem of the
@@ -495,6 +495,83 @@ static void key_prefix(struct parser *p, const struct key *k, struct token *t, i
 	}
 }
 
+/* block PREFIX... [dry-run] */
+static void key_block(struct parser *p, const struct key *k, struct token *t, int n)
+{
+	struct pfd_config *cfg = p->cfg;
+	char canon[INET6_ADDRSTRLEN + 8], text[INET6_ADDRSTRLEN + 8];
+	bool dry_run = n > 2 && !t[n - 1].quoted && !strcmp(t[n - 1].text, "dry-run");
+	struct pfd_block_rule rule;
+	unsigned int j;
+	int i, err;
+
+	if (dry_run)
+		n--;
+	for (i = 1; i < n; i++) {
+		memset(&rule, 0, sizeof(rule));
+		err = parse_prefix(t[i].text, &rule.prefix, canon, sizeof(canon));
+		if (err == -EDOM) {
+			config_error(p, t[i].col, k->name, "%s has host bits set; did you mean %s?",
+				     t[i].text, canon);
+			continue;
+		}
+		if (err == -ERANGE) {
+			config_error(p, t[i].col, k->name, "%s: prefix length out of range (0-%d)",
+				     t[i].text, rule.prefix.family == AF_INET ? 32 : 128);
+			continue;
+		}
+		if (err) {
+			config_error(p, t[i].col, k->name,
+				     "expected an IPv4 or IPv6 prefix, or dry-run last, got \"%s\"",
+				     t[i].text);
+			continue;
+		}
+		/* IPv4-mapped: the fast path keeps IPv4 prefixes there */
+		if (rule.prefix.family == AF_INET6 && rule.prefix.len >= 96 &&
+		    !rule.prefix.addr[0] && !rule.prefix.addr[1] &&
+		    rule.prefix.addr[2] == htonl(0xffff)) {
+			struct in_addr v4 = { rule.prefix.addr[3] };
+
+			config_error(p, t[i].col, k->name, "%s is IPv4-mapped; write it as %s/%u",
+				     t[i].text, inet_ntoa(v4), rule.prefix.len - 96);
+			continue;
+		}
+		for (j = 0; j < cfg->n_block; j++) {
+			const struct pfd_prefix *o = &cfg->block[j].prefix;
+
+			if (o->family == rule.prefix.family && o->len == rule.prefix.len &&
+			    !memcmp(o->addr, rule.prefix.addr, sizeof(o->addr)))
+				break;
+		}
+		if (j < cfg->n_block) {
+			pfd_prefix_format(&rule.prefix, text, sizeof(text));
+			config_error(p, t[i].col, k->name, "%s is already blocked on line %u", text,
+				     cfg->block[j].line);
+			continue;
+		}
+		if (cfg->n_block >= PFD_MAX_BLOCKS) {
+			config_error(p, t[i].col, k->name, "too many prefixes (at most %d)",
+				     PFD_MAX_BLOCKS);
+			return;
+		}
+		if (cfg->n_block == p->n_block_cap) {
+			unsigned int ncap = p->n_block_cap ? p->n_block_cap * 2 : 8;
+			struct pfd_block_rule *grown =
+				reallocarray(cfg->block, ncap, sizeof(*cfg->block));
+
+			if (!grown) {
+				config_error(p, t[i].col, k->name, "out of memory");
+				return;
+			}
+			cfg->block = grown;
+			p->n_block_cap = ncap;
+		}
+		rule.dry_run = dry_run;
+		rule.line = p->line;
+		cfg->block[cfg->n_block++] = rule;
+	}
+}
+
 static const char *const booleans[] = { "on", "off", NULL };
 
 static void key_bool(struct parser *p, const struct key *k, struct token *t, int n)
@@ -599,6 +676,7 @@ static const struct key keys[] = {
 	{ "attach", key_attach, 1, 2, true, 0, 0, 0 },
 	{ "allow", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
 	{ "deny", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
+	{ "block", key_block, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
 	{ "dry-run", key_bool, 1, 1, false, OFF(dry_run), 0, 0 },
 	{ "min-packets", key_number, 1, 1, false, OFF(min_packets), 0, 1ULL << 32 },
 	{ "heartbeat-interval", key_duration, 1, 1, false, OFF(heartbeat_interval_ms), 100,
@@ -629,6 +707,7 @@ const char *const pfd_config_keys[] = {
 	"attach",
 	"allow",
 	"deny",
+	"block",
 	"dry-run",
 	"min-packets",
 	"heartbeat-interval",
@@ -990,8 +1069,18 @@ void pfd_config_free(struct pfd_config *cfg)
 		return;
 	free(cfg->allow);
 	free(cfg->deny);
+	free(cfg->block);
 	free(cfg->egress);
 	free(cfg);
+}
+
+void pfd_prefix_format(const struct pfd_prefix *p, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(p->family, p->addr, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "?");
+	snprintf(buf, len, "%s/%u", addr, p->len);
 }
 
 bool pfd_prefix_match(const struct pfd_prefix *p, unsigned int n, int family, const __be32 *addr)

@@ -12,6 +12,7 @@
  *   attach eth0 auto                  IFACE [auto|native|generic|tc]   (repeatable)
  *   allow 192.0.2.0/24                prefix; flows need an endpoint inside (repeatable)
  *   deny 2001:db8::/32                prefix; flows with an endpoint inside stay slow (repeatable)
+ *   block 203.0.113.0/24 [dry-run]    prefix; drop packets from or to it at XDP/TC ingress (repeatable)
  *   dry-run off                       on|off
  *   min-packets 0                     offload only after N packets (elephants only)
  *   heartbeat-interval 1s
@@ -33,6 +34,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
 
@@ -63,6 +65,13 @@ struct pfd_prefix {
 	__be32 addr[4]; /* host bits cleared */
 };
 
+/* A `block` prefix. */
+struct pfd_block_rule {
+	struct pfd_prefix prefix;
+	bool dry_run;	   /* count matches, drop nothing */
+	unsigned int line; /* where it was configured, for messages */
+};
+
 struct pfd_iface {
 	char name[IFNAMSIZ];
 	enum pfd_attach_mode mode;
@@ -82,6 +91,8 @@ struct pfd_config {
 	unsigned int n_allow;
 	struct pfd_prefix *deny;
 	unsigned int n_deny;
+	struct pfd_block_rule *block; /* at most PFD_MAX_BLOCKS */
+	unsigned int n_block;
 	bool dry_run;
 	uint64_t min_packets;
 	uint32_t heartbeat_interval_ms;
@@ -115,6 +126,9 @@ void pfd_config_free(struct pfd_config *cfg);
 
 /* The keys the parser knows, NULL-terminated (the man page test uses it). */
 extern const char *const pfd_config_keys[];
+
+/* "ADDR/LEN" (buf of INET6_ADDRSTRLEN + 4 holds any). */
+void pfd_prefix_format(const struct pfd_prefix *p, char *buf, size_t len);
 
 /* Whether addr falls in any of the prefixes. */
 bool pfd_prefix_match(const struct pfd_prefix *p, unsigned int n, int family, const __be32 *addr);

@@ -30,6 +30,7 @@
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
 #include "pfd/tc_egress.h"
+#include "pfd/block.h"
 #include "pfd/bpf.h"
 #include "pfd/config.h"
 #include "pfd/control.h"
@@ -163,11 +164,28 @@ static int ctl_write(struct pfd *d)
 	d->ctl.heartbeat_ns = pfd_now_ns();
 	d->ctl.heartbeat_max_ns = (uint64_t)d->cfg->heartbeat_limit_ms * 1000000ULL;
 	d->ctl.flags = d->cfg->dry_run || d->gate_closed ? PFD_CTL_F_DRY_RUN : 0;
+	/* The gate is about flows: a block holds while a commit waits. */
+	if (d->cfg->n_block)
+		d->ctl.flags |= PFD_CTL_F_BLOCK | (d->cfg->dry_run ? PFD_CTL_F_BLOCK_DRY_RUN : 0);
 	if (bpf_map_update_elem(d->maps->ctl, &k, &d->ctl, BPF_ANY)) {
 		pr_ratelimited(LOG_ERR, 10, "control block update failed (%s)", strerror(errno));
 		return -errno;
 	}
 	return 0;
+}
+
+/* pfd_block to the configuration's block prefixes (startup, reload). */
+static void blocks_apply(struct pfd *d)
+{
+	int err = pfd_block_sync(d->maps->block, d->maps->block_stats, d->cfg->block,
+				 d->cfg->n_block);
+
+	if (err)
+		pr_err("block prefixes: not all installed (%s)", strerror(-err));
+	else if (d->cfg->n_block)
+		pr_info("%u block prefix%s installed%s", d->cfg->n_block,
+			d->cfg->n_block == 1 ? "" : "es",
+			d->cfg->dry_run ? " (dry-run: counted, not dropped)" : "");
 }
 
 static void fib_gen_bump(struct pfd *d)
@@ -238,6 +256,7 @@ static void state_write(struct pfd *d)
 static void metrics_write(struct pfd *d)
 {
 	const struct pfd_flows_stats *fs = pfd_flows_get_stats(d->flows);
+	struct pfd_block_stat *blocks = NULL;
 	struct pfd_metrics_in in = {};
 	struct pfd_state s;
 	int err;
@@ -256,7 +275,14 @@ static void metrics_write(struct pfd *d)
 	in.revalidations = fs->revalidations;
 	in.stale = fs->stale;
 	in.readmitted = fs->readmitted;
+	if (d->cfg->n_block) {
+		int n = pfd_block_read(d->maps->block, d->maps->block_stats, &blocks);
+
+		in.n_blocks = n > 0 ? (unsigned int)n : 0;
+		in.blocks = blocks;
+	}
 	err = pfd_metrics_write(d->cfg->metrics_file, &in);
+	free(blocks);
 	if (err)
 		pr_ratelimited(LOG_WARNING, 300, "%s: cannot write metrics (%s) (metrics-file)",
 			       d->cfg->metrics_file, strerror(-err));
@@ -1329,6 +1355,7 @@ static void reload(struct pfd *d)
 	 * rest of the configuration still applies */
 	d->reload_error[0] = '\0';
 	devices_sync(d, next, true);
+	blocks_apply(d);
 	d->ctl.keepalive_ms = keepalive_ms(d);
 	ctl_write(d);
 	timers_set(d);
@@ -1594,6 +1621,7 @@ static int start(struct pfd *d)
 		return err;
 	pfd_flows_set_policy_gen(d->flows, d->ctl.policy_gen);
 	devices_sync(d, d->cfg, true);
+	blocks_apply(d);
 
 	copts.arg = d->flows;
 	/* subscribe first, dump second: nothing falls in between */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "pfd/metrics.h"
 
@@ -29,6 +30,15 @@ static const char *slot_name(const struct pfd_state *s, unsigned int slot)
 		if (s->devs[i].slot == slot)
 			return s->devs[i].name;
 	return NULL;
+}
+
+static void block_line(FILE *f, const char *name, const struct pfd_block_stat *b, uint64_t v)
+{
+	char prefix[INET6_ADDRSTRLEN + 8];
+
+	pfd_prefix_format(&b->prefix, prefix, sizeof(prefix));
+	fprintf(f, "%s{prefix=\"%s\",mode=\"%s\"} %" PRIu64 "\n", name, prefix,
+		b->dry_run ? "dry-run" : "drop", v);
 }
 
 static void write_body(FILE *f, const struct pfd_metrics_in *in)
@@ -78,6 +88,15 @@ static void write_body(FILE *f, const struct pfd_metrics_in *in)
 				(unsigned long long)in->sum->c[slot][hook][PFD_R_FORWARDED]
 					.packets);
 	}
+	header(f, "pfd_block_packets_total", "counter",
+	       "Packets from or to a block prefix (dropped unless its mode is dry-run)");
+	for (r = 0; r < in->n_blocks; r++)
+		block_line(f, "pfd_block_packets_total", &in->blocks[r], in->blocks[r].packets);
+	header(f, "pfd_block_bytes_total", "counter",
+	       "Bytes (whole frames) from or to a block prefix");
+	for (r = 0; r < in->n_blocks; r++)
+		block_line(f, "pfd_block_bytes_total", &in->blocks[r], in->blocks[r].bytes);
+
 	header(f, "pfd_device_breaker_tripped", "gauge",
 	       "1 when the circuit breaker switched the device to dry run");
 	for (slot = 0; slot < s->n_devs; slot++)

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "pfd/block.h"
 #include "pfd/state.h"
 #include "pfd/stats.h"
 
@@ -17,7 +18,9 @@ struct pfd_metrics_in {
 	const struct pfd_stats_sum *sum; /* fast path counters */
 	uint64_t heartbeat_age_ns;
 	uint64_t repairs, refreshes, refresh_errors, revalidations;
-	uint64_t stale, readmitted; /* see struct pfd_flows_stats */
+	uint64_t stale, readmitted;	     /* see struct pfd_flows_stats */
+	const struct pfd_block_stat *blocks; /* block prefixes, n_blocks of them */
+	unsigned int n_blocks;
 };
 
 /* Writes path (temp file + rename). 0 or -errno. */

@@ -64,5 +64,7 @@ int pfd_tc_fwd(struct __sk_buff *skb)
 
 	if (!pkt.quiet)
 		pfd_count(&pkt, why);
-	return why == PFD_R_FORWARDED ? TC_ACT_REDIRECT : TC_ACT_OK;
+	if (why == PFD_R_FORWARDED)
+		return TC_ACT_REDIRECT;
+	return why == PFD_R_BLOCKED ? TC_ACT_SHOT : TC_ACT_OK;
 }

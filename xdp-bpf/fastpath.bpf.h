@@ -2,10 +2,10 @@
 /*
  * The per-packet core of pfd's fast path, written once and compiled for XDP
  * (xdp-bpf/pfd_xdp.bpf.c) and TC ingress (tc-bpf/pfd_tc_fwd.bpf.c). It applies
- * the per-packet rules of docs/design.md (1-14) in their order and returns an enum
+ * the per-packet rules of docs/design.md (1-15) in their order and returns an enum
  * pfd_reason: PFD_R_FORWARDED when the packet was rewritten and its redirect
- * armed, otherwise why it goes to the kernel untouched. Only the entries map
- * reasons to actions.
+ * armed, PFD_R_BLOCKED when a block prefix drops it, otherwise why it goes to
+ * the kernel untouched. Only the entries map reasons to actions.
  *
  * The including entry defines the context shim first:
  *   pfd_ctx                       struct xdp_md or struct __sk_buff
@@ -81,6 +81,71 @@ static __always_inline void pfd_flow_key_fill(struct pfd_flow_key *key, const st
 		key->sport = ports[0];
 		key->dport = ports[1];
 	}
+}
+
+static __always_inline bool pfd_block_count(const struct pfd_block *b, const struct pfd_pkt *pkt)
+{
+	__u32 idx = b->index;
+	struct pfd_counter *c = bpf_map_lookup_elem(&pfd_block_stats, &idx);
+
+	if (c) { /* per CPU */
+		c->packets++;
+		c->bytes += pkt->frame_len;
+	}
+	return !(b->flags & PFD_BLOCK_F_DRY_RUN);
+}
+
+/*
+ * Block prefixes (pfd.conf `block`): PFD_R_BLOCKED when the source or the
+ * destination lies in a dropping prefix, else PFD_R_FORWARDED ("go on").
+ * Every packet with an IP header, whatever follows it (fragments, options,
+ * ICMP): only the addresses are read, so the rest is parse's business. A
+ * matching prefix counts the packet once even when both addresses are in
+ * it. A frame too short for its IP header goes on, and parse passes it.
+ */
+static __always_inline enum pfd_reason pfd_block_check(const struct pfd_pkt *pkt,
+						       const struct pfd_ctl *ctl)
+{
+	struct pfd_block_key key = { .prefixlen = 128 };
+	const struct pfd_block *src = NULL, *dst = NULL;
+	struct ethhdr *eth = pkt->data;
+	bool drop = false;
+
+	if (!(ctl->flags & PFD_CTL_F_BLOCK))
+		return PFD_R_FORWARDED;
+	if ((void *)(eth + 1) > pkt->data_end)
+		return PFD_R_FORWARDED;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = (void *)(eth + 1);
+
+		if ((void *)(iph + 1) > pkt->data_end)
+			return PFD_R_FORWARDED;
+		key.addr[2] = bpf_htonl(0xffff); /* ::ffff:a.b.c.d */
+		key.addr[3] = iph->saddr;
+		src = bpf_map_lookup_elem(&pfd_block, &key);
+		key.addr[3] = iph->daddr;
+		dst = bpf_map_lookup_elem(&pfd_block, &key);
+		if (src && (src->flags & PFD_BLOCK_F_IPV6))
+			src = NULL;
+		if (dst && (dst->flags & PFD_BLOCK_F_IPV6))
+			dst = NULL;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > pkt->data_end)
+			return PFD_R_FORWARDED;
+		__builtin_memcpy(key.addr, &ip6->saddr, sizeof(key.addr));
+		src = bpf_map_lookup_elem(&pfd_block, &key);
+		__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+		dst = bpf_map_lookup_elem(&pfd_block, &key);
+	}
+	if (src)
+		drop |= pfd_block_count(src, pkt);
+	if (dst && dst != src)
+		drop |= pfd_block_count(dst, pkt);
+	if (drop && !(ctl->flags & PFD_CTL_F_BLOCK_DRY_RUN))
+		return PFD_R_BLOCKED;
+	return PFD_R_FORWARDED;
 }
 
 /*
@@ -268,6 +333,16 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	why = pfd_ctx_l2_check(ctx);
 	if (why != PFD_R_FORWARDED)
 		return why;
+		/* Before the flow is looked up: the operator's block holds for
+	 * flows conntrack accepted too. TC behind XDP: XDP checked. */
+#ifndef PFD_HOOK_XDP_ONLY
+	if (!pkt->quiet)
+#endif
+	{
+		why = pfd_block_check(pkt, ctl);
+		if (why != PFD_R_FORWARDED)
+			return why;
+	}
 	why = pfd_parse(pkt);
 	if (why != PFD_R_FORWARDED)
 		return why;

@@ -70,4 +70,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_stats SEC(".maps");
 
+/* Block prefixes: longest match wins, so a dry-run prefix inside a
+ * dropping one (or the reverse) decides for its own addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pfd_block_key);
+	__type(value, struct pfd_block);
+	__uint(max_entries, PFD_MAX_BLOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_block SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pfd_counter);
+	__uint(max_entries, PFD_MAX_BLOCKS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_block_stats SEC(".maps");
+
 #endif /* PFD_MAPS_BPF_H */

@@ -40,6 +40,9 @@ int pfd_xdp_fwd(struct xdp_md *ctx)
 	enum pfd_reason why = pfd_fastpath(ctx, &pkt);
 
 	pfd_count(&pkt, why);
-	/* Anything but a forward goes to the kernel: never XDP_DROP. */
-	return why == PFD_R_FORWARDED ? XDP_REDIRECT : XDP_PASS;
+	/* Anything but a forward goes to the kernel; only the operator's
+	 * block prefixes drop. */
+	if (why == PFD_R_FORWARDED)
+		return XDP_REDIRECT;
+	return why == PFD_R_BLOCKED ? XDP_DROP : XDP_PASS;
 }

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define PFD_ABI_VERSION	    2
+#define PFD_ABI_VERSION	    3
 #define PFD_ABI_CHECK(expr) _Static_assert(expr, #expr)
 
 /* Map names: <= 15 characters (BPF_OBJ_NAME_LEN keeps 16 with the NUL). Maps
@@ -27,6 +27,8 @@
 #define PFD_MAP_CTL	 "pfd_ctl"
 #define PFD_MAP_DEVS	 "pfd_devs"
 #define PFD_MAP_STATS	 "pfd_stats"
+#define PFD_MAP_BLOCK	 "pfd_block"
+#define PFD_MAP_BLOCK_ST "pfd_block_stats"
 
 #ifndef PFD_MAX_FLOWS
 /* Map entries, one per direction: 2 per offloaded conntrack entry. pfd
@@ -126,6 +128,10 @@ PFD_ABI_CHECK(sizeof(struct pfd_flow) == 104);
 
 /* struct pfd_ctl.flags */
 #define PFD_CTL_F_DRY_RUN (1U << 0) /* check and count, then pass */
+#define PFD_CTL_F_BLOCK	  (1U << 1) /* pfd_block holds prefixes: look them up */
+#define PFD_CTL_F_BLOCK_DRY_RUN \
+	(1U << 2) /* count block matches, drop nothing
+						 * (pfd.conf dry-run) */
 
 /* The single entry of pfd_ctl. Read by the fast path on every packet; written
  * only by pfd. A zeroed block (a fresh map, a hand-loaded object without pfd)
@@ -160,7 +166,35 @@ struct pfd_dev {
 };
 PFD_ABI_CHECK(sizeof(struct pfd_dev) == 8);
 
-/* pfd_stats value (per CPU). */
+/* Block prefixes (pfd.conf `block`): packets from or to them are dropped
+ * before anything else looks at them, an explicit operator decision taken
+ * ahead of nftables. pfd_block is an LPM trie over IPv6 addresses; an IPv4
+ * prefix a.b.c.d/n is stored as ::ffff:a.b.c.d/(96 + n), so one lookup
+ * serves both families and no IPv4 key can match an IPv6 one. */
+#define PFD_MAX_BLOCKS 4096
+
+struct pfd_block_key {
+	__u32 prefixlen; /* LPM trie: bits of addr that count */
+	__be32 addr[4];
+};
+PFD_ABI_CHECK(sizeof(struct pfd_block_key) == 20);
+
+/* struct pfd_block.flags */
+#define PFD_BLOCK_F_DRY_RUN (1U << 0) /* count matches, drop nothing */
+/* An IPv6 prefix. One shorter than /96 can cover ::ffff:0:0/96, where IPv4
+ * keys live: an IPv4 packet that matches it matched no IPv4 prefix (those
+ * are all longer), so it is no match. pfd refuses IPv6 prefixes inside
+ * ::ffff:0:0/96 (they are IPv4 prefixes, written as such). */
+#define PFD_BLOCK_F_IPV6 (1U << 1)
+
+struct pfd_block {
+	__u32 index; /* pfd_block_stats slot, < PFD_MAX_BLOCKS; pfd keeps
+		      * it for as long as the prefix stays configured */
+	__u32 flags; /* PFD_BLOCK_F_* */
+};
+PFD_ABI_CHECK(sizeof(struct pfd_block) == 8);
+
+/* pfd_stats and pfd_block_stats value (per CPU). */
 struct pfd_counter {
 	__u64 packets;
 	__u64 bytes;

@@ -12,6 +12,7 @@
  */
 #include "lab.h"
 #include "pkt.h"
+#include "pfd/block.h"
 
 /* Rows override the defaults of TCP4() and friends field by field. */
 #pragma GCC diagnostic ignored "-Woverride-init"
@@ -44,6 +45,15 @@ struct flow_spec {
 
 enum { CTL_LIVE, CTL_STALE, CTL_ABI, CTL_DRY, CTL_NONE };
 
+/* Block prefixes installed for a row (through pfd/block.c, as the daemon
+ * does), and how many packets each must count. */
+#define ROW_BLOCKS 3
+struct block_spec {
+	const char *prefix; /* "ADDR/LEN" */
+	int dry_run;
+	int hits;
+};
+
 struct fp_row {
 	const char *name;
 	int hooks; /* H_XDP | H_TC; 0 = both */
@@ -57,6 +67,8 @@ struct fp_row {
 	int egress;
 	int reason;
 	int out_zero_csum; /* the rewritten L4 checksum computes to 0 */
+	struct block_spec blocks[ROW_BLOCKS];
+	int block_dry; /* PFD_CTL_F_BLOCK_DRY_RUN (pfd.conf dry-run) */
 };
 
 #define TCP4(...)                                                                             \
@@ -82,8 +94,10 @@ struct fp_row {
 	{                                          \
 		.set = 1, .oif = OUT0, __VA_ARGS__ \
 	}
-#define FWD(dev) .fwd = 1, .egress = (dev), .reason = PFD_R_FORWARDED
-#define PASS(r)	 .reason = PFD_R_##r
+#define FWD(dev)    .fwd = 1, .egress = (dev), .reason = PFD_R_FORWARDED
+#define PASS(r)	    .reason = PFD_R_##r
+#define DROP	    .reason = PFD_R_BLOCKED
+#define BLOCKS(...) .blocks = { __VA_ARGS__ }
 
 static const struct fp_row rows[] = {
 	/* 5, 10, 12-14: established flows are forwarded, rewritten, counted */
@@ -247,6 +261,82 @@ static const struct fp_row rows[] = {
 	{ "fin of a flow from an older ruleset passes", 0, TCP4(.tcp_flags = TH_FIN | TH_ACK),
 	  FLOW(), .ctl_policy_gen = 3, PASS(RULESET_CHANGED) },
 
+	/* 3a: block prefixes drop before anything else, flow or not */
+	{ "block: v4 source in a prefix", 0, TCP4(), FLOW(), BLOCKS({ "192.0.2.0/24", 0, 1 }),
+	  DROP },
+	{ "block: v4 destination in a prefix", 0, UDP4(), FLOW(),
+	  BLOCKS({ "198.51.100.0/24", 0, 1 }), DROP },
+	{ "block: v4 /32 with no flow (a new connection)",
+	  0,
+	  TCP4(.tcp_flags = TH_SYN),
+	  {},
+	  BLOCKS({ "198.51.100.2/32", 0, 1 }),
+	  DROP },
+	{ "block: v6 source in a prefix", 0, TCP6(), FLOW(), BLOCKS({ "2001:db8:1::/48", 0, 1 }),
+	  DROP },
+	{ "block: v6 destination /128", 0, UDP6(), FLOW(), BLOCKS({ "2001:db8:2::2/128", 0, 1 }),
+	  DROP },
+	{ "block: v4 icmp",
+	  0,
+	  { .proto = IPPROTO_ICMP, .src = C4, .dst = S4, .payload = 32 },
+	  {},
+	  BLOCKS({ "198.51.100.0/24", 0, 1 }),
+	  DROP },
+	{ "block: v4 fragment", 0, UDP4(.frag = 0x0010), FLOW(), BLOCKS({ "192.0.2.0/24", 0, 1 }),
+	  DROP },
+	{ "block: v4 options", 0, TCP4(.opts = 1), FLOW(), BLOCKS({ "192.0.2.0/24", 0, 1 }), DROP },
+	{ "block: v6 extension header", 0, TCP6(.ext = 1), FLOW(),
+	  BLOCKS({ "2001:db8:2::/64", 0, 1 }), DROP },
+	{ "block: v4 header checksum wrong still dropped", 0, TCP4(.bad_ip_csum = 1), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 1 }), DROP },
+	{ "block: both addresses in one prefix count once",
+	  0,
+	  TCP4(.dst = "192.0.2.77"),
+	  {},
+	  BLOCKS({ "192.0.2.0/24", 0, 1 }),
+	  DROP },
+	{ "block: source and destination in two prefixes count in each", 0, UDP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 1 }, { "198.51.100.0/24", 0, 1 }), DROP },
+	{ "block: outside every prefix forwards", 0, TCP4(), FLOW(),
+	  BLOCKS({ "192.0.2.128/25", 0, 0 }, { "198.51.100.4/30", 0, 0 },
+		 { "2001:db8:1::/48", 0, 0 }),
+	  FWD(OUT0) },
+	{ "block: v4 0.0.0.0/0 does not match v6", 0, UDP6(), FLOW(), BLOCKS({ "0.0.0.0/0", 0, 0 }),
+	  FWD(OUT0) },
+	{ "block: v6 ::/0 does not match v4", 0, UDP4(), FLOW(), BLOCKS({ "::/0", 0, 0 }),
+	  FWD(OUT0) },
+	{ "block: v6 ::/0 matches v6", 0, TCP6(), FLOW(), BLOCKS({ "::/0", 0, 1 }), DROP },
+	{ "block: dry-run prefix counts and forwards", 0, TCP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 1, 1 }), FWD(OUT0) },
+	{ "block: dry-run prefix counts, no flow passes",
+	  0,
+	  TCP4(.tcp_flags = TH_SYN),
+	  {},
+	  BLOCKS({ "192.0.2.0/24", 1, 1 }),
+	  PASS(NO_FLOW) },
+	{ "block: longer dry-run prefix inside a dropping one decides", 0, TCP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 0 }, { "192.0.2.10/32", 1, 1 }), FWD(OUT0) },
+	{ "block: longer dropping prefix inside a dry-run one decides", 0, UDP6(), FLOW(),
+	  BLOCKS({ "2001:db8:2::/48", 1, 0 }, { "2001:db8:2::/64", 0, 1 }), DROP },
+	{ "block: a dropping destination beats a dry-run source", 0, UDP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 1, 1 }, { "198.51.100.0/24", 0, 1 }), DROP },
+	{ "block: dry-run (pfd.conf) counts and forwards", 0, TCP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 1 }), .block_dry = 1, FWD(OUT0) },
+	{ "block: not applied with a stale heartbeat", 0, TCP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 0 }), .ctl = CTL_STALE, PASS(STALE) },
+	{ "block: not applied under another abi", 0, TCP4(), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 0 }), .ctl = CTL_ABI, PASS(ABI) },
+	{ "block: arp is not ip",
+	  0,
+	  { .arp = 1 },
+	  {},
+	  BLOCKS({ "0.0.0.0/0", 0, 0 }),
+	  PASS(NOT_IP) },
+	{ "block: vlan tagged frame is not looked at", 0, TCP4(.vlan = 1), FLOW(),
+	  BLOCKS({ "192.0.2.0/24", 0, 0 }), PASS(NOT_IP) },
+	{ "block: v4 truncated inside the ip header passes", H_XDP, TCP4(.trunc = 64 + 20 + 10),
+	  FLOW(), BLOCKS({ "0.0.0.0/0", 0, 0 }), PASS(MALFORMED) },
+
 	/* keep-alive */
 	{ "keepalive due passes", 0, TCP4(), FLOW(.flags = PFD_FLOW_F_KEEPALIVE), PASS(KEEPALIVE) },
 
@@ -320,6 +410,54 @@ static __u32 frame_ip_len(const __u8 *f)
 	return get16(f + 12) == 0x0800 ? get16(f + 16) : get16(f + 18) + 40u;
 }
 
+static int prefix_parse(const char *text, struct pfd_prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(buf, sizeof(buf), "%s", text);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	p->len = atoi(slash + 1);
+	p->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	return inet_pton(p->family, buf, p->addr) == 1 ? 0 : -EINVAL;
+}
+
+/* Installs the row's block prefixes the daemon's way; how many. */
+static unsigned int blocks_install(struct lab *lab, const struct fp_row *r, const char *name)
+{
+	struct pfd_block_rule rules[ROW_BLOCKS] = {};
+	unsigned int n = 0;
+
+	for (; n < ROW_BLOCKS && r->blocks[n].prefix; n++) {
+		T_OK(prefix_parse(r->blocks[n].prefix, &rules[n].prefix), name);
+		rules[n].dry_run = r->blocks[n].dry_run;
+	}
+	T_OK(pfd_block_sync(lab->block_fd, lab->block_stats_fd, rules, n), name);
+	return n;
+}
+
+static __u64 block_hits(struct lab *lab, const char *prefix)
+{
+	struct pfd_block_stat *st = NULL;
+	char text[INET6_ADDRSTRLEN + 8];
+	struct pfd_prefix want;
+	__u64 hits = ~0ULL;
+	int n = pfd_block_read(lab->block_fd, lab->block_stats_fd, &st);
+
+	if (prefix_parse(prefix, &want))
+		return hits;
+	for (int i = 0; i < n; i++) {
+		pfd_prefix_format(&st[i].prefix, text, sizeof(text));
+		if (!strcmp(text, prefix))
+			hits = st[i].packets;
+	}
+	free(st);
+	return hits;
+}
+
 static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 {
 	__u8 in[2048], want[2048], out[4096];
@@ -334,6 +472,8 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	char name[200];
 	__u16 tail = 0;
 	int have_flow = 0;
+	__u64 blocks_before[ROW_BLOCKS] = {};
+	unsigned int n_blocks;
 
 	snprintf(name, sizeof(name), "%s [%s]", r->name, hook == PFD_HOOK_XDP ? "xdp" : "tc");
 
@@ -367,6 +507,12 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	if (r->flow.flags & PFD_FLOW_F_KEEPALIVE)
 		ctl.keepalive_ms = 1000;
 	ctl.policy_gen = r->ctl_policy_gen;
+	/* every row starts with an empty block list: sync it to this row's */
+	n_blocks = blocks_install(lab, r, name);
+	for (unsigned int b = 0; b < n_blocks; b++)
+		blocks_before[b] = block_hits(lab, r->blocks[b].prefix);
+	if (n_blocks && r->ctl != CTL_NONE)
+		ctl.flags |= PFD_CTL_F_BLOCK | (r->block_dry ? PFD_CTL_F_BLOCK_DRY_RUN : 0);
 	T_OK(lab_ctl_set(lab, &ctl), name);
 	if (r->flow.set && !r->in.arp) {
 		T_OK(flow_install(lab, &r->in, &r->flow, &key), name);
@@ -378,9 +524,20 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	lab_stats_snap(lab, slot, hook, after);
 
 	if (hook == PFD_HOOK_XDP)
-		T_EQ(retval, r->fwd ? XDP_REDIRECT : XDP_PASS, name);
+		T_EQ(retval,
+		     r->fwd			? XDP_REDIRECT :
+		     r->reason == PFD_R_BLOCKED ? XDP_DROP :
+						  XDP_PASS,
+		     name);
 	else
-		T_EQ(retval, r->fwd ? 7 /* TC_ACT_REDIRECT */ : 0 /* TC_ACT_OK */, name);
+		T_EQ(retval,
+		     r->fwd			? 7 /* TC_ACT_REDIRECT */ :
+		     r->reason == PFD_R_BLOCKED ? 2 /* TC_ACT_SHOT */ :
+						  0 /* TC_ACT_OK */,
+		     name);
+	for (unsigned int b = 0; b < n_blocks; b++)
+		T_EQ(block_hits(lab, r->blocks[b].prefix) - blocks_before[b],
+		     (__u64)r->blocks[b].hits, name);
 
 	for (int i = 0; i < PFD_REASON_SLOTS; i++) {
 		__u64 d = after[i].packets - before[i].packets;

@@ -107,7 +107,8 @@ def test_flowtable_mode_ruleset(netns):
     assert "flow add @ft" in out and "flowtable ft" in out, out
 
 
-@pytest.mark.parametrize("name,mode", [("pfd.conf.mark", "mark"), ("pfd.conf.flowtable", "auto")])
+@pytest.mark.parametrize("name,mode", [("pfd.conf.mark", "mark"), ("pfd.conf.flowtable", "auto"),
+                                       ("pfd.conf.block", "mark")])
 def test_pfd_conf_examples_accepted(name, mode):
     if not os.access(PFD, os.X_OK):
         pytest.fail("%s not built" % PFD)

@@ -300,6 +300,15 @@ static void test_full(void)
 	T_EQ(cfg->n_deny, 2, "deny count");
 	T_EQ(cfg->deny[0].len, 32, "address without length is a host prefix");
 	T_EQ(cfg->deny[1].len, 64, "deny[1] length");
+	T_EQ(cfg->n_block, 3, "block count");
+	T_STR(inet_ntop(AF_INET, cfg->block[0].prefix.addr, a, sizeof(a)), "198.51.100.128",
+	      "block[0]");
+	T_EQ(cfg->block[0].prefix.len, 25, "block[0] length");
+	T_EQ(cfg->block[0].dry_run, false, "block without dry-run drops");
+	T_EQ(cfg->block[1].prefix.family, AF_INET6, "block[1] family");
+	T_EQ(cfg->block[1].prefix.len, 48, "block[1] length");
+	T_EQ(cfg->block[1].line, 16, "block line recorded");
+	T_EQ(cfg->block[2].dry_run, true, "block ... dry-run");
 	T_EQ(cfg->dry_run, true, "dry-run");
 	T_EQ(cfg->min_packets, 16, "min-packets");
 	T_EQ(cfg->heartbeat_interval_ms, 250, "heartbeat-interval ms");
@@ -328,6 +337,7 @@ static const struct {
 	{ "attach", "attach eth9 generic" },
 	{ "allow", "allow 2001:db8::/32" },
 	{ "deny", "deny 192.0.2.0/24" },
+	{ "block", "block 192.0.2.0/24 2001:db8::/32 dry-run" },
 	{ "dry-run", "dry-run on" },
 	{ "min-packets", "min-packets 100" },
 	{ "heartbeat-interval", "heartbeat-interval 500ms" },
@@ -511,6 +521,18 @@ static void test_examples(void)
 	T_STR(log, "", "examples/pfd.conf.mark: no message");
 	T_EQ(cfg ? (int)cfg->mode : -1, PFD_MODE_MARK, "examples/pfd.conf.mark: mark mode");
 	T_TRUE(cfg && cfg->n_ifaces >= 2, "examples/pfd.conf.mark: devices");
+	pfd_config_free(cfg);
+	free(log);
+
+	cfg = NULL;
+	capture_begin();
+	rc = pfd_config_load("examples/pfd.conf.block", &cfg);
+	log = capture_end();
+	T_OK(rc, "examples/pfd.conf.block loads");
+	T_STR(log, "", "examples/pfd.conf.block: no message");
+	T_EQ(cfg ? cfg->n_block : 0, 3, "examples/pfd.conf.block: three block prefixes");
+	T_TRUE(cfg && !cfg->block[0].dry_run && cfg->block[2].dry_run,
+	       "examples/pfd.conf.block: the last one in dry run");
 	pfd_config_free(cfg);
 	free(log);
 

@@ -7,6 +7,7 @@
  * No root, no kernel: a temporary directory.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,33 @@ int main(void)
 		       strstr(body, "\npfd_flow_installs_total 99\n"),
 	       "it carries the counters given");
 	T_EQ(access(tmp, F_OK), -1, "no temporary left behind");
+
+	/* block prefixes: one line per prefix, labelled with it and its mode */
+	{
+		struct pfd_block_stat blocks[2] = {
+			{ .prefix = { .family = AF_INET, .len = 24 }, .packets = 7, .bytes = 700 },
+			{ .prefix = { .family = AF_INET6, .len = 48 },
+			  .dry_run = true,
+			  .packets = 3 },
+		};
+
+		inet_pton(AF_INET, "203.0.113.0", blocks[0].prefix.addr);
+		inet_pton(AF_INET6, "2001:db8:bad::", blocks[1].prefix.addr);
+		in.blocks = blocks;
+		in.n_blocks = 2;
+		T_OK(pfd_metrics_write(path, &in), "metrics with block prefixes written");
+		T_TRUE(read_all(path, body, sizeof(body)) > 0 &&
+			       strstr(body, "\npfd_block_packets_total{prefix=\"203.0.113.0/24\","
+					    "mode=\"drop\"} 7\n") &&
+			       strstr(body, "\npfd_block_bytes_total{prefix=\"203.0.113.0/24\","
+					    "mode=\"drop\"} 700\n") &&
+			       strstr(body,
+				      "\npfd_block_packets_total{prefix=\"2001:db8:bad::/48\","
+				      "mode=\"dry-run\"} 3\n"),
+		       "a line per block prefix, with its mode");
+		in.blocks = NULL;
+		in.n_blocks = 0;
+	}
 
 	/* a planted symlink at the temporary's name (a shared textfile
 	 * directory): removed, not followed */

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Block prefixes (pfd.conf `block`): the configured list written into the
+ * pfd_block LPM trie, and the per-prefix counters read back from
+ * pfd_block_stats for `pfd stats` and the metrics. Everything is derived
+ * from the maps, so that the CLI reads the same list from the pins while
+ * the daemon is down, and a restart or reload keeps a prefix's counters.
+ */
+#ifndef PFD_BLOCK_H
+#define PFD_BLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pfd/abi.h"
+#include "pfd/bpf.h"
+#include "pfd/config.h"
+
+/* The LPM key of a prefix: IPv4 as ::ffff:a.b.c.d/(96 + len). */
+void pfd_block_key_of(const struct pfd_prefix *p, struct pfd_block_key *k);
+/* Back; -EINVAL for a key pfd would not write (an IPv6 key inside
+ * ::ffff:0:0/96 is read as IPv4, as the fast path matches it). */
+int pfd_block_prefix_of(const struct pfd_block_key *k, struct pfd_prefix *p);
+
+/* Makes pfd_block hold exactly rules[0..n): a prefix already there keeps
+ * its counter slot (its flags are updated), a new one takes the lowest free
+ * slot with its counters zeroed, and a prefix no longer configured is
+ * removed. New entries go in before old ones go out. 0 or -errno (the
+ * first failure; the rest is still tried). */
+int pfd_block_sync(int block_fd, int stats_fd, const struct pfd_block_rule *rules, unsigned int n);
+
+struct pfd_block_stat {
+	struct pfd_prefix prefix;
+	bool dry_run;
+	uint32_t index;
+	uint64_t packets, bytes; /* summed over CPUs */
+};
+
+/* Every installed block prefix with its counters, sorted by family, then
+ * address, then length. *out is malloc()ed (NULL when n is 0). The number,
+ * or -errno. */
+int pfd_block_read(int block_fd, int stats_fd, struct pfd_block_stat **out);
+
+#endif /* PFD_BLOCK_H */

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pfd/block.c against real maps of the fast path's layout (an LPM trie and
+ * a per-CPU array created here, no program): the configured list becomes
+ * the trie's contents, a prefix keeps its counter slot and its counters
+ * across syncs (reloads, restarts), a slot given to a new prefix starts at
+ * zero, flags follow the configuration, and reading back gives every prefix
+ * with its summed counters. The datapath side is in test_fastpath's rows.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "t.h"
+#include "pfd/block.h"
+
+static int ncpus;
+
+static struct pfd_block_rule rule(const char *addr, int len, bool dry_run)
+{
+	struct pfd_block_rule r = { .dry_run = dry_run };
+
+	r.prefix.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	r.prefix.len = len;
+	inet_pton(r.prefix.family, addr, r.prefix.addr);
+	return r;
+}
+
+/* The slot the trie gives prefix, or -1. */
+static int slot_of(int block_fd, const struct pfd_block_rule *r, __u32 *flags)
+{
+	struct pfd_block_key key;
+	struct pfd_block val;
+
+	pfd_block_key_of(&r->prefix, &key);
+	if (bpf_map_lookup_elem(block_fd, &key, &val))
+		return -1;
+	if (flags)
+		*flags = val.flags;
+	return (int)val.index;
+}
+
+/* As the fast path would count: packets on CPU 0, one more on the last. */
+static void hit(int stats_fd, __u32 slot, __u64 packets)
+{
+	struct pfd_counter c[ncpus];
+
+	memset(c, 0, sizeof(c));
+	bpf_map_lookup_elem(stats_fd, &slot, c);
+	c[0].packets += packets;
+	c[0].bytes += packets * 100;
+	c[ncpus - 1].packets += 1;
+	c[ncpus - 1].bytes += 100;
+	bpf_map_update_elem(stats_fd, &slot, c, BPF_ANY);
+}
+
+static __u64 packets_of(int block_fd, int stats_fd, const char *text)
+{
+	struct pfd_block_stat *st = NULL;
+	char buf[INET6_ADDRSTRLEN + 8];
+	int n = pfd_block_read(block_fd, stats_fd, &st);
+	__u64 v = ~0ULL;
+
+	for (int i = 0; i < n; i++) {
+		pfd_prefix_format(&st[i].prefix, buf, sizeof(buf));
+		if (!strcmp(buf, text))
+			v = st[i].packets;
+	}
+	free(st);
+	return v;
+}
+
+static void test_keys(void)
+{
+	struct pfd_block_rule v4 = rule("192.0.2.0", 24, false), v6 = rule("2001:db8::", 32, false);
+	struct pfd_block_rule all6 = rule("::", 0, false);
+	struct pfd_block_key k;
+	struct pfd_prefix back;
+
+	pfd_block_key_of(&v4.prefix, &k);
+	T_EQ(k.prefixlen, 96 + 24, "v4 key: length + 96");
+	T_EQ(ntohl(k.addr[2]), 0xffff, "v4 key: ::ffff: mapped");
+	T_OK(pfd_block_prefix_of(&k, &back), "v4 key read back");
+	T_TRUE(!memcmp(&back, &v4.prefix, sizeof(back)), "v4 key round trip");
+	pfd_block_key_of(&v6.prefix, &k);
+	T_EQ(k.prefixlen, 32, "v6 key: its own length");
+	T_OK(pfd_block_prefix_of(&k, &back), "v6 key read back");
+	T_TRUE(!memcmp(&back, &v6.prefix, sizeof(back)), "v6 key round trip");
+	pfd_block_key_of(&all6.prefix, &k);
+	T_OK(pfd_block_prefix_of(&k, &back), "::/0 read back");
+	T_TRUE(back.family == AF_INET6 && back.len == 0, "::/0 stays IPv6");
+	k.prefixlen = 129;
+	T_EQ(pfd_block_prefix_of(&k, &back), -EINVAL, "a key longer than 128 bits is refused");
+}
+
+static void test_sync(int block_fd, int stats_fd)
+{
+	struct pfd_block_rule a = rule("203.0.113.0", 24, false),
+			      b = rule("2001:db8:bad::", 48, false);
+	struct pfd_block_rule c = rule("198.51.100.128", 25, true),
+			      d = rule("192.0.2.7", 32, false);
+	struct pfd_block_rule list[4];
+	struct pfd_block_stat *st = NULL;
+	__u32 flags = 0;
+	int slot_a, n;
+
+	list[0] = a;
+	list[1] = b;
+	T_OK(pfd_block_sync(block_fd, stats_fd, list, 2), "sync two prefixes");
+	slot_a = slot_of(block_fd, &a, &flags);
+	T_EQ(slot_a, 0, "first prefix: slot 0");
+	T_EQ(flags, 0, "drop, IPv4: no flags");
+	T_EQ(slot_of(block_fd, &b, &flags), 1, "second prefix: slot 1");
+	T_EQ(flags, PFD_BLOCK_F_IPV6, "IPv6 prefix flagged");
+	hit(stats_fd, 0, 41);
+	T_EQ(packets_of(block_fd, stats_fd, "203.0.113.0/24"), 42, "counters summed over CPUs");
+
+	/* a reload: order changed, one added, one now dry-run */
+	a.dry_run = true;
+	list[0] = b;
+	list[1] = c;
+	list[2] = a;
+	T_OK(pfd_block_sync(block_fd, stats_fd, list, 3), "sync again, reordered");
+	T_EQ(slot_of(block_fd, &a, &flags), slot_a, "a kept prefix keeps its slot");
+	T_EQ(flags, PFD_BLOCK_F_DRY_RUN, "its flags follow the configuration");
+	T_EQ(packets_of(block_fd, stats_fd, "203.0.113.0/24"), 42, "and its counters");
+	T_EQ(slot_of(block_fd, &c, NULL), 2, "a new prefix takes the lowest free slot");
+
+	n = pfd_block_read(block_fd, stats_fd, &st);
+	T_EQ(n, 3, "three prefixes read back");
+	if (n == 3) {
+		T_TRUE(st[0].prefix.family == AF_INET && st[1].prefix.family == AF_INET &&
+			       st[2].prefix.family == AF_INET6,
+		       "sorted: IPv4 first");
+		T_TRUE(st[0].prefix.len == 25 && st[0].dry_run, "198.51.100.128/25 dry-run first");
+	}
+	free(st);
+
+	/* removed prefixes go; their slots are reused from zero */
+	list[0] = c;
+	T_OK(pfd_block_sync(block_fd, stats_fd, list, 1), "sync down to one prefix");
+	T_EQ(slot_of(block_fd, &a, NULL), -1, "a removed prefix is gone from the trie");
+	T_EQ(slot_of(block_fd, &b, NULL), -1, "the other one too");
+	list[1] = d;
+	T_OK(pfd_block_sync(block_fd, stats_fd, list, 2), "sync a new prefix in");
+	T_EQ(slot_of(block_fd, &d, NULL), slot_a, "the freed slot is given again");
+	T_EQ(packets_of(block_fd, stats_fd, "192.0.2.7/32"), 0,
+	     "and starts at zero, not with the old prefix's counts");
+
+	T_OK(pfd_block_sync(block_fd, stats_fd, NULL, 0), "sync to none");
+	T_EQ(pfd_block_read(block_fd, stats_fd, &st), 0, "nothing read back");
+	T_TRUE(st == NULL, "no array for none");
+}
+
+static void test_full(int block_fd, int stats_fd)
+{
+	static struct pfd_block_rule many[PFD_MAX_BLOCKS + 1];
+
+	for (unsigned int i = 0; i <= PFD_MAX_BLOCKS; i++) {
+		many[i].prefix.family = AF_INET;
+		many[i].prefix.len = 32;
+		many[i].prefix.addr[0] = htonl(0x0a000000 + i);
+	}
+	T_EQ(pfd_block_sync(block_fd, stats_fd, many, PFD_MAX_BLOCKS), 0, "4096 prefixes fit");
+	T_EQ(pfd_block_read(block_fd, stats_fd, &(struct pfd_block_stat *){ NULL }), PFD_MAX_BLOCKS,
+	     "4096 read back");
+	T_TRUE(pfd_block_sync(block_fd, stats_fd, many, PFD_MAX_BLOCKS + 1) < 0,
+	       "one more than the maps hold is an error");
+	T_EQ(slot_of(block_fd, &many[0], NULL), 0, "and the installed ones stay");
+	T_OK(pfd_block_sync(block_fd, stats_fd, NULL, 0), "emptied again");
+}
+
+int main(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
+	int block_fd, stats_fd;
+
+	test_keys();
+	if (geteuid() != 0) {
+		t_skip("block maps", "needs root (BPF maps)");
+		return t_done();
+	}
+	ncpus = libbpf_num_possible_cpus();
+	block_fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "pfd_block", sizeof(struct pfd_block_key),
+				  sizeof(struct pfd_block), PFD_MAX_BLOCKS, &lpm);
+	stats_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "pfd_block_stats", sizeof(__u32),
+				  sizeof(struct pfd_counter), PFD_MAX_BLOCKS, NULL);
+	T_TRUE(block_fd >= 0 && stats_fd >= 0 && ncpus > 0, "maps created");
+	if (block_fd < 0 || stats_fd < 0)
+		return t_done();
+	test_sync(block_fd, stats_fd);
+	test_full(block_fd, stats_fd);
+	close(block_fd);
+	close(stats_fd);
+	return t_done();
+}
