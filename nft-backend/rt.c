@@ -360,6 +360,12 @@ int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __b
 int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
 		 __u32 mark, int *oif, __be32 *gw)
 {
+	return pfd_rt_route_l4(rt, family, dst, src, iif, mark, NULL, oif, gw);
+}
+
+int pfd_rt_route_l4(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		    __u32 mark, const struct pfd_rt_l4 *l4, int *oif, __be32 *gw)
+{
 	char buf[PFD_NL_REQ_SIZE] = { 0 };
 	struct route_reply r = { .alen = addr_len(family) };
 	struct nlmsghdr *nlh;
@@ -387,6 +393,14 @@ int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 
 		mnl_attr_put_u32(nlh, RTA_IIF, (__u32)iif);
 	if (mark)
 		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	/* The kernel builds a packet with these headers (inet_rtm_getroute)
+	 * or fills the flow key (inet6_rtm_getroute): the multipath hash
+	 * then sees what the flow's packets carry. */
+	if (l4 && l4->proto) {
+		mnl_attr_put_u8(nlh, RTA_IP_PROTO, l4->proto);
+		mnl_attr_put(nlh, RTA_SPORT, sizeof(l4->sport), &l4->sport);
+		mnl_attr_put(nlh, RTA_DPORT, sizeof(l4->dport), &l4->dport);
+	}
 	err = pfd_nl_request(&rt->req, nlh, route_cb, &r);
 	if (err)
 		return err;

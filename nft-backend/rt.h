@@ -61,6 +61,17 @@ int pfd_rt_route_oif(struct pfd_rt *rt, int family, const __be32 *dst, const __b
 int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
 		 __u32 mark, int *oif, __be32 *gw);
 
+/* The transport fields of a route question: a multipath route whose hash
+ * reads the ports (fib_multipath_hash_policy 1 or 3) picks the next hop of
+ * a flow by them, so the question must carry the packet's own. */
+struct pfd_rt_l4 {
+	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP */
+	__be16 sport, dport;
+};
+/* pfd_rt_route() with l4 (NULL: no transport fields, as pfd_rt_route). */
+int pfd_rt_route_l4(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		    __u32 mark, const struct pfd_rt_l4 *l4, int *oif, __be32 *gw);
+
 /* Policy checks; each returns 1 (present), 0 (absent) or -errno. */
 int pfd_rt_has_fwmark_rules(struct pfd_rt *rt, int family);
 /* An xfrm policy whose selector covers src->dst (either direction's

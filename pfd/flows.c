@@ -60,6 +60,7 @@ struct rt_cache_ent {
 	uint8_t family;
 	int iif;
 	__be32 dst[4], src[4];
+	struct pfd_rt_l4 l4; /* zero: asked without ports */
 	int err, oif;
 	__be32 gw[4];
 };
@@ -452,30 +453,38 @@ bool pfd_flows_mark_known_cleared(void *arg, const struct pfd_ct_entry *e)
 /* Environment: routes and device probes, cached                        */
 
 static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const __be32 *src, int iif,
-		     int *oif, __be32 *gw)
+		     const struct pfd_rt_l4 *l4, int *oif, __be32 *gw)
 {
+	struct pfd_rt_l4 no_l4 = { 0 };
 	__be32 zero[4] = { 0 };
 	struct rt_cache_ent *c;
 	uint64_t h;
 
 	if (!src)
 		src = zero;
+	if (!l4)
+		l4 = &no_l4;
 	h = hash_bytes(&family, sizeof(family), 0xcbf29ce484222325ULL);
 	h = hash_bytes(dst, 16, h);
 	h = hash_bytes(src, 16, h);
 	h = hash_bytes(&iif, sizeof(iif), h);
+	h = hash_bytes(&l4->proto, sizeof(l4->proto), h);
+	h = hash_bytes(&l4->sport, sizeof(l4->sport), h);
+	h = hash_bytes(&l4->dport, sizeof(l4->dport), h);
 	c = &f->rtc[h % RT_CACHE_SIZE];
 	if (c->valid && c->family == family && c->iif == iif && !memcmp(c->dst, dst, 16) &&
-	    !memcmp(c->src, src, 16)) {
+	    !memcmp(c->src, src, 16) && c->l4.proto == l4->proto && c->l4.sport == l4->sport &&
+	    c->l4.dport == l4->dport) {
 		*oif = c->oif;
 		if (gw)
 			memcpy(gw, c->gw, sizeof(c->gw));
 		return c->err;
 	}
 	memset(c->gw, 0, sizeof(c->gw));
-	c->err = pfd_rt_route(f->ctx.rt, family, dst, src == zero ? NULL : src, iif, 0, &c->oif,
-			      c->gw);
+	c->err = pfd_rt_route_l4(f->ctx.rt, family, dst, src == zero ? NULL : src, iif, 0,
+				 l4->proto ? l4 : NULL, &c->oif, c->gw);
 	c->valid = true;
+	c->l4 = *l4;
 	c->family = (uint8_t)family;
 	c->iif = iif;
 	memcpy(c->dst, dst, 16);
@@ -509,20 +518,26 @@ static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pf
 {
 	const struct pfd_ct_tuple *o = &e->orig, *r = &e->reply;
 	int fam = o->family, oif = 0, err;
+	struct pfd_rt_l4 l4;
 
 	/* see pfd_policy_resolve(): the same four questions, cached */
-	err = route_oif(f, fam, o->src, NULL, 0, &oif, NULL);
+	err = route_oif(f, fam, o->src, NULL, 0, NULL, &oif, NULL);
 	if (!err) {
 		env->in[0].ifindex = oif;
-		err = route_oif(f, fam, r->src, o->src, oif, &oif, env->gw[0]);
+		err = route_oif(f, fam, r->src, o->src, oif, pfd_policy_route_l4(e, 0, &l4), &oif,
+				env->gw[0]);
 		if (!err)
 			env->out[0].ifindex = oif;
 	}
 	env->route_err[0] = err;
-	err = route_oif(f, fam, r->src, NULL, 0, &oif, NULL);
+	/* the reply arrives where the original leaves */
+	err = env->out[0].ifindex ? 0 : route_oif(f, fam, r->src, NULL, 0, NULL, &oif, NULL);
+	if (env->out[0].ifindex)
+		oif = env->out[0].ifindex;
 	if (!err) {
 		env->in[1].ifindex = oif;
-		err = route_oif(f, fam, o->src, r->src, oif, &oif, env->gw[1]);
+		err = route_oif(f, fam, o->src, r->src, oif, pfd_policy_route_l4(e, 1, &l4), &oif,
+				env->gw[1]);
 		if (!err)
 			env->out[1].ifindex = oif;
 	}

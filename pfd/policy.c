@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <linux/netfilter.h>
@@ -25,6 +26,7 @@
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
 #include "pfd/policy.h"
+#include "pfd/util.h"
 
 /* IPS_NAT_CLASH shares its bit with IPS_UNTRACKED (kernel 5.8,
  * include/uapi/linux/netfilter/nf_conntrack_common.h under __KERNEL__): an
@@ -400,27 +402,76 @@ bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b)
 	return false;
 }
 
+/* Whether family's multipath hash reads the ports. Any policy but 0 counts
+ * (2 and 3 may; asking with ports where they do not matter costs nothing
+ * but route-cache hits). No sysctl (a kernel without multipath): no. */
+static bool multipath_l4(int family)
+{
+	static uint64_t read_at[2];
+	static bool l4[2];
+	int i = family == AF_INET6;
+	struct timespec ts;
+	uint64_t now;
+	uint32_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (!read_at[i] || now - read_at[i] >= 1000000000ULL) {
+		l4[i] = !pfd_read_sysctl_u32(i ? "/proc/sys/net/ipv6/fib_multipath_hash_policy" :
+						 "/proc/sys/net/ipv4/fib_multipath_hash_policy",
+					     &v) &&
+			v != 0;
+		read_at[i] = now;
+	}
+	return l4[i];
+}
+
+const struct pfd_rt_l4 *pfd_policy_route_l4(const struct pfd_ct_entry *e, int dir,
+					    struct pfd_rt_l4 *buf)
+{
+	const struct pfd_ct_tuple *from = dir ? &e->reply : &e->orig;
+	const struct pfd_ct_tuple *to = dir ? &e->orig : &e->reply;
+
+	if (from->l4proto != IPPROTO_TCP && from->l4proto != IPPROTO_UDP)
+		return NULL;
+	if (!multipath_l4(from->family))
+		return NULL;
+	buf->proto = from->l4proto;
+	buf->sport = from->sport;
+	buf->dport = to->sport; /* the other side's source: after DNAT */
+	return buf;
+}
+
 int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
 {
 	const struct pfd_ct_tuple *o = &e->orig, *r = &e->reply;
 	int f = o->family, oif, err;
+	struct pfd_rt_l4 l4;
 
 	/* Original direction: arrives by the route back to its source, leaves
 	 * by the route the kernel gives its post-DNAT destination (reply.src)
-	 * from its pre-SNAT source, entering by that device. */
+	 * from its pre-SNAT source, entering by that device, with its ports
+	 * when a multipath hash reads them. */
 	err = pfd_rt_route(rt, f, o->src, NULL, 0, 0, &oif, NULL);
 	if (!err) {
 		env->in[0].ifindex = oif;
-		err = pfd_rt_route(rt, f, r->src, o->src, oif, 0, &oif, env->gw[0]);
+		err = pfd_rt_route_l4(rt, f, r->src, o->src, oif, 0, pfd_policy_route_l4(e, 0, &l4),
+				      &oif, env->gw[0]);
 		if (!err)
 			env->out[0].ifindex = oif;
 	}
 	env->route_err[0] = err;
-	/* Reply direction, the mirror image. */
-	err = pfd_rt_route(rt, f, r->src, NULL, 0, 0, &oif, NULL);
+	/* Reply direction: arrives where the original leaves (the kernel
+	 * flowtable's model too): a plain route back to reply.src would miss
+	 * the next hop a multipath route or a source rule chose. The route
+	 * question from there checks that the kernel takes such a reply. */
+	err = env->out[0].ifindex ? 0 : pfd_rt_route(rt, f, r->src, NULL, 0, 0, &oif, NULL);
+	if (env->out[0].ifindex)
+		oif = env->out[0].ifindex;
 	if (!err) {
 		env->in[1].ifindex = oif;
-		err = pfd_rt_route(rt, f, o->src, r->src, oif, 0, &oif, env->gw[1]);
+		err = pfd_rt_route_l4(rt, f, o->src, r->src, oif, 0, pfd_policy_route_l4(e, 1, &l4),
+				      &oif, env->gw[1]);
 		if (!err)
 			env->out[1].ifindex = oif;
 	}

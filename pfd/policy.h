@@ -108,6 +108,15 @@ int pfd_policy_env_probe(struct pfd_rt *rt, struct pfd_nft *nft, const struct pf
  * routes only (in/out/route_err), attached flags from a device set, and
  * whether two devices share a flowtable. */
 int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct pfd_policy_env *env);
+/* The transport fields the egress route question of direction dir (0
+ * original, 1 reply) must carry: the packet's pre-SNAT source port and
+ * post-DNAT destination port, when the family's multipath hash reads ports
+ * (fib_multipath_hash_policy != 0; read at most once a second). NULL when
+ * it does not (or the protocol has no ports): the answer cannot depend on
+ * them, and route caches keyed by addresses stay valid. */
+struct pfd_rt_l4;
+const struct pfd_rt_l4 *pfd_policy_route_l4(const struct pfd_ct_entry *e, int dir,
+					    struct pfd_rt_l4 *buf);
 void pfd_policy_dev_attached(const struct pfd_policy_devs *devs, struct pfd_policy_dev *dev);
 bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b);
 

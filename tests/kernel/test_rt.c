@@ -240,6 +240,71 @@ static void test_routes(struct pfd_rt *rt)
 	T_EQ(pfd_rt_route_oif(rt, AF_PACKET, d, NULL, 0, 0, &oif), -EAFNOSUPPORT, "bad family");
 }
 
+/* The device `ip route get` names for one flow (iproute2 asks the same
+ * RTM_GETROUTE with RTA_IP_PROTO/SPORT/DPORT: a check of our encoding, the
+ * ports' byte order above all); 0 when it cannot tell. */
+static int ip_route_get_dev(int v6, const char *dst, const char *src, int sport, int dport)
+{
+	char out[512], *dev;
+
+	if (kt_out(out, sizeof(out),
+		   "ip %s route get %s from %s iif r0 ipproto udp sport %d dport %d",
+		   v6 ? "-6" : "", dst, src, sport, dport))
+		return 0;
+	dev = strstr(out, " dev ");
+	return dev ? (int)if_nametoindex(strtok(dev + 5, " \n")) : 0;
+}
+
+/* A multipath route: with fib_multipath_hash_policy 1 the kernel picks a
+ * flow's next hop by its ports, so the question must carry them; with
+ * policy 0 the ports do not matter. */
+static void test_multipath(struct pfd_rt *rt, int v6)
+{
+	const char *dst = v6 ? "2001:db8:9::5" : "203.0.113.5",
+		   *src = v6 ? "2001:db8:1::10" : "192.0.2.10";
+	int fam = v6 ? AF_INET6 : AF_INET, per_dev[2][2] = { { 0 } }, agree = 0, stable = 0;
+	char what[96];
+	__be32 d[4], s[4];
+
+	snprintf(what, sizeof(what), "v%d multipath route", v6 ? 6 : 4);
+	T_OK(kt_sh(v6 ? "ip -6 route add 2001:db8:9::/64 nexthop via 2001:db8:2::2 dev s0 "
+			"nexthop via 2001:db8:1::3 dev r0" :
+			"ip route add 203.0.113.0/28 nexthop via 198.51.100.2 dev s0 "
+			"nexthop via 192.0.2.2 dev r0"),
+	     what);
+	if (v6) {
+		inet_pton(AF_INET6, dst, d);
+		inet_pton(AF_INET6, src, s);
+	} else {
+		a4(dst, d);
+		a4(src, s);
+	}
+	for (int policy = 0; policy <= 1; policy++) {
+		kt_sh("sysctl -qw net.ipv%d.fib_multipath_hash_policy=%d", v6 ? 6 : 4, policy);
+		for (int sport = 40000; sport < 40064; sport++) {
+			struct pfd_rt_l4 l4 = { IPPROTO_UDP, htons(sport), htons(53) };
+			int oif = 0, again = 0;
+
+			if (pfd_rt_route_l4(rt, fam, d, s, r0, 0, &l4, &oif, NULL))
+				continue;
+			per_dev[policy][oif == s0] += 1;
+			pfd_rt_route_l4(rt, fam, d, s, r0, 0, &l4, &again, NULL);
+			stable += again == oif;
+			if (policy == 1 && sport < 40016)
+				agree += ip_route_get_dev(v6, dst, src, sport, 53) == oif;
+		}
+	}
+	snprintf(what, sizeof(what), "v%d policy 0: 64 flows, one next hop", v6 ? 6 : 4);
+	T_TRUE(per_dev[0][0] == 64 || per_dev[0][1] == 64, what);
+	snprintf(what, sizeof(what), "v%d policy 1: 64 flows over both next hops", v6 ? 6 : 4);
+	T_TRUE(per_dev[1][0] > 0 && per_dev[1][1] > 0 && per_dev[1][0] + per_dev[1][1] == 64, what);
+	snprintf(what, sizeof(what), "v%d: the same question, the same answer", v6 ? 6 : 4);
+	T_EQ(stable, 128, what);
+	snprintf(what, sizeof(what), "v%d policy 1: 16 flows agree with ip route get", v6 ? 6 : 4);
+	T_EQ(agree, 16, what);
+	kt_sh("sysctl -qw net.ipv%d.fib_multipath_hash_policy=0", v6 ? 6 : 4);
+}
+
 static void test_fwmark_rules(struct pfd_rt *rt)
 {
 	/* test_routes left "fwmark 0x7" in place. */
@@ -438,6 +503,8 @@ int main(void)
 		return t_done();
 	test_events(rt);
 	test_routes(rt);
+	test_multipath(rt, 0);
+	test_multipath(rt, 1);
 	test_fwmark_rules(rt);
 	test_xfrm(rt);
 	test_tc(rt);

@@ -27,12 +27,13 @@ static __u8 last_set, last_clear;
 static __u32 last_mark_mask, last_timeout;
 
 /* 192.0.2.0/24 is on-link; everything else is behind 198.51.100.1 */
-int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
-		 __u32 mark, int *oif, __be32 *gw)
+int pfd_rt_route_l4(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		    __u32 mark, const struct pfd_rt_l4 *l4, int *oif, __be32 *gw)
 {
 	bool local = (ntohl(dst[0]) >> 8) == 0xc00002;
 
 	(void)rt, (void)src, (void)iif, (void)mark;
+	(void)l4;
 	if (family != AF_INET)
 		return -ENETUNREACH;
 	*oif = local ? route_iface_v4[0] : route_iface_v4[1];
@@ -42,6 +43,12 @@ int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 
 			inet_pton(AF_INET, "198.51.100.1", gw);
 	}
 	return 0;
+}
+
+int pfd_rt_route(struct pfd_rt *rt, int family, const __be32 *dst, const __be32 *src, int iif,
+		 __u32 mark, int *oif, __be32 *gw)
+{
+	return pfd_rt_route_l4(rt, family, dst, src, iif, mark, NULL, oif, gw);
 }
 
 int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex)
