@@ -393,6 +393,7 @@ out:
  * whatever pfd.conf says now), with what each matched. */
 static void print_blocks(const struct view *v)
 {
+	bool all_dry = v->has_ctl && (v->ctl.flags & PFD_CTL_F_BLOCK_DRY_RUN);
 	struct pfd_block_stat *b = NULL;
 	char prefix[INET6_ADDRSTRLEN + 8], hb[32];
 	int n, i;
@@ -403,19 +404,20 @@ static void print_blocks(const struct view *v)
 	pfd_out_open_arr("blocks");
 	if (n > 0)
 		pfd_print_text("block prefixes%s:\n",
-			       v->has_ctl && (v->ctl.flags & PFD_CTL_F_BLOCK_DRY_RUN) ?
-				       " (dry-run on: nothing dropped)" :
-				       "");
+			       all_dry ? " (dry-run on: nothing dropped)" : "");
 	for (i = 0; i < n; i++) {
 		pfd_prefix_format(&b[i].prefix, prefix, sizeof(prefix));
 		pfd_out_open_obj(NULL);
 		pfd_print_str(PFD_PRINT_JSON, "prefix", NULL, prefix);
-		pfd_print_str(PFD_PRINT_JSON, "mode", NULL, b[i].dry_run ? "dry-run" : "drop");
+		/* what it does now: pfd.conf dry-run makes every prefix count only */
+		pfd_print_str(PFD_PRINT_JSON, "mode", NULL,
+			      b[i].dry_run || all_dry ? "dry-run" : "drop");
 		pfd_print_u64(PFD_PRINT_JSON, "packets", NULL, b[i].packets);
 		pfd_print_u64(PFD_PRINT_JSON, "bytes", NULL, b[i].bytes);
 		pfd_out_close_obj();
 		pfd_print_text("  %-43s %-7s %14llu packets %12s\n", prefix,
-			       b[i].dry_run ? "dry-run" : "drop", (unsigned long long)b[i].packets,
+			       b[i].dry_run || all_dry ? "dry-run" : "drop",
+			       (unsigned long long)b[i].packets,
 			       human_bytes(b[i].bytes, hb, sizeof(hb)));
 	}
 	pfd_out_close_arr();

@@ -280,6 +280,7 @@ static void metrics_write(struct pfd *d)
 
 		in.n_blocks = n > 0 ? (unsigned int)n : 0;
 		in.blocks = blocks;
+		in.blocks_dry_run = d->cfg->dry_run;
 	}
 	err = pfd_metrics_write(d->cfg->metrics_file, &in);
 	free(blocks);

@@ -32,13 +32,15 @@ static const char *slot_name(const struct pfd_state *s, unsigned int slot)
 	return NULL;
 }
 
-static void block_line(FILE *f, const char *name, const struct pfd_block_stat *b, uint64_t v)
+/* mode: what the prefix does now, "dry-run" also under pfd.conf dry-run */
+static void block_line(FILE *f, const char *name, const struct pfd_block_stat *b, bool all_dry,
+		       uint64_t v)
 {
 	char prefix[INET6_ADDRSTRLEN + 8];
 
 	pfd_prefix_format(&b->prefix, prefix, sizeof(prefix));
 	fprintf(f, "%s{prefix=\"%s\",mode=\"%s\"} %" PRIu64 "\n", name, prefix,
-		b->dry_run ? "dry-run" : "drop", v);
+		b->dry_run || all_dry ? "dry-run" : "drop", v);
 }
 
 static void write_body(FILE *f, const struct pfd_metrics_in *in)
@@ -88,14 +90,19 @@ static void write_body(FILE *f, const struct pfd_metrics_in *in)
 				(unsigned long long)in->sum->c[slot][hook][PFD_R_FORWARDED]
 					.packets);
 	}
-	header(f, "pfd_block_packets_total", "counter",
-	       "Packets from or to a block prefix (dropped unless its mode is dry-run)");
-	for (r = 0; r < in->n_blocks; r++)
-		block_line(f, "pfd_block_packets_total", &in->blocks[r], in->blocks[r].packets);
-	header(f, "pfd_block_bytes_total", "counter",
-	       "Bytes (whole frames) from or to a block prefix");
-	for (r = 0; r < in->n_blocks; r++)
-		block_line(f, "pfd_block_bytes_total", &in->blocks[r], in->blocks[r].bytes);
+	/* only with block prefixes: a family without samples is not valid */
+	if (in->n_blocks) {
+		header(f, "pfd_block_packets_total", "counter",
+		       "Packets from or to a block prefix (dropped unless its mode is dry-run)");
+		for (r = 0; r < in->n_blocks; r++)
+			block_line(f, "pfd_block_packets_total", &in->blocks[r], in->blocks_dry_run,
+				   in->blocks[r].packets);
+		header(f, "pfd_block_bytes_total", "counter",
+		       "Bytes (whole frames) from or to a block prefix");
+		for (r = 0; r < in->n_blocks; r++)
+			block_line(f, "pfd_block_bytes_total", &in->blocks[r], in->blocks_dry_run,
+				   in->blocks[r].bytes);
+	}
 
 	header(f, "pfd_device_breaker_tripped", "gauge",
 	       "1 when the circuit breaker switched the device to dry run");

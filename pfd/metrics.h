@@ -7,6 +7,7 @@
 #ifndef PFD_METRICS_H
 #define PFD_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pfd/block.h"
@@ -21,6 +22,7 @@ struct pfd_metrics_in {
 	uint64_t stale, readmitted;	     /* see struct pfd_flows_stats */
 	const struct pfd_block_stat *blocks; /* block prefixes, n_blocks of them */
 	unsigned int n_blocks;
+	bool blocks_dry_run; /* pfd.conf dry-run: every prefix counts only */
 };
 
 /* Writes path (temp file + rename). 0 or -errno. */

@@ -77,15 +77,22 @@ print(json.dumps(seen))
 """
 
 
-def setup_ecmp(lab, policy):
-    """The second link, ECMP_DST on the server, the multipath route and the
-    hash policy in the router; returns the router device of link 2."""
+def setup_ecmp(lab, policy, nhgroup):
+    """The second link, ECMP_DST on the server, the multipath route (or a
+    route to a nexthop group) and the hash policy in the router; returns
+    the router device of link 2."""
     r_if, s_if2 = lab.add_server_link(LINK2_RTR, LINK2_SRV)
     lab.ns(lab.srv, ["ip", "addr", "add", ECMP_DST + "/32", "dev", "lo"])
     lab.sysctl(lab.rtr, "net.ipv4.fib_multipath_hash_policy", policy)
-    lab.ns(lab.rtr, ["ip", "route", "add", ECMP_DST + "/32",
-                     "nexthop", "via", pfdlab.SRV4, "dev", lab.rs_if,
-                     "nexthop", "via", LINK2_SRV, "dev", r_if])
+    if nhgroup:
+        lab.ns(lab.rtr, ["ip", "nexthop", "add", "id", "1", "via", pfdlab.SRV4, "dev", lab.rs_if])
+        lab.ns(lab.rtr, ["ip", "nexthop", "add", "id", "2", "via", LINK2_SRV, "dev", r_if])
+        lab.ns(lab.rtr, ["ip", "nexthop", "add", "id", "10", "group", "1/2"])
+        lab.ns(lab.rtr, ["ip", "route", "add", ECMP_DST + "/32", "nhid", "10"])
+    else:
+        lab.ns(lab.rtr, ["ip", "route", "add", ECMP_DST + "/32",
+                         "nexthop", "via", pfdlab.SRV4, "dev", lab.rs_if,
+                         "nexthop", "via", LINK2_SRV, "dev", r_if])
     lab.nft_insert('iifname "%s" oifname "%s" ct state new accept' % (lab.rc_if, r_if))
     return r_if, s_if2
 
@@ -116,18 +123,20 @@ def send_round(lab, rounds, quiet=1.0):
     return per_flow
 
 
-@pytest.mark.parametrize("policy,gro", [(0, True), (1, True), (1, False)],
-                         ids=["hash-l3", "hash-l4", "hash-l4-peers-without-xdp"])
-def test_ecmp_flows_follow_the_kernel(policy, gro):
+@pytest.mark.parametrize("policy,gro,nhgroup", [(0, True, False), (1, True, False),
+                                                (1, False, False), (1, True, True)],
+                         ids=["hash-l3", "hash-l4", "hash-l4-peers-without-xdp",
+                              "hash-l4-nexthop-group"])
+def test_ecmp_flows_follow_the_kernel(policy, gro, nhgroup):
     lab = pfdlab.Lab(gro=gro)
     try:
-        run_ecmp(lab, policy, gro)
+        run_ecmp(lab, policy, gro, nhgroup)
     finally:
         lab.close()
 
 
-def run_ecmp(lab, policy, gro):
-    r_if, s_if2 = setup_ecmp(lab, policy)
+def run_ecmp(lab, policy, gro, nhgroup):
+    r_if, s_if2 = setup_ecmp(lab, policy, nhgroup)
     srv_dev = {lab.ifindex(lab.srv, lab.s_if): lab.rs_if, lab.ifindex(lab.srv, s_if2): r_if}
     lab.start_pfd(attach=(lab.rc_if, lab.rs_if, r_if))
     egress0 = lab.reason("egress")[0]
@@ -142,7 +151,9 @@ def run_ecmp(lab, policy, gro):
     flows = {f["orig"]["sport"]: f for f in pfdlab.find_flow(lab.flows(), "udp", PORT)}
     fast = [sp for sp in choice if flows.get(sp, {}).get("orig", {}).get("packets", 0) > 0]
     egress = lab.reason("egress")[0] - egress0
-    report("ecmp policy %d%s" % (policy, "" if gro else ", peers without XDP"),
+    what = "policy %d%s%s" % (policy, "" if gro else ", peers without XDP",
+                              ", nexthop group" if nhgroup else "")
+    report("ecmp " + what,
            "kernel's split %s; %d of %d flows on their kernel next hop; %d flows on the fast "
            "path; %d of %d datagrams arrived; egress mismatches %d" %
            (split, N_FLOWS - len(wrong), N_FLOWS, len(fast), sum(arrived.values()),
@@ -161,13 +172,16 @@ def run_ecmp(lab, policy, gro):
             "flow %d: pfd's egress %s, the kernel's %s" % (sp, flows[sp]["orig"]["oif"], choice[sp])
 
     # the route changes: every flow follows the kernel, none is lost
-    lab.ns(lab.rtr, ["ip", "route", "replace", ECMP_DST + "/32", "via", LINK2_SRV, "dev", r_if])
+    if nhgroup:
+        lab.ns(lab.rtr, ["ip", "nexthop", "replace", "id", "10", "group", "2"])
+    else:
+        lab.ns(lab.rtr, ["ip", "route", "replace", ECMP_DST + "/32", "via", LINK2_SRV, "dev", r_if])
     got = send_round(lab, 10)
     arrived = sum(sum(v.values()) for v in got.values())
     off = [sp for sp, v in got.items() if set(srv_dev.get(i) for i in v) != {r_if}]
     back = pfdlab.wait_for(
         lambda: all(f["orig"]["oif"] == r_if for f in pfdlab.find_flow(lab.flows(), "udp", PORT)), 5, 0.1)
-    report("ecmp route change, policy %d" % policy,
+    report("ecmp route change, " + what,
            "%d of %d datagrams arrived, %d flows off the new route; every offloaded flow's "
            "egress is the new one: %s" % (arrived, 10 * N_FLOWS, len(off), bool(back)))
     assert not off, "flows still leaving by the old next hop: %s" % off[:8]
