@@ -447,6 +447,25 @@ static int parse_prefix(const char *s, struct pfd_prefix *pfx, char *canon, size
 	return 0;
 }
 
+/* One prefix argument; false after reporting why it is not one. expected
+ * names what else the position could hold (for the message). */
+static bool prefix_arg(struct parser *p, const struct key *k, const struct token *t,
+		       struct pfd_prefix *pfx, const char *expected)
+{
+	char canon[INET6_ADDRSTRLEN + 8];
+	int err = parse_prefix(t->text, pfx, canon, sizeof(canon));
+
+	if (err == -EDOM)
+		config_error(p, t->col, k->name, "%s has host bits set; did you mean %s?", t->text,
+			     canon);
+	else if (err == -ERANGE)
+		config_error(p, t->col, k->name, "%s: prefix length out of range (0-%d)", t->text,
+			     pfx->family == AF_INET ? 32 : 128);
+	else if (err)
+		config_error(p, t->col, k->name, "expected %s, got \"%s\"", expected, t->text);
+	return !err;
+}
+
 static void key_prefix(struct parser *p, const struct key *k, struct token *t, int n)
 {
 	struct pfd_config *cfg = p->cfg;
@@ -454,27 +473,12 @@ static void key_prefix(struct parser *p, const struct key *k, struct token *t, i
 	struct pfd_prefix **list = allow ? &cfg->allow : &cfg->deny;
 	unsigned int *count = allow ? &cfg->n_allow : &cfg->n_deny;
 	unsigned int *cap = allow ? &p->n_allow_cap : &p->n_deny_cap;
-	char canon[INET6_ADDRSTRLEN + 8];
 	struct pfd_prefix pfx;
-	int i, err;
+	int i;
 
 	for (i = 1; i < n; i++) {
-		err = parse_prefix(t[i].text, &pfx, canon, sizeof(canon));
-		if (err == -EDOM) {
-			config_error(p, t[i].col, k->name, "%s has host bits set; did you mean %s?",
-				     t[i].text, canon);
+		if (!prefix_arg(p, k, &t[i], &pfx, "an IPv4 or IPv6 prefix"))
 			continue;
-		}
-		if (err == -ERANGE) {
-			config_error(p, t[i].col, k->name, "%s: prefix length out of range (0-%d)",
-				     t[i].text, pfx.family == AF_INET ? 32 : 128);
-			continue;
-		}
-		if (err) {
-			config_error(p, t[i].col, k->name,
-				     "expected an IPv4 or IPv6 prefix, got \"%s\"", t[i].text);
-			continue;
-		}
 		if (*count >= CONFIG_MAX_PREFIXES) {
 			config_error(p, t[i].col, k->name, "too many prefixes (at most %d)",
 				     CONFIG_MAX_PREFIXES);
@@ -499,33 +503,19 @@ static void key_prefix(struct parser *p, const struct key *k, struct token *t, i
 static void key_block(struct parser *p, const struct key *k, struct token *t, int n)
 {
 	struct pfd_config *cfg = p->cfg;
-	char canon[INET6_ADDRSTRLEN + 8], text[INET6_ADDRSTRLEN + 8];
+	char text[INET6_ADDRSTRLEN + 8];
 	bool dry_run = n > 2 && !t[n - 1].quoted && !strcmp(t[n - 1].text, "dry-run");
 	struct pfd_block_rule rule;
 	unsigned int j;
-	int i, err;
+	int i;
 
 	if (dry_run)
 		n--;
 	for (i = 1; i < n; i++) {
 		memset(&rule, 0, sizeof(rule));
-		err = parse_prefix(t[i].text, &rule.prefix, canon, sizeof(canon));
-		if (err == -EDOM) {
-			config_error(p, t[i].col, k->name, "%s has host bits set; did you mean %s?",
-				     t[i].text, canon);
+		if (!prefix_arg(p, k, &t[i], &rule.prefix,
+				"an IPv4 or IPv6 prefix, or dry-run last"))
 			continue;
-		}
-		if (err == -ERANGE) {
-			config_error(p, t[i].col, k->name, "%s: prefix length out of range (0-%d)",
-				     t[i].text, rule.prefix.family == AF_INET ? 32 : 128);
-			continue;
-		}
-		if (err) {
-			config_error(p, t[i].col, k->name,
-				     "expected an IPv4 or IPv6 prefix, or dry-run last, got \"%s\"",
-				     t[i].text);
-			continue;
-		}
 		/* IPv4-mapped: the fast path keeps IPv4 prefixes there */
 		if (rule.prefix.family == AF_INET6 && rule.prefix.len >= 96 &&
 		    !rule.prefix.addr[0] && !rule.prefix.addr[1] &&
