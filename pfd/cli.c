@@ -77,7 +77,8 @@ const struct pfd_cli_cmd pfd_cli_cmds[] = {
 	  "mode, devices, offloaded flows, verdict counters, heartbeat age" },
 	{ "flows", NULL, 0, 0, flows_opts, pfd_cmd_flows,
 	  "offloaded flows with their NAT, counters and idle time" },
-	{ "stats", NULL, 0, 0, stats_opts, pfd_cmd_stats, "verdict counters per device and hook" },
+	{ "stats", NULL, 0, 0, stats_opts, pfd_cmd_stats,
+	  "verdict counters per device and hook, block prefix counters" },
 	{ "explain", "PROTO SRC SPORT DST DPORT", 5, 5, json_opts, pfd_cmd_explain,
 	  "why a connection is or is not on the fast path" },
 	{ "feasibility", NULL, 0, 0, json_opts, pfd_cmd_feasibility,
@@ -516,13 +517,18 @@ void pfd_out_open_obj(const char *key)
 		json_open(key, '{');
 }
 
-void pfd_out_close_obj(void)
+static void json_close(char c)
 {
 	if (!out.json)
 		return;
-	fputc('}', out.f);
+	fputc(c, out.f);
 	if (out.depth)
 		out.depth--;
+}
+
+void pfd_out_close_obj(void)
+{
+	json_close('}');
 }
 
 void pfd_out_open_arr(const char *key)
@@ -533,11 +539,7 @@ void pfd_out_open_arr(const char *key)
 
 void pfd_out_close_arr(void)
 {
-	if (!out.json)
-		return;
-	fputc(']', out.f);
-	if (out.depth)
-		out.depth--;
+	json_close(']');
 }
 
 void pfd_out_end(void)

@@ -22,6 +22,13 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric with one sample and no labels. */
+static void scalar(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	header(f, name, type, help);
+	fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
 static const char *slot_name(const struct pfd_state *s, unsigned int slot)
 {
 	unsigned int i;
@@ -110,42 +117,34 @@ static void write_body(FILE *f, const struct pfd_metrics_in *in)
 		fprintf(f, "pfd_device_breaker_tripped{device=\"%s\"} %d\n", s->devs[slot].name,
 			s->devs[slot].tripped);
 
-	header(f, "pfd_offloaded_flows", "gauge", "Conntrack entries on the fast path");
-	fprintf(f, "pfd_offloaded_flows %" PRIu64 "\n", s->flows);
-	header(f, "pfd_flow_installs_total", "counter", "Conntrack entries put on the fast path");
-	fprintf(f, "pfd_flow_installs_total %" PRIu64 "\n", s->installs);
-	header(f, "pfd_flow_removals_total", "counter",
-	       "Conntrack entries taken off the fast path");
-	fprintf(f, "pfd_flow_removals_total %" PRIu64 "\n", s->removals);
-	header(f, "pfd_flow_map_full_total", "counter",
-	       "Installs refused because the flow map was full");
-	fprintf(f, "pfd_flow_map_full_total %" PRIu64 "\n", s->map_full);
-	header(f, "pfd_reconcile_repairs_total", "counter",
-	       "Differences between conntrack and the flow map repaired");
-	fprintf(f, "pfd_reconcile_repairs_total %" PRIu64 "\n", in->repairs);
-	header(f, "pfd_ct_timeout_refreshes_total", "counter",
-	       "Conntrack timeouts refreshed for fast-pathed flows");
-	fprintf(f, "pfd_ct_timeout_refreshes_total %" PRIu64 "\n", in->refreshes);
-	header(f, "pfd_ct_timeout_refresh_errors_total", "counter",
-	       "Conntrack timeout refreshes that failed");
-	fprintf(f, "pfd_ct_timeout_refresh_errors_total %" PRIu64 "\n", in->refresh_errors);
-	header(f, "pfd_ct_overruns_total", "counter",
-	       "Conntrack event socket overruns (ENOBUFS: events lost)");
-	fprintf(f, "pfd_ct_overruns_total %" PRIu64 "\n", s->ct_overruns);
-	header(f, "pfd_resyncs_total", "counter", "Full conntrack resyncs after lost events");
-	fprintf(f, "pfd_resyncs_total %" PRIu64 "\n", s->resyncs);
-	header(f, "pfd_revalidations_total", "counter",
-	       "nftables ruleset generations that revalidated the offloaded flows");
-	fprintf(f, "pfd_revalidations_total %" PRIu64 "\n", in->revalidations);
-	header(f, "pfd_flows_awaiting_ruleset", "gauge",
-	       "Flows accepted under an older ruleset: the kernel carries them until the "
-	       "current one marks them again");
-	fprintf(f, "pfd_flows_awaiting_ruleset %" PRIu64 "\n", in->stale);
-	header(f, "pfd_flows_readmitted_total", "counter",
-	       "Flows the current ruleset marked again after a change: fast path again");
-	fprintf(f, "pfd_flows_readmitted_total %" PRIu64 "\n", in->readmitted);
-	header(f, "pfd_reloads_total", "counter", "Configuration reloads applied");
-	fprintf(f, "pfd_reloads_total %" PRIu64 "\n", s->reloads);
+	scalar(f, "pfd_offloaded_flows", "gauge", "Conntrack entries on the fast path", s->flows);
+	scalar(f, "pfd_flow_installs_total", "counter", "Conntrack entries put on the fast path",
+	       s->installs);
+	scalar(f, "pfd_flow_removals_total", "counter", "Conntrack entries taken off the fast path",
+	       s->removals);
+	scalar(f, "pfd_flow_map_full_total", "counter",
+	       "Installs refused because the flow map was full", s->map_full);
+	scalar(f, "pfd_reconcile_repairs_total", "counter",
+	       "Differences between conntrack and the flow map repaired", in->repairs);
+	scalar(f, "pfd_ct_timeout_refreshes_total", "counter",
+	       "Conntrack timeouts refreshed for fast-pathed flows", in->refreshes);
+	scalar(f, "pfd_ct_timeout_refresh_errors_total", "counter",
+	       "Conntrack timeout refreshes that failed", in->refresh_errors);
+	scalar(f, "pfd_ct_overruns_total", "counter",
+	       "Conntrack event socket overruns (ENOBUFS: events lost)", s->ct_overruns);
+	scalar(f, "pfd_resyncs_total", "counter", "Full conntrack resyncs after lost events",
+	       s->resyncs);
+	scalar(f, "pfd_revalidations_total", "counter",
+	       "nftables ruleset generations that revalidated the offloaded flows",
+	       in->revalidations);
+	scalar(f, "pfd_flows_awaiting_ruleset", "gauge",
+	       "Flows accepted under an older ruleset: the kernel carries them until the current "
+	       "one marks them again",
+	       in->stale);
+	scalar(f, "pfd_flows_readmitted_total", "counter",
+	       "Flows the current ruleset marked again after a change: fast path again",
+	       in->readmitted);
+	scalar(f, "pfd_reloads_total", "counter", "Configuration reloads applied", s->reloads);
 	header(f, "pfd_heartbeat_age_seconds", "gauge",
 	       "Age of the heartbeat the fast path checks (fails open past the limit)");
 	fprintf(f, "pfd_heartbeat_age_seconds %.3f\n", (double)in->heartbeat_age_ns / 1e9);
