@@ -3,10 +3,14 @@
  * Router programs of the benchmark. bench_limit is the XDP limit (router
  * configuration 5): the least a forwarder can do at XDP, rewrite both MACs
  * and redirect through a devmap, with no parsing, lookup or check, so
- * nothing can forward faster at XDP on this machine. bench_pass only returns
- * XDP_PASS: the kernel configurations attach it to the router's veths
- * because a veth receiving XDP_REDIRECT frames needs an XDP program on it,
- * and pfd's own program sits in the same place (a miss costs the same).
+ * nothing can forward faster at XDP on this machine. bench_drop is the XDP
+ * limit for dropping (configuration drop_limit): XDP_DROP and nothing else,
+ * the least any program that drops at the router's ingress can cost; pfd's
+ * block prefixes (configuration pfd_block) are measured against it.
+ * bench_pass only returns XDP_PASS: the kernel configurations attach it to
+ * the router's veths because a veth receiving XDP_REDIRECT frames needs an
+ * XDP program on it, and pfd's own program sits in the same place (a miss
+ * costs the same).
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -33,6 +37,13 @@ int bench_limit(struct xdp_md *ctx)
 	__builtin_memcpy(data, (const void *)mac_dst, 6);
 	__builtin_memcpy(data + 6, (const void *)mac_src, 6);
 	return bpf_redirect_map(&limit_tx, 0, XDP_PASS);
+}
+
+SEC("xdp")
+int bench_drop(struct xdp_md *ctx)
+{
+	(void)ctx;
+	return XDP_DROP;
 }
 
 SEC("xdp")

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * pfd_bench: the benchmark's BPF side, driven by tests/bench/run. It attaches
- * the sink, pass and XDP-limit programs (tests/bench/bench_*.bpf.c) to the
- * lab's veths, reads the sink's counters, and runs the generator: XDP live
+ * the sink, pass, drop and XDP-limit programs (tests/bench/bench_*.bpf.c) to
+ * the lab's veths, reads the sink's counters, and runs the generator: XDP live
  * frames (BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES) redirected into
  * the generator's veth, whose peer processes them inline on this core, so
  * the wall time of the run divided by the packets the sink received is the
@@ -12,6 +12,7 @@
  *
  *   pfd_bench attach NETNS DEV sink PIN
  *   pfd_bench attach NETNS DEV pass
+ *   pfd_bench attach NETNS DEV drop      XDP_DROP only (the drop limit)
  *   pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC
  *   pfd_bench detach NETNS DEV
  *   pfd_bench count PIN
@@ -79,6 +80,7 @@ static void die_usage(void)
 {
 	fprintf(stderr, "usage: pfd_bench attach NETNS DEV sink PIN\n"
 			"       pfd_bench attach NETNS DEV pass\n"
+			"       pfd_bench attach NETNS DEV drop\n"
 			"       pfd_bench attach NETNS DEV limit OUTDEV DST_MAC SRC_MAC\n"
 			"       pfd_bench detach NETNS DEV\n"
 			"       pfd_bench count PIN\n"
@@ -187,12 +189,15 @@ static int cmd_attach(int argc, char **argv)
 		bench_sink__destroy(s);
 		return err;
 	}
-	if (!strcmp(argv[2], "pass") && argc == 3) {
+	if ((!strcmp(argv[2], "pass") || !strcmp(argv[2], "drop")) && argc == 3) {
 		struct bench_limit *l = bench_limit__open_and_load();
 
 		if (!l)
 			return err_out("cannot load %s", "bench_limit", errno);
-		err = xdp_attach(ifindex, bpf_program__fd(l->progs.bench_pass), argv[1]);
+		err = xdp_attach(ifindex,
+				 bpf_program__fd(!strcmp(argv[2], "drop") ? l->progs.bench_drop :
+									    l->progs.bench_pass),
+				 argv[1]);
 		bench_limit__destroy(l);
 		return err;
 	}
