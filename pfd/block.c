@@ -104,8 +104,39 @@ static int zero_counters(int stats_fd, __u32 index)
 	return err;
 }
 
-int pfd_block_sync(int block_fd, int stats_fd, const struct pfd_block_rule *rules, unsigned int n)
+/* Sets the pfd_block_bits bits a prefix covers: every /16 it overlaps. */
+static void bits_add(__u64 *bits, const struct pfd_prefix *p)
 {
+	bool v6 = p->family == AF_INET6;
+	unsigned int len = p->len < 16 ? p->len : 16;
+	uint32_t top16 = ntohl(p->addr[0]) >> 16; /* IPv4 and IPv6 alike */
+	uint32_t span = 1U << (16 - len), first = top16 & ~(span - 1), t;
+
+	for (t = first; t < first + span; t++)
+		bits[PFD_BLOCK_BITS_WORD(v6, t)] |= 1ULL << (t % 64);
+}
+
+/* Writes the words of want that differ from have (then have == want). */
+static int bits_write(int bits_fd, __u64 *have, const __u64 *want)
+{
+	int err = 0;
+
+	for (__u32 w = 0; w < PFD_BLOCK_BITS_WORDS; w++) {
+		if (have[w] == want[w])
+			continue;
+		if (bpf_map_update_elem(bits_fd, &w, &want[w], BPF_ANY))
+			err = err ?: -errno;
+		else
+			have[w] = want[w];
+	}
+	return err;
+}
+
+int pfd_block_sync(int block_fd, int stats_fd, int bits_fd, const struct pfd_block_rule *rules,
+		   unsigned int n)
+{
+	static __u64 cur[PFD_BLOCK_BITS_WORDS], next[PFD_BLOCK_BITS_WORDS],
+		both[PFD_BLOCK_BITS_WORDS];
 	static uint8_t used[PFD_MAX_BLOCKS];
 	struct pfd_block_key *have = NULL, key;
 	struct pfd_block val;
@@ -125,6 +156,17 @@ int pfd_block_sync(int block_fd, int stats_fd, const struct pfd_block_rule *rule
 	for (j = 0; j < n_have; j++)
 		if (!bpf_map_lookup_elem(block_fd, &have[j], &val) && val.index < PFD_MAX_BLOCKS)
 			used[val.index] = 1;
+	/* The bits first cover old and new prefixes, then only the new: a
+	 * prefix is never in the trie with its bits clear. */
+	memset(next, 0, sizeof(next));
+	for (i = 0; i < n; i++)
+		bits_add(next, &rules[i].prefix);
+	for (__u32 w = 0; w < PFD_BLOCK_BITS_WORDS; w++) {
+		if (bpf_map_lookup_elem(bits_fd, &w, &cur[w]))
+			cur[w] = ~0ULL; /* unknown: rewritten below */
+		both[w] = cur[w] | next[w];
+	}
+	err = bits_write(bits_fd, cur, both);
 
 	for (i = 0; i < n; i++) {
 		struct pfd_block_key *found;
@@ -164,6 +206,8 @@ int pfd_block_sync(int block_fd, int stats_fd, const struct pfd_block_rule *rule
 	for (j = 0; j < n_have; j++)
 		if (!keep[j] && bpf_map_delete_elem(block_fd, &have[j]) && errno != ENOENT)
 			err = err ?: -errno;
+	if (!err) /* after a failure the wider bits stay: a lookup too many */
+		err = bits_write(bits_fd, cur, next);
 	free(keep);
 	free(have);
 	return err;

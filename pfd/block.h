@@ -25,9 +25,11 @@ int pfd_block_prefix_of(const struct pfd_block_key *k, struct pfd_prefix *p);
 /* Makes pfd_block hold exactly rules[0..n): a prefix already there keeps
  * its counter slot (its flags are updated), a new one takes the lowest free
  * slot with its counters zeroed, and a prefix no longer configured is
- * removed. New entries go in before old ones go out. 0 or -errno (the
- * first failure; the rest is still tried). */
-int pfd_block_sync(int block_fd, int stats_fd, const struct pfd_block_rule *rules, unsigned int n);
+ * removed. New entries go in before old ones go out, and pfd_block_bits
+ * covers both meanwhile. 0 or -errno (the first failure; the rest is still
+ * tried). */
+int pfd_block_sync(int block_fd, int stats_fd, int bits_fd, const struct pfd_block_rule *rules,
+		   unsigned int n);
 
 struct pfd_block_stat {
 	struct pfd_prefix prefix;

@@ -5,7 +5,7 @@
  * CLI (status, flows, stats work while the daemon is down).
  *
  * Pin layout under the configured bpffs root:
- *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block,block_stats}
+ *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block,block_stats,block_bits}
  *                                   maps (LIBBPF_PIN_BY_NAME;
  *                                   the directory iproute2's tc loader uses)
  *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
@@ -33,6 +33,7 @@ struct pfd_maps {
 	int stats;
 	int block;	 /* block prefixes (LPM trie) */
 	int block_stats; /* their counters, per CPU */
+	int block_bits;	 /* the /16s they cover */
 };
 
 /* Opens the pinned maps under <bpffs>/tc/globals (read-only when rdonly).

@@ -177,8 +177,8 @@ static int ctl_write(struct pfd *d)
 /* pfd_block to the configuration's block prefixes (startup, reload). */
 static void blocks_apply(struct pfd *d)
 {
-	int err = pfd_block_sync(d->maps->block, d->maps->block_stats, d->cfg->block,
-				 d->cfg->n_block);
+	int err = pfd_block_sync(d->maps->block, d->maps->block_stats, d->maps->block_bits,
+				 d->cfg->block, d->cfg->n_block);
 
 	if (err)
 		pr_err("block prefixes: not all installed (%s)", strerror(-err));

@@ -95,6 +95,16 @@ static __always_inline bool pfd_block_count(const struct pfd_block *b, const str
 	return !(b->flags & PFD_BLOCK_F_DRY_RUN);
 }
 
+/* Whether some block prefix may cover the address whose first 16 bits are
+ * top16 (pfd_block_bits); only then is the trie walked. */
+static __always_inline bool pfd_block_maybe(bool v6, __u32 top16)
+{
+	__u32 word = PFD_BLOCK_BITS_WORD(v6, top16);
+	__u64 *bits = bpf_map_lookup_elem(&pfd_block_bits, &word);
+
+	return bits && ((*bits >> (top16 % 64)) & 1);
+}
+
 /*
  * Block prefixes (pfd.conf `block`): PFD_R_BLOCKED when the source or the
  * destination lies in a dropping prefix, else PFD_R_FORWARDED ("go on").
@@ -121,10 +131,14 @@ static __always_inline enum pfd_reason pfd_block_check(const struct pfd_pkt *pkt
 		if ((void *)(iph + 1) > pkt->data_end)
 			return PFD_R_FORWARDED;
 		key.addr[2] = bpf_htonl(0xffff); /* ::ffff:a.b.c.d */
-		key.addr[3] = iph->saddr;
-		src = bpf_map_lookup_elem(&pfd_block, &key);
-		key.addr[3] = iph->daddr;
-		dst = bpf_map_lookup_elem(&pfd_block, &key);
+		if (pfd_block_maybe(false, bpf_ntohl(iph->saddr) >> 16)) {
+			key.addr[3] = iph->saddr;
+			src = bpf_map_lookup_elem(&pfd_block, &key);
+		}
+		if (pfd_block_maybe(false, bpf_ntohl(iph->daddr) >> 16)) {
+			key.addr[3] = iph->daddr;
+			dst = bpf_map_lookup_elem(&pfd_block, &key);
+		}
 		if (src && (src->flags & PFD_BLOCK_F_IPV6))
 			src = NULL;
 		if (dst && (dst->flags & PFD_BLOCK_F_IPV6))
@@ -134,10 +148,14 @@ static __always_inline enum pfd_reason pfd_block_check(const struct pfd_pkt *pkt
 
 		if ((void *)(ip6 + 1) > pkt->data_end)
 			return PFD_R_FORWARDED;
-		__builtin_memcpy(key.addr, &ip6->saddr, sizeof(key.addr));
-		src = bpf_map_lookup_elem(&pfd_block, &key);
-		__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
-		dst = bpf_map_lookup_elem(&pfd_block, &key);
+		if (pfd_block_maybe(true, bpf_ntohs(ip6->saddr.in6_u.u6_addr16[0]))) {
+			__builtin_memcpy(key.addr, &ip6->saddr, sizeof(key.addr));
+			src = bpf_map_lookup_elem(&pfd_block, &key);
+		}
+		if (pfd_block_maybe(true, bpf_ntohs(ip6->daddr.in6_u.u6_addr16[0]))) {
+			__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
+			dst = bpf_map_lookup_elem(&pfd_block, &key);
+		}
 	}
 	if (src)
 		drop |= pfd_block_count(src, pkt);

@@ -89,4 +89,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_block_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, PFD_BLOCK_BITS_WORDS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_block_bits SEC(".maps");
+
 #endif /* PFD_MAPS_BPF_H */

@@ -22,13 +22,14 @@
 /* Map names: <= 15 characters (BPF_OBJ_NAME_LEN keeps 16 with the NUL). Maps
  * shared with hand-loaded tc objects are pinned by name under
  * <bpffs>/tc/globals/, the directory iproute2 uses for LIBBPF_PIN_BY_NAME. */
-#define PFD_MAP_FLOWS	 "pfd_flows"
-#define PFD_MAP_TX_PORTS "pfd_tx_ports"
-#define PFD_MAP_CTL	 "pfd_ctl"
-#define PFD_MAP_DEVS	 "pfd_devs"
-#define PFD_MAP_STATS	 "pfd_stats"
-#define PFD_MAP_BLOCK	 "pfd_block"
-#define PFD_MAP_BLOCK_ST "pfd_block_stats"
+#define PFD_MAP_FLOWS	   "pfd_flows"
+#define PFD_MAP_TX_PORTS   "pfd_tx_ports"
+#define PFD_MAP_CTL	   "pfd_ctl"
+#define PFD_MAP_DEVS	   "pfd_devs"
+#define PFD_MAP_STATS	   "pfd_stats"
+#define PFD_MAP_BLOCK	   "pfd_block"
+#define PFD_MAP_BLOCK_ST   "pfd_block_stats"
+#define PFD_MAP_BLOCK_BITS "pfd_block_bits"
 
 #ifndef PFD_MAX_FLOWS
 /* Map entries, one per direction: 2 per offloaded conntrack entry. pfd
@@ -178,6 +179,14 @@ struct pfd_block_key {
 	__be32 addr[4];
 };
 PFD_ABI_CHECK(sizeof(struct pfd_block_key) == 20);
+
+/* pfd_block_bits: one bit per family and first 16 address bits, set when
+ * some block prefix covers part of that /16. An address whose bit is clear
+ * is in no prefix, and costs one array lookup instead of an LPM walk (tens
+ * of ns with a few thousand prefixes): most traffic is not blocked. Word
+ * PFD_BLOCK_BITS_WORD(family6, top16), bit top16 % 64. */
+#define PFD_BLOCK_BITS_WORDS	       (2 * 65536 / 64)
+#define PFD_BLOCK_BITS_WORD(v6, top16) ((((v6) ? 65536U : 0U) + (top16)) / 64)
 
 /* struct pfd_block.flags */
 #define PFD_BLOCK_F_DRY_RUN (1U << 0) /* count matches, drop nothing */

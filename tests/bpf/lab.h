@@ -63,7 +63,7 @@ struct lab {
 	struct pfd_xdp *xdp;
 	struct pfd_tc_fwd *tc;
 	int ifindex[LAB_DEVS];
-	int flows_fd, devs_fd, ctl_fd, stats_fd, tx_fd, block_fd, block_stats_fd;
+	int flows_fd, devs_fd, ctl_fd, stats_fd, tx_fd, block_fd, block_stats_fd, block_bits_fd;
 	int ncpus;
 };
 
@@ -248,6 +248,7 @@ static inline int lab_open(struct lab *lab)
 	lab->tx_fd = bpf_map__fd(lab->xdp->maps.pfd_tx_ports);
 	lab->block_fd = bpf_map__fd(lab->xdp->maps.pfd_block);
 	lab->block_stats_fd = bpf_map__fd(lab->xdp->maps.pfd_block_stats);
+	lab->block_bits_fd = bpf_map__fd(lab->xdp->maps.pfd_block_bits);
 	lab->ncpus = libbpf_num_possible_cpus();
 	return lab->ncpus > 0 ? 0 : -EINVAL;
 }

@@ -95,7 +95,7 @@ static void test_keys(void)
 	T_EQ(pfd_block_prefix_of(&k, &back), -EINVAL, "a key longer than 128 bits is refused");
 }
 
-static void test_sync(int block_fd, int stats_fd)
+static void test_sync(int block_fd, int stats_fd, int bits_fd)
 {
 	struct pfd_block_rule a = rule("203.0.113.0", 24, false),
 			      b = rule("2001:db8:bad::", 48, false);
@@ -108,7 +108,7 @@ static void test_sync(int block_fd, int stats_fd)
 
 	list[0] = a;
 	list[1] = b;
-	T_OK(pfd_block_sync(block_fd, stats_fd, list, 2), "sync two prefixes");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, list, 2), "sync two prefixes");
 	slot_a = slot_of(block_fd, &a, &flags);
 	T_EQ(slot_a, 0, "first prefix: slot 0");
 	T_EQ(flags, 0, "drop, IPv4: no flags");
@@ -122,7 +122,7 @@ static void test_sync(int block_fd, int stats_fd)
 	list[0] = b;
 	list[1] = c;
 	list[2] = a;
-	T_OK(pfd_block_sync(block_fd, stats_fd, list, 3), "sync again, reordered");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, list, 3), "sync again, reordered");
 	T_EQ(slot_of(block_fd, &a, &flags), slot_a, "a kept prefix keeps its slot");
 	T_EQ(flags, PFD_BLOCK_F_DRY_RUN, "its flags follow the configuration");
 	T_EQ(packets_of(block_fd, stats_fd, "203.0.113.0/24"), 42, "and its counters");
@@ -140,21 +140,70 @@ static void test_sync(int block_fd, int stats_fd)
 
 	/* removed prefixes go; their slots are reused from zero */
 	list[0] = c;
-	T_OK(pfd_block_sync(block_fd, stats_fd, list, 1), "sync down to one prefix");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, list, 1), "sync down to one prefix");
 	T_EQ(slot_of(block_fd, &a, NULL), -1, "a removed prefix is gone from the trie");
 	T_EQ(slot_of(block_fd, &b, NULL), -1, "the other one too");
 	list[1] = d;
-	T_OK(pfd_block_sync(block_fd, stats_fd, list, 2), "sync a new prefix in");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, list, 2), "sync a new prefix in");
 	T_EQ(slot_of(block_fd, &d, NULL), slot_a, "the freed slot is given again");
 	T_EQ(packets_of(block_fd, stats_fd, "192.0.2.7/32"), 0,
 	     "and starts at zero, not with the old prefix's counts");
 
-	T_OK(pfd_block_sync(block_fd, stats_fd, NULL, 0), "sync to none");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, NULL, 0), "sync to none");
 	T_EQ(pfd_block_read(block_fd, stats_fd, &st), 0, "nothing read back");
 	T_TRUE(st == NULL, "no array for none");
 }
 
-static void test_full(int block_fd, int stats_fd)
+/* Whether the bit of family v6's /16 top16 is set. */
+static int bit(int bits_fd, bool v6, __u32 top16)
+{
+	__u32 w = PFD_BLOCK_BITS_WORD(v6, top16);
+	__u64 v = 0;
+
+	bpf_map_lookup_elem(bits_fd, &w, &v);
+	return (v >> (top16 % 64)) & 1;
+}
+
+static unsigned int bits_set(int bits_fd)
+{
+	unsigned int n = 0;
+
+	for (__u32 w = 0; w < PFD_BLOCK_BITS_WORDS; w++) {
+		__u64 v = 0;
+
+		bpf_map_lookup_elem(bits_fd, &w, &v);
+		n += __builtin_popcountll(v);
+	}
+	return n;
+}
+
+/* The prefilter: every /16 a prefix overlaps, and no other. */
+static void test_bits(int block_fd, int stats_fd, int bits_fd)
+{
+	struct pfd_block_rule list[4] = {
+		rule("203.0.113.0", 24, false),	  /* one /16: 203.0 */
+		rule("10.0.0.0", 14, false),	  /* four: 10.0 .. 10.3 */
+		rule("2001:db8:bad::", 48, true), /* v6 0x2001 */
+		rule("fc00::", 7, false),	  /* v6 0xfc00 .. 0xfdff: 512 */
+	};
+
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, list, 4), "sync for the bits");
+	T_EQ(bit(bits_fd, false, (203 << 8) | 0), 1, "v4 /24: its /16 set");
+	T_EQ(bit(bits_fd, false, (203 << 8) | 1), 0, "v4 /24: the next /16 clear");
+	T_EQ(bit(bits_fd, false, (10 << 8) | 3), 1, "v4 /14: its last /16 set");
+	T_EQ(bit(bits_fd, false, (10 << 8) | 4), 0, "v4 /14: the one after clear");
+	T_EQ(bit(bits_fd, true, 0x2001), 1, "v6 /48: its /16 set");
+	T_EQ(bit(bits_fd, true, (203 << 8) | 0), 0, "v6 table apart from v4");
+	T_EQ(bit(bits_fd, true, 0xfdff), 1, "v6 /7: its last /16 set");
+	T_EQ(bits_set(bits_fd), 1 + 4 + 1 + 512, "no other bit set");
+	list[0] = rule("0.0.0.0", 0, false);
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, list, 1), "sync to 0.0.0.0/0");
+	T_EQ(bits_set(bits_fd), 65536, "every v4 /16, nothing left of the others");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, NULL, 0), "sync to none");
+	T_EQ(bits_set(bits_fd), 0, "no bit left");
+}
+
+static void test_full(int block_fd, int stats_fd, int bits_fd)
 {
 	static struct pfd_block_rule many[PFD_MAX_BLOCKS + 1];
 
@@ -163,19 +212,20 @@ static void test_full(int block_fd, int stats_fd)
 		many[i].prefix.len = 32;
 		many[i].prefix.addr[0] = htonl(0x0a000000 + i);
 	}
-	T_EQ(pfd_block_sync(block_fd, stats_fd, many, PFD_MAX_BLOCKS), 0, "4096 prefixes fit");
+	T_EQ(pfd_block_sync(block_fd, stats_fd, bits_fd, many, PFD_MAX_BLOCKS), 0,
+	     "4096 prefixes fit");
 	T_EQ(pfd_block_read(block_fd, stats_fd, &(struct pfd_block_stat *){ NULL }), PFD_MAX_BLOCKS,
 	     "4096 read back");
-	T_TRUE(pfd_block_sync(block_fd, stats_fd, many, PFD_MAX_BLOCKS + 1) < 0,
+	T_TRUE(pfd_block_sync(block_fd, stats_fd, bits_fd, many, PFD_MAX_BLOCKS + 1) < 0,
 	       "one more than the maps hold is an error");
 	T_EQ(slot_of(block_fd, &many[0], NULL), 0, "and the installed ones stay");
-	T_OK(pfd_block_sync(block_fd, stats_fd, NULL, 0), "emptied again");
+	T_OK(pfd_block_sync(block_fd, stats_fd, bits_fd, NULL, 0), "emptied again");
 }
 
 int main(void)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
-	int block_fd, stats_fd;
+	int block_fd, stats_fd, bits_fd;
 
 	test_keys();
 	if (geteuid() != 0) {
@@ -187,12 +237,16 @@ int main(void)
 				  sizeof(struct pfd_block), PFD_MAX_BLOCKS, &lpm);
 	stats_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "pfd_block_stats", sizeof(__u32),
 				  sizeof(struct pfd_counter), PFD_MAX_BLOCKS, NULL);
-	T_TRUE(block_fd >= 0 && stats_fd >= 0 && ncpus > 0, "maps created");
-	if (block_fd < 0 || stats_fd < 0)
+	bits_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pfd_block_bits", sizeof(__u32), sizeof(__u64),
+				 PFD_BLOCK_BITS_WORDS, NULL);
+	T_TRUE(block_fd >= 0 && stats_fd >= 0 && bits_fd >= 0 && ncpus > 0, "maps created");
+	if (block_fd < 0 || stats_fd < 0 || bits_fd < 0)
 		return t_done();
-	test_sync(block_fd, stats_fd);
-	test_full(block_fd, stats_fd);
+	test_sync(block_fd, stats_fd, bits_fd);
+	test_bits(block_fd, stats_fd, bits_fd);
+	test_full(block_fd, stats_fd, bits_fd);
 	close(block_fd);
 	close(stats_fd);
+	close(bits_fd);
 	return t_done();
 }

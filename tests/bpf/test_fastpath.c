@@ -301,6 +301,16 @@ static const struct fp_row rows[] = {
 	  BLOCKS({ "192.0.2.128/25", 0, 0 }, { "198.51.100.4/30", 0, 0 },
 		 { "2001:db8:1::/48", 0, 0 }),
 	  FWD(OUT0) },
+	/* bits clear for the packet's /16s: the trie is not even walked */
+	{ "block: prefixes only elsewhere forward", 0, UDP4(), FLOW(),
+	  BLOCKS({ "10.0.0.0/8", 0, 0 }, { "192.1.0.0/16", 0, 0 }, { "2001:db8:1::/48", 0, 0 }),
+	  FWD(OUT0) },
+	{ "block: a /15 covers the /16 next to its first",
+	  0,
+	  TCP4(.src = "192.3.2.10"),
+	  {},
+	  BLOCKS({ "192.2.0.0/15", 0, 1 }),
+	  DROP },
 	{ "block: v4 0.0.0.0/0 does not match v6", 0, UDP6(), FLOW(), BLOCKS({ "0.0.0.0/0", 0, 0 }),
 	  FWD(OUT0) },
 	{ "block: v6 ::/0 does not match v4", 0, UDP4(), FLOW(), BLOCKS({ "::/0", 0, 0 }),
@@ -435,7 +445,8 @@ static unsigned int blocks_install(struct lab *lab, const struct fp_row *r, cons
 		T_OK(prefix_parse(r->blocks[n].prefix, &rules[n].prefix), name);
 		rules[n].dry_run = r->blocks[n].dry_run;
 	}
-	T_OK(pfd_block_sync(lab->block_fd, lab->block_stats_fd, rules, n), name);
+	T_OK(pfd_block_sync(lab->block_fd, lab->block_stats_fd, lab->block_bits_fd, rules, n),
+	     name);
 	return n;
 }
 
