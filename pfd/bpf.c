@@ -54,8 +54,8 @@
 
 /* In struct pfd_maps order (map_slot). */
 static const char *const map_names[] = {
-	PFD_MAP_FLOWS, PFD_MAP_TX_PORTS, PFD_MAP_CTL,	   PFD_MAP_DEVS,
-	PFD_MAP_STATS, PFD_MAP_BLOCK,	 PFD_MAP_BLOCK_ST, PFD_MAP_BLOCK_BITS,
+	PFD_MAP_FLOWS,	PFD_MAP_TX_PORTS, PFD_MAP_CTL,	    PFD_MAP_DEVS,	PFD_MAP_STATS,
+	PFD_MAP_BLOCK4, PFD_MAP_BLOCK6,	  PFD_MAP_BLOCK_ST, PFD_MAP_BLOCK_BITS,
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -162,14 +162,14 @@ static int fmt_path(char *buf, size_t len, const char *fmt, ...)
 
 static void maps_reset(struct pfd_maps *m)
 {
-	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = m->block = m->block_stats =
-		m->block_bits = -1;
+	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = m->block4 = m->block6 =
+		m->block_stats = m->block_bits = -1;
 }
 
 static int *map_slot(struct pfd_maps *m, unsigned int i)
 {
-	int *slots[] = { &m->flows, &m->tx_ports, &m->ctl,	   &m->devs,
-			 &m->stats, &m->block,	  &m->block_stats, &m->block_bits };
+	int *slots[] = { &m->flows,  &m->tx_ports, &m->ctl,	    &m->devs,	   &m->stats,
+			 &m->block4, &m->block6,   &m->block_stats, &m->block_bits };
 
 	return slots[i];
 }
@@ -228,7 +228,8 @@ static const struct map_want map_layout[] = {
 	{ BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct pfd_ctl) },
 	{ BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct pfd_dev) },
 	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
-	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_block_key), sizeof(struct pfd_block) },
+	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_block_key4), sizeof(struct pfd_block) },
+	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_block_key6), sizeof(struct pfd_block) },
 	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
 	{ BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64) },
 };

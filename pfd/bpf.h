@@ -5,7 +5,8 @@
  * CLI (status, flows, stats work while the daemon is down).
  *
  * Pin layout under the configured bpffs root:
- *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block,block_stats,block_bits}
+ *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block4,block6,
+ *              block_stats,block_bits}
  *                                   maps (LIBBPF_PIN_BY_NAME;
  *                                   the directory iproute2's tc loader uses)
  *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
@@ -31,7 +32,8 @@ struct pfd_maps {
 	int ctl;
 	int devs;
 	int stats;
-	int block;	 /* block prefixes (LPM trie) */
+	int block4; /* block prefixes, LPM tries per family */
+	int block6;
 	int block_stats; /* their counters, per CPU */
 	int block_bits;	 /* the /16s they cover */
 };

@@ -398,7 +398,7 @@ static void print_blocks(const struct view *v)
 	char prefix[INET6_ADDRSTRLEN + 8], hb[32];
 	int n, i;
 
-	n = pfd_block_read(v->maps.block, v->maps.block_stats, &b);
+	n = pfd_block_read(&v->maps, &b);
 	if (n < 0)
 		pr_warn("cannot read the block prefixes (%s)", strerror(-n));
 	pfd_out_open_arr("blocks");

@@ -177,8 +177,7 @@ static int ctl_write(struct pfd *d)
 /* pfd_block to the configuration's block prefixes (startup, reload). */
 static void blocks_apply(struct pfd *d)
 {
-	int err = pfd_block_sync(d->maps->block, d->maps->block_stats, d->maps->block_bits,
-				 d->cfg->block, d->cfg->n_block);
+	int err = pfd_block_sync(d->maps, d->cfg->block, d->cfg->n_block);
 
 	if (err)
 		pr_err("block prefixes: not all installed (%s)", strerror(-err));
@@ -276,7 +275,7 @@ static void metrics_write(struct pfd *d)
 	in.stale = fs->stale;
 	in.readmitted = fs->readmitted;
 	if (d->cfg->n_block) {
-		int n = pfd_block_read(d->maps->block, d->maps->block_stats, &blocks);
+		int n = pfd_block_read(d->maps, &blocks);
 
 		in.n_blocks = n > 0 ? (unsigned int)n : 0;
 		in.blocks = blocks;

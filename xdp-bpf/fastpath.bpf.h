@@ -116,7 +116,6 @@ static __always_inline bool pfd_block_maybe(bool v6, __u32 top16)
 static __always_inline enum pfd_reason pfd_block_check(const struct pfd_pkt *pkt,
 						       const struct pfd_ctl *ctl)
 {
-	struct pfd_block_key key = { .prefixlen = 128 };
 	const struct pfd_block *src = NULL, *dst = NULL;
 	struct ethhdr *eth = pkt->data;
 	bool drop = false;
@@ -127,34 +126,31 @@ static __always_inline enum pfd_reason pfd_block_check(const struct pfd_pkt *pkt
 		return PFD_R_FORWARDED;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *iph = (void *)(eth + 1);
+		struct pfd_block_key4 key = { .prefixlen = 32 };
 
 		if ((void *)(iph + 1) > pkt->data_end)
 			return PFD_R_FORWARDED;
-		key.addr[2] = bpf_htonl(0xffff); /* ::ffff:a.b.c.d */
 		if (pfd_block_maybe(false, bpf_ntohl(iph->saddr) >> 16)) {
-			key.addr[3] = iph->saddr;
-			src = bpf_map_lookup_elem(&pfd_block, &key);
+			key.addr = iph->saddr;
+			src = bpf_map_lookup_elem(&pfd_block4, &key);
 		}
 		if (pfd_block_maybe(false, bpf_ntohl(iph->daddr) >> 16)) {
-			key.addr[3] = iph->daddr;
-			dst = bpf_map_lookup_elem(&pfd_block, &key);
+			key.addr = iph->daddr;
+			dst = bpf_map_lookup_elem(&pfd_block4, &key);
 		}
-		if (src && (src->flags & PFD_BLOCK_F_IPV6))
-			src = NULL;
-		if (dst && (dst->flags & PFD_BLOCK_F_IPV6))
-			dst = NULL;
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		struct pfd_block_key6 key = { .prefixlen = 128 };
 
 		if ((void *)(ip6 + 1) > pkt->data_end)
 			return PFD_R_FORWARDED;
 		if (pfd_block_maybe(true, bpf_ntohs(ip6->saddr.in6_u.u6_addr16[0]))) {
 			__builtin_memcpy(key.addr, &ip6->saddr, sizeof(key.addr));
-			src = bpf_map_lookup_elem(&pfd_block, &key);
+			src = bpf_map_lookup_elem(&pfd_block6, &key);
 		}
 		if (pfd_block_maybe(true, bpf_ntohs(ip6->daddr.in6_u.u6_addr16[0]))) {
 			__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
-			dst = bpf_map_lookup_elem(&pfd_block, &key);
+			dst = bpf_map_lookup_elem(&pfd_block6, &key);
 		}
 	}
 	if (src)

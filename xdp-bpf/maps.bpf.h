@@ -74,12 +74,21 @@ struct {
  * dropping one (or the reverse) decides for its own addresses. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__type(key, struct pfd_block_key);
+	__type(key, struct pfd_block_key4);
 	__type(value, struct pfd_block);
 	__uint(max_entries, PFD_MAX_BLOCKS);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} pfd_block SEC(".maps");
+} pfd_block4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pfd_block_key6);
+	__type(value, struct pfd_block);
+	__uint(max_entries, PFD_MAX_BLOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_block6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -27,7 +27,8 @@
 #define PFD_MAP_CTL	   "pfd_ctl"
 #define PFD_MAP_DEVS	   "pfd_devs"
 #define PFD_MAP_STATS	   "pfd_stats"
-#define PFD_MAP_BLOCK	   "pfd_block"
+#define PFD_MAP_BLOCK4	   "pfd_block4"
+#define PFD_MAP_BLOCK6	   "pfd_block6"
 #define PFD_MAP_BLOCK_ST   "pfd_block_stats"
 #define PFD_MAP_BLOCK_BITS "pfd_block_bits"
 
@@ -169,16 +170,23 @@ PFD_ABI_CHECK(sizeof(struct pfd_dev) == 8);
 
 /* Block prefixes (pfd.conf `block`): packets from or to them are dropped
  * before anything else looks at them, an explicit operator decision taken
- * ahead of nftables. pfd_block is an LPM trie over IPv6 addresses; an IPv4
- * prefix a.b.c.d/n is stored as ::ffff:a.b.c.d/(96 + n), so one lookup
- * serves both families and no IPv4 key can match an IPv6 one. */
+ * ahead of nftables. One LPM trie per family (pfd_block4, pfd_block6): a
+ * walk compares a node's whole key, so IPv4 keys kept apart are 4 bytes,
+ * not 16, and an IPv4 walk does not wade through IPv6 nodes. At most
+ * PFD_MAX_BLOCKS prefixes in all, sharing pfd_block_stats. */
 #define PFD_MAX_BLOCKS 4096
 
-struct pfd_block_key {
+struct pfd_block_key4 {
 	__u32 prefixlen; /* LPM trie: bits of addr that count */
+	__be32 addr;
+};
+PFD_ABI_CHECK(sizeof(struct pfd_block_key4) == 8);
+
+struct pfd_block_key6 {
+	__u32 prefixlen;
 	__be32 addr[4];
 };
-PFD_ABI_CHECK(sizeof(struct pfd_block_key) == 20);
+PFD_ABI_CHECK(sizeof(struct pfd_block_key6) == 20);
 
 /* pfd_block_bits: one bit per family and first 16 address bits, set when
  * some block prefix covers part of that /16. An address whose bit is clear
@@ -190,11 +198,6 @@ PFD_ABI_CHECK(sizeof(struct pfd_block_key) == 20);
 
 /* struct pfd_block.flags */
 #define PFD_BLOCK_F_DRY_RUN (1U << 0) /* count matches, drop nothing */
-/* An IPv6 prefix. One shorter than /96 can cover ::ffff:0:0/96, where IPv4
- * keys live: an IPv4 packet that matches it matched no IPv4 prefix (those
- * are all longer), so it is no match. pfd refuses IPv6 prefixes inside
- * ::ffff:0:0/96 (they are IPv4 prefixes, written as such). */
-#define PFD_BLOCK_F_IPV6 (1U << 1)
 
 struct pfd_block {
 	__u32 index; /* pfd_block_stats slot, < PFD_MAX_BLOCKS; pfd keeps

@@ -31,6 +31,8 @@
 #include <pfd/abi.h>
 #include <pfd/reasons.h>
 
+#include "pfd/bpf.h" /* struct pfd_maps */
+
 #include "pfd_tc_fwd.skel.h"
 #include "pfd_xdp.skel.h"
 #include "t.h"
@@ -63,7 +65,8 @@ struct lab {
 	struct pfd_xdp *xdp;
 	struct pfd_tc_fwd *tc;
 	int ifindex[LAB_DEVS];
-	int flows_fd, devs_fd, ctl_fd, stats_fd, tx_fd, block_fd, block_stats_fd, block_bits_fd;
+	int flows_fd, devs_fd, ctl_fd, stats_fd, tx_fd;
+	struct pfd_maps blocks; /* the block maps, for pfd/block.c */
 	int ncpus;
 };
 
@@ -246,9 +249,10 @@ static inline int lab_open(struct lab *lab)
 	lab->ctl_fd = bpf_map__fd(lab->xdp->maps.pfd_ctl);
 	lab->stats_fd = bpf_map__fd(lab->xdp->maps.pfd_stats);
 	lab->tx_fd = bpf_map__fd(lab->xdp->maps.pfd_tx_ports);
-	lab->block_fd = bpf_map__fd(lab->xdp->maps.pfd_block);
-	lab->block_stats_fd = bpf_map__fd(lab->xdp->maps.pfd_block_stats);
-	lab->block_bits_fd = bpf_map__fd(lab->xdp->maps.pfd_block_bits);
+	lab->blocks.block4 = bpf_map__fd(lab->xdp->maps.pfd_block4);
+	lab->blocks.block6 = bpf_map__fd(lab->xdp->maps.pfd_block6);
+	lab->blocks.block_stats = bpf_map__fd(lab->xdp->maps.pfd_block_stats);
+	lab->blocks.block_bits = bpf_map__fd(lab->xdp->maps.pfd_block_bits);
 	lab->ncpus = libbpf_num_possible_cpus();
 	return lab->ncpus > 0 ? 0 : -EINVAL;
 }

@@ -445,8 +445,7 @@ static unsigned int blocks_install(struct lab *lab, const struct fp_row *r, cons
 		T_OK(prefix_parse(r->blocks[n].prefix, &rules[n].prefix), name);
 		rules[n].dry_run = r->blocks[n].dry_run;
 	}
-	T_OK(pfd_block_sync(lab->block_fd, lab->block_stats_fd, lab->block_bits_fd, rules, n),
-	     name);
+	T_OK(pfd_block_sync(&lab->blocks, rules, n), name);
 	return n;
 }
 
@@ -456,7 +455,7 @@ static __u64 block_hits(struct lab *lab, const char *prefix)
 	char text[INET6_ADDRSTRLEN + 8];
 	struct pfd_prefix want;
 	__u64 hits = ~0ULL;
-	int n = pfd_block_read(lab->block_fd, lab->block_stats_fd, &st);
+	int n = pfd_block_read(&lab->blocks, &st);
 
 	if (prefix_parse(prefix, &want))
 		return hits;
