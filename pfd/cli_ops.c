@@ -125,14 +125,18 @@ int pfd_cmd_reload(struct pfd_cli *cli)
 		char resp[PFD_CONTROL_RESP_MAX];
 
 		err = pfd_control_call(dir, "reload", RELOAD_WAIT_MS, resp, sizeof(resp));
-		if (!err)
+		/* inside a long pass the daemon answers "busy": SIGHUP queues
+		 * the reload, and the state file says how it went */
+		if (!err && strstr(resp, "\"error\":\"busy:"))
+			pr_info("pfd is busy with a long pass; queueing the reload with SIGHUP");
+		else if (!err)
 			return reload_answer(resp);
 		if (err == -EACCES || err == -EPERM) {
 			pr_err("%s/" PFD_CONTROL_SOCKET ": %s: reloading pfd needs root", dir,
 			       strerror(-err));
 			return PFD_EXIT_FAIL;
 		}
-		if (err != -ENOENT && err != -ECONNREFUSED)
+		if (err && err != -ENOENT && err != -ECONNREFUSED)
 			pr_warn("%s/" PFD_CONTROL_SOCKET ": %s; trying SIGHUP", dir,
 				strerror(-err));
 	}

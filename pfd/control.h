@@ -9,7 +9,10 @@
  *   <- {"version": 1, "ok": false, "error": "..."}
  *
  * Commands: version, status (the daemon's live counters), reload (re-reads
- * pfd.conf and answers with the result). docs/abi.md has the fields. The
+ * pfd.conf and answers with the result). Inside a long pass over 1M
+ * entries the daemon still answers a client that has waited 100 ms, from
+ * its pulse: status with "busy", reload with a "busy:" error (`pfd reload`
+ * then queues it with SIGHUP). docs/abi.md has the fields. The
  * daemon serves it (pfd/daemon.c); `pfd reload` is its client and falls back
  * to SIGHUP and the state file when there is no socket (an older daemon).
  */

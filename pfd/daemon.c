@@ -60,7 +60,8 @@ struct pfd {
 	struct pfd_config *cfg;
 	enum pfd_mode mode;
 	int lock_fd;
-	int control_fd; /* <state-dir>/pfd.sock, -1 without one */
+	int control_fd;			/* <state-dir>/pfd.sock, -1 without one */
+	uint64_t control_waiting_since; /* a client waits while a pass runs */
 	int64_t started;
 
 	struct pfd_bpf *bpf;
@@ -958,6 +959,8 @@ static void pins_check(struct pfd *d)
  * mode the gate closes at once (every packet to the kernel), and on_nft
  * revalidates, or opens it again, when the dump is done.
  */
+static void control_serve_busy(struct pfd *d);
+
 static void pulse(void *arg)
 {
 	struct pfd *d = arg;
@@ -984,6 +987,7 @@ static void pulse(void *arg)
 		ctl_write(d);
 		pins_check(d);
 	}
+	control_serve_busy(d);
 }
 
 /*
@@ -1421,10 +1425,63 @@ static int control_handler(void *arg, const char *cmd, FILE *out, char *err, siz
 	return 0;
 }
 
+/* The loop's own answers: not inside a walk. */
+static int control_handler_idle(void *arg, const char *cmd, FILE *out, char *err, size_t err_len)
+{
+	int err_no = control_handler(arg, cmd, out, err, err_len);
+
+	if (!err_no && !strcmp(cmd, "status"))
+		fputs(",\"busy\":false", out);
+	return err_no;
+}
+
 static void on_control(void *arg, int fd, uint32_t events)
 {
 	(void)events;
-	pfd_control_serve(fd, control_handler, arg);
+	((struct pfd *)arg)->control_waiting_since = 0;
+	pfd_control_serve(fd, control_handler_idle, arg);
+}
+
+/* The control socket inside a long walk (a reconcile, refresh or sweep of
+ * 1M entries takes seconds): status and version are answered, with "busy".
+ * A reload cannot run in the middle of a walk: the client is told so and
+ * sends SIGHUP instead, which the loop takes when the walk is over. */
+static int control_handler_busy(void *arg, const char *cmd, FILE *out, char *err, size_t err_len)
+{
+	int err_no;
+
+	if (!strcmp(cmd, "reload")) {
+		snprintf(err, err_len,
+			 "busy: pfd is in a long pass over conntrack or its flow map; SIGHUP "
+			 "queues the reload until the pass ends");
+		return -EBUSY;
+	}
+	err_no = control_handler(arg, cmd, out, err, err_len);
+	if (!err_no && !strcmp(cmd, "status"))
+		fputs(",\"busy\":true", out);
+	return err_no;
+}
+
+/* From the pulse: only a client that has waited CONTROL_BUSY_AFTER_NS,
+ * so that a short pass leaves the socket to the loop (and a reload to
+ * its normal answer). */
+#define CONTROL_BUSY_AFTER_NS (100ULL * 1000000)
+static void control_serve_busy(struct pfd *d)
+{
+	struct pollfd p = { .fd = d->control_fd, .events = POLLIN };
+	uint64_t now;
+
+	if (p.fd < 0 || poll(&p, 1, 0) <= 0) {
+		d->control_waiting_since = 0;
+		return;
+	}
+	now = pfd_now_ns();
+	if (!d->control_waiting_since)
+		d->control_waiting_since = now;
+	if (now - d->control_waiting_since < CONTROL_BUSY_AFTER_NS)
+		return;
+	d->control_waiting_since = 0;
+	pfd_control_serve(p.fd, control_handler_busy, d);
 }
 
 static void on_signal(void *arg, int fd, uint32_t signo)

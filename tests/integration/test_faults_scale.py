@@ -26,6 +26,7 @@ import random
 import re
 import signal
 import subprocess
+import threading
 import time
 
 import pfdlab
@@ -320,13 +321,50 @@ def test_new_flows_do_not_wait_for_reconciles(lab):
     load_100k(lab, "100k entries")
     st0 = lab.live_status()
     pin = os.path.join(lab.bpffs, "tc", "globals", "pfd_flows")
-    p = lab.ns(lab.rtr, [pfdlab.PY, CTBENCH, "latency", "--count", "300", "--rate", "100",
-                         "--dport", "7100", "--map", pin,
-                         "--iif-orig", str(lab.ifindex(lab.rtr, lab.rc_if)),
-                         "--iif-reply", str(lab.ifindex(lab.rtr, lab.rs_if)), "--timeout", "30"],
-               timeout=120)
+    # the control socket is asked too, all along: answered within a pulse
+    asked, stop = [], threading.Event()
+
+    def ask():
+        while not stop.is_set():
+            t = time.monotonic()
+            try:
+                busy = lab.live_status(timeout=5).get("busy")
+            except (OSError, ValueError):
+                busy = None  # counted by its wait: a timeout is 5 s
+            asked.append((time.monotonic() - t, busy))
+            time.sleep(0.05)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        p = lab.ns(lab.rtr, [pfdlab.PY, CTBENCH, "latency", "--count", "300", "--rate", "100",
+                             "--dport", "7100", "--map", pin,
+                             "--iif-orig", str(lab.ifindex(lab.rtr, lab.rc_if)),
+                             "--iif-reply", str(lab.ifindex(lab.rtr, lab.rs_if)), "--timeout",
+                             "30"],
+                   timeout=120)
+    finally:
+        stop.set()
+        asker.join(10)
     r = pfdlab.last_json(p.stdout)
     st1 = lab.live_status()
+    waits = sorted(w for w, _ in asked)
+    busy = sum(1 for _, b in asked if b)
+    report("control socket during reconciles",
+           "%d status answers, %d of them from inside a pass; wait median %.1f ms, max %.1f ms" %
+           (len(asked), busy, waits[len(waits) // 2] * 1000 if waits else -1,
+            waits[-1] * 1000 if waits else -1))
+    # a reload asked while reconciles run back to back still applies
+    t = time.monotonic()
+    rl = lab.pfd("reload", timeout=30)
+    st2 = lab.live_status()
+    report("reload during reconciles", "exit %d after %.0f ms (%s); reloads %d -> %d" %
+           (rl.returncode, (time.monotonic() - t) * 1000, rl.stderr.strip()[:120],
+            st1["reloads"], st2["reloads"]))
+    assert rl.returncode == 0 and st2["reloads"] == st1["reloads"] + 1, rl.stderr
+    assert busy >= 1, "no status was answered from inside a reconcile: the test proved nothing"
+    assert waits[-1] <= 0.25 * pfdlab.TIME_FACTOR, \
+        "a status waited %.0f ms: the control socket waited for a reconcile" % (waits[-1] * 1000)
     ran, took = st1["reconciles"] - st0["reconciles"], st1["last_reconcile_ms"]
     bound = 100 * pfdlab.TIME_FACTOR
     report("new flows during reconciles", "%d/%d installed; event-to-map p50 %.1f ms, p99 %.1f ms, "
