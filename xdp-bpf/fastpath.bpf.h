@@ -2,7 +2,7 @@
 /*
  * The per-packet core of pfd's fast path, written once and compiled for XDP
  * (xdp-bpf/pfd_xdp.bpf.c) and TC ingress (tc-bpf/pfd_tc_fwd.bpf.c). It applies
- * the per-packet rules of docs/design.md (1-15) in their order and returns an enum
+ * the per-packet rules of docs/design.md (1-14, and 3a) in their order and returns an enum
  * pfd_reason: PFD_R_FORWARDED when the packet was rewritten and its redirect
  * armed, PFD_R_BLOCKED when a block prefix drops it, otherwise why it goes to
  * the kernel untouched. Only the entries map reasons to actions.
@@ -82,6 +82,13 @@ static __always_inline void pfd_flow_key_fill(struct pfd_flow_key *key, const st
 		key->dport = ports[1];
 	}
 }
+
+/* TC behind pfd's XDP sees what XDP let through: the block was applied. */
+#ifdef PFD_HOOK_XDP_ONLY
+#define PFD_BLOCK_CHECKED(pkt) false
+#else
+#define PFD_BLOCK_CHECKED(pkt) ((pkt)->quiet)
+#endif
 
 static __always_inline bool pfd_block_count(const struct pfd_block *b, const struct pfd_pkt *pkt)
 {
@@ -347,12 +354,9 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	why = pfd_ctx_l2_check(ctx);
 	if (why != PFD_R_FORWARDED)
 		return why;
-		/* Before the flow is looked up: the operator's block holds for
+	/* Before the flow is looked up: the operator's block holds for
 	 * flows conntrack accepted too. TC behind XDP: XDP checked. */
-#ifndef PFD_HOOK_XDP_ONLY
-	if (!pkt->quiet)
-#endif
-	{
+	if (!PFD_BLOCK_CHECKED(pkt)) {
 		why = pfd_block_check(pkt, ctl);
 		if (why != PFD_R_FORWARDED)
 			return why;
