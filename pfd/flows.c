@@ -452,9 +452,10 @@ bool pfd_flows_mark_known_cleared(void *arg, const struct pfd_ct_entry *e)
 /* -------------------------------------------------------------------- */
 /* Environment: routes and device probes, cached                        */
 
-static int route_oif(struct pfd_flows *f, int family, const __be32 *dst, const __be32 *src, int iif,
+static int route_oif(void *arg, int family, const __be32 *dst, const __be32 *src, int iif,
 		     const struct pfd_rt_l4 *l4, int *oif, __be32 *gw)
 {
+	struct pfd_flows *f = arg;
 	struct pfd_rt_l4 no_l4 = { 0 };
 	__be32 zero[4] = { 0 };
 	struct rt_cache_ent *c;
@@ -512,36 +513,6 @@ static int xfrm_covers(struct pfd_flows *f, int family, const __be32 *src, const
 	memcpy(c->src, src, 16);
 	memcpy(c->dst, dst, 16);
 	return c->covered;
-}
-
-static void resolve(struct pfd_flows *f, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
-{
-	const struct pfd_ct_tuple *o = &e->orig, *r = &e->reply;
-	int fam = o->family, oif = 0, err;
-	struct pfd_rt_l4 l4;
-
-	/* see pfd_policy_resolve(): the same four questions, cached */
-	err = route_oif(f, fam, o->src, NULL, 0, NULL, &oif, NULL);
-	if (!err) {
-		env->in[0].ifindex = oif;
-		err = route_oif(f, fam, r->src, o->src, oif, pfd_policy_route_l4(e, 0, &l4), &oif,
-				env->gw[0]);
-		if (!err)
-			env->out[0].ifindex = oif;
-	}
-	env->route_err[0] = err;
-	/* the reply arrives where the original leaves */
-	err = env->out[0].ifindex ? 0 : route_oif(f, fam, r->src, NULL, 0, NULL, &oif, NULL);
-	if (env->out[0].ifindex)
-		oif = env->out[0].ifindex;
-	if (!err) {
-		env->in[1].ifindex = oif;
-		err = route_oif(f, fam, o->src, r->src, oif, pfd_policy_route_l4(e, 1, &l4), &oif,
-				env->gw[1]);
-		if (!err)
-			env->out[1].ifindex = oif;
-	}
-	env->route_err[1] = err;
 }
 
 /* Probes every device slot that needs it, with one nft netdev-chain dump
@@ -625,7 +596,8 @@ static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct p
 	memset(env, 0, sizeof(*env));
 	env->mode = f->ctx.mode;
 	env->fib_mark_ok = f->ctx.fib_mark_ok;
-	resolve(f, e, env);
+	/* pfd_policy_resolve()'s questions, through the cache */
+	pfd_policy_resolve_by(route_oif, f, e, env);
 	for (d = 0; d < 2; d++) {
 		struct pfd_policy_dev *devp[2] = { &env->in[d], &env->out[d] };
 

@@ -426,8 +426,13 @@ static bool multipath_l4(int family)
 	return l4[i];
 }
 
-const struct pfd_rt_l4 *pfd_policy_route_l4(const struct pfd_ct_entry *e, int dir,
-					    struct pfd_rt_l4 *buf)
+/* The transport fields the egress route question of direction dir (0
+ * original, 1 reply) must carry: the packet's pre-SNAT source port and
+ * post-DNAT destination port, when the family's multipath hash reads them.
+ * NULL when it does not (or the protocol has no ports): the answer cannot
+ * depend on them, and route caches keyed by addresses stay valid. */
+static const struct pfd_rt_l4 *route_l4(const struct pfd_ct_entry *e, int dir,
+					struct pfd_rt_l4 *buf)
 {
 	const struct pfd_ct_tuple *from = dir ? &e->reply : &e->orig;
 	const struct pfd_ct_tuple *to = dir ? &e->orig : &e->reply;
@@ -442,7 +447,8 @@ const struct pfd_rt_l4 *pfd_policy_route_l4(const struct pfd_ct_entry *e, int di
 	return buf;
 }
 
-int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
+int pfd_policy_resolve_by(pfd_policy_route_fn route, void *arg, const struct pfd_ct_entry *e,
+			  struct pfd_policy_env *env)
 {
 	const struct pfd_ct_tuple *o = &e->orig, *r = &e->reply;
 	int f = o->family, oif, err;
@@ -452,11 +458,10 @@ int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct p
 	 * by the route the kernel gives its post-DNAT destination (reply.src)
 	 * from its pre-SNAT source, entering by that device, with its ports
 	 * when a multipath hash reads them. */
-	err = pfd_rt_route(rt, f, o->src, NULL, 0, 0, &oif, NULL);
+	err = route(arg, f, o->src, NULL, 0, NULL, &oif, NULL);
 	if (!err) {
 		env->in[0].ifindex = oif;
-		err = pfd_rt_route_l4(rt, f, r->src, o->src, oif, 0, pfd_policy_route_l4(e, 0, &l4),
-				      &oif, env->gw[0]);
+		err = route(arg, f, r->src, o->src, oif, route_l4(e, 0, &l4), &oif, env->gw[0]);
 		if (!err)
 			env->out[0].ifindex = oif;
 	}
@@ -464,19 +469,33 @@ int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct p
 	/* Reply direction: arrives where the original leaves (the kernel
 	 * flowtable's model too): a plain route back to reply.src would miss
 	 * the next hop a multipath route or a source rule chose. The route
-	 * question from there checks that the kernel takes such a reply. */
-	err = env->out[0].ifindex ? 0 : pfd_rt_route(rt, f, r->src, NULL, 0, 0, &oif, NULL);
-	if (env->out[0].ifindex)
+	 * question from there checks that the kernel takes such a reply.
+	 * Without an original egress, the plain route, for explain. */
+	if (env->out[0].ifindex) {
 		oif = env->out[0].ifindex;
+		err = 0;
+	} else {
+		err = route(arg, f, r->src, NULL, 0, NULL, &oif, NULL);
+	}
 	if (!err) {
 		env->in[1].ifindex = oif;
-		err = pfd_rt_route_l4(rt, f, o->src, r->src, oif, 0, pfd_policy_route_l4(e, 1, &l4),
-				      &oif, env->gw[1]);
+		err = route(arg, f, o->src, r->src, oif, route_l4(e, 1, &l4), &oif, env->gw[1]);
 		if (!err)
 			env->out[1].ifindex = oif;
 	}
 	env->route_err[1] = err;
 	return env->route_err[0] ? env->route_err[0] : env->route_err[1];
+}
+
+static int route_uncached(void *arg, int family, const __be32 *dst, const __be32 *src, int iif,
+			  const struct pfd_rt_l4 *l4, int *oif, __be32 *gw)
+{
+	return pfd_rt_route_l4(arg, family, dst, src, iif, 0, l4, oif, gw);
+}
+
+int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct pfd_policy_env *env)
+{
+	return pfd_policy_resolve_by(route_uncached, rt, e, env);
 }
 
 void pfd_policy_probe_dev(struct pfd_rt *rt, const struct pfd_nft_netdev_chain *chains,

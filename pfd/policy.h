@@ -108,15 +108,14 @@ int pfd_policy_env_probe(struct pfd_rt *rt, struct pfd_nft *nft, const struct pf
  * routes only (in/out/route_err), attached flags from a device set, and
  * whether two devices share a flowtable. */
 int pfd_policy_resolve(struct pfd_rt *rt, const struct pfd_ct_entry *e, struct pfd_policy_env *env);
-/* The transport fields the egress route question of direction dir (0
- * original, 1 reply) must carry: the packet's pre-SNAT source port and
- * post-DNAT destination port, when the family's multipath hash reads ports
- * (fib_multipath_hash_policy != 0; read at most once a second). NULL when
- * it does not (or the protocol has no ports): the answer cannot depend on
- * them, and route caches keyed by addresses stay valid. */
+/* The same four route questions through route (a cache, say): the
+ * answer to "family, dst from src entering by iif (0: none), with l4 (NULL:
+ * no ports)": 0 with *oif (and *gw when not NULL), or -errno. */
 struct pfd_rt_l4;
-const struct pfd_rt_l4 *pfd_policy_route_l4(const struct pfd_ct_entry *e, int dir,
-					    struct pfd_rt_l4 *buf);
+typedef int (*pfd_policy_route_fn)(void *arg, int family, const __be32 *dst, const __be32 *src,
+				   int iif, const struct pfd_rt_l4 *l4, int *oif, __be32 *gw);
+int pfd_policy_resolve_by(pfd_policy_route_fn route, void *arg, const struct pfd_ct_entry *e,
+			  struct pfd_policy_env *env);
 void pfd_policy_dev_attached(const struct pfd_policy_devs *devs, struct pfd_policy_dev *dev);
 bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b);
 
