@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * nftables over netlink (see nft.h): the ruleset generation, flowtables and
- * netdev-family chains (policy XDP would skip), change events, and a probe
- * for flowtable support. Objects are decoded with libnftnl; every snapshot is
- * consistent: the generation is read before and after the dump (and each
- * dump part carries the generation's low 16 bits in res_id), and the dump is
- * repeated when the ruleset changed underneath, as nft(8) itself does.
+ * netdev-family chains (policy XDP would skip), synproxy statements, change
+ * events, and a probe for flowtable support. Flowtables and chains are
+ * decoded with libnftnl, synproxy statements here (see below); every
+ * snapshot is consistent: the generation is read before and after the dumps
+ * (and each dump part carries the generation's low 16 bits in res_id), and
+ * the dumps are repeated when the ruleset changed underneath, as nft(8)
+ * itself does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_synproxy.h>
 
 #include "nft-backend/nft.h"
 #include "nft-backend/nl.h"
@@ -135,7 +138,7 @@ static void copy_name(char *dst, size_t size, const char *src)
  * validates gets the same check here, so that a bad one is refused rather
  * than fatal (see nftnl_flowtable_parse_attr_cb, nftnl_chain_parse_attr_cb
  * and their hook callbacks). */
-enum { ATTR_END = 0, ATTR_STR, ATTR_NEST, ATTR_U32, ATTR_U64 };
+enum { ATTR_END = 0, ATTR_STR, ATTR_NEST, ATTR_U32, ATTR_U64, ATTR_U8, ATTR_U16 };
 
 struct attr_rule {
 	uint16_t type; /* UINT16_MAX: every type at this level */
@@ -159,6 +162,8 @@ static int attrs_sane(const void *data, size_t len, const struct attr_rule *rule
 			if (r->type != UINT16_MAX && r->type != (a->nla_type & NLA_TYPE_MASK))
 				continue;
 			if ((r->kind == ATTR_STR && (!plen || p[plen - 1] != '\0')) ||
+			    (r->kind == ATTR_U8 && plen != 1) ||
+			    (r->kind == ATTR_U16 && plen != 2) ||
 			    (r->kind == ATTR_U32 && plen != 4) ||
 			    (r->kind == ATTR_U64 && plen != 8) ||
 			    (r->kind == ATTR_NEST && plen &&
@@ -276,6 +281,8 @@ struct dump_arg {
 	struct pfd_ft_list *ft;
 	struct pfd_nft_netdev_chain **rows;
 	unsigned int nrows, cap;
+	struct pfd_nft_synproxy *sp; /* distinct statements, malloc'd */
+	unsigned int nsp, spcap;
 };
 
 /* nfnetlink puts the generation's low 16 bits in every dump part. */
@@ -311,13 +318,22 @@ static int ft_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-/* Runs dump (one request) between two generation reads until both agree. */
-static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family, pfd_nl_msg_cb cb,
-			   struct dump_arg *d, void (*reset)(struct dump_arg *))
+/* One dump request of a consistent read. */
+struct dump_step {
+	uint16_t type; /* NFT_MSG_GET* */
+	pfd_nl_msg_cb cb;
+	uint32_t obj_type; /* GETOBJ: only objects of this type (0: all) */
+};
+
+/* Runs the dumps (one request each, all families) between two generation
+ * reads until both agree. */
+static int consistent_dumps(struct pfd_nft *nft, const struct dump_step *steps, unsigned int nsteps,
+			    struct dump_arg *d, void (*reset)(struct dump_arg *))
 {
-	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	char buf[PFD_NL_REQ_SIZE];
 	uint32_t before, after;
-	int err, tries;
+	unsigned int i;
+	int err = 0, tries;
 
 	for (tries = 0; tries < NFT_READ_TRIES; tries++) {
 		reset(d);
@@ -325,7 +341,19 @@ static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family, p
 		if (err)
 			return err;
 		d->gen_lo = before & 0xffff;
-		err = pfd_nl_request(&nft->req, nft_request(buf, type, family, NLM_F_DUMP), cb, d);
+		for (i = 0; i < nsteps; i++) {
+			struct nlmsghdr *nlh;
+
+			memset(buf, 0, sizeof(buf));
+			nlh = nft_request(buf, steps[i].type, NFPROTO_UNSPEC, NLM_F_DUMP);
+			/* the kernel filters an object dump by type (one that
+			 * does not sends all; the callback skips the others) */
+			if (steps[i].obj_type)
+				mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(steps[i].obj_type));
+			err = pfd_nl_request(&nft->req, nlh, steps[i].cb, d);
+			if (err)
+				break;
+		}
 		if (err == -EINTR)
 			continue; /* changed under us */
 		if (err)
@@ -342,6 +370,14 @@ static int consistent_dump(struct pfd_nft *nft, uint16_t type, uint8_t family, p
 	return -EAGAIN;
 }
 
+static int consistent_dump(struct pfd_nft *nft, uint16_t type, pfd_nl_msg_cb cb, struct dump_arg *d,
+			   void (*reset)(struct dump_arg *))
+{
+	const struct dump_step step = { .type = type, .cb = cb };
+
+	return consistent_dumps(nft, &step, 1, d, reset);
+}
+
 static void ft_reset(struct dump_arg *d)
 {
 	pfd_ft_list_clear(d->ft);
@@ -354,7 +390,7 @@ int pfd_nft_read_flowtables(struct pfd_nft *nft, struct pfd_ft_list *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = consistent_dump(nft, NFT_MSG_GETFLOWTABLE, NFPROTO_UNSPEC, ft_cb, &d, ft_reset);
+	err = consistent_dump(nft, NFT_MSG_GETFLOWTABLE, ft_cb, &d, ft_reset);
 	if (!err)
 		out->genid = nft->generation;
 	return err;
@@ -462,11 +498,226 @@ int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain 
 	*out = NULL;
 	*count = 0;
 	/* All families: netdev chains, and inet chains on the ingress hook. */
-	err = consistent_dump(nft, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, &d, chain_reset);
+	err = consistent_dump(nft, NFT_MSG_GETCHAIN, chain_cb, &d, chain_reset);
 	if (err)
 		return err;
 	*count = d.nrows;
 	return 0;
+}
+
+/* Synproxy statements are walked here rather than decoded by libnftnl:
+ * nftnl_rule_nlmsg_parse refuses a whole rule over one expression it does
+ * not know (a kernel newer than libnftnl), dereferences a missing
+ * expression name, and exit()s on a bad attribute of any of its ~40
+ * expression types. Only the synproxy expressions (and objects) matter, so
+ * only the attributes on the way to them are checked and read: the rule's
+ * expression list, each expression's name and data, and the synproxy data
+ * (nft_synproxy_do_dump: NFTA_SYNPROXY_MSS be16, _WSCALE u8, _FLAGS be32). */
+static const struct attr_rule synproxy_data[] = {
+	{ NFTA_SYNPROXY_MSS, ATTR_U16, NULL },
+	{ NFTA_SYNPROXY_WSCALE, ATTR_U8, NULL },
+	{ NFTA_SYNPROXY_FLAGS, ATTR_U32, NULL },
+	{ 0 },
+};
+
+/* An expression's data depends on its type: checked (synproxy_data) only
+ * for synproxy, framing alone for the others. */
+static const struct attr_rule expr_rules[] = {
+	{ NFTA_EXPR_NAME, ATTR_STR, NULL },
+	{ NFTA_EXPR_DATA, ATTR_NEST, NULL },
+	{ 0 },
+};
+
+static const struct attr_rule expr_list[] = {
+	{ UINT16_MAX, ATTR_NEST, expr_rules }, /* NFTA_LIST_ELEM, any count */
+	{ 0 },
+};
+
+static const struct attr_rule rule_rules[] = {
+	{ NFTA_RULE_EXPRESSIONS, ATTR_NEST, expr_list },
+	{ 0 },
+};
+
+static const struct attr_rule obj_rules[] = {
+	{ NFTA_OBJ_TYPE, ATTR_U32, NULL },
+	{ NFTA_OBJ_DATA, ATTR_NEST, NULL }, /* per object type, like NFTA_EXPR_DATA */
+	{ 0 },
+};
+
+/* One statement from its (nested) data attribute; NULL: none, all 0. */
+static int synproxy_data_parse(const struct nlattr *data, struct pfd_nft_synproxy *sp)
+{
+	const struct nlattr *a;
+
+	memset(sp, 0, sizeof(*sp));
+	if (!data)
+		return 0;
+	if (attrs_sane(mnl_attr_get_payload(data), mnl_attr_get_payload_len(data), synproxy_data))
+		return -EINVAL;
+	mnl_attr_for_each_nested (a, data) {
+		switch (mnl_attr_get_type(a)) {
+		case NFTA_SYNPROXY_MSS:
+			sp->mss = ntohs(mnl_attr_get_u16(a));
+			break;
+		case NFTA_SYNPROXY_WSCALE:
+			sp->wscale = mnl_attr_get_u8(a);
+			break;
+		case NFTA_SYNPROXY_FLAGS:
+			sp->flags = ntohl(mnl_attr_get_u32(a));
+			break;
+		}
+	}
+	return 0;
+}
+
+static int synproxy_row(const struct nlattr *data, struct pfd_nft_synproxy *rows, unsigned int max,
+			unsigned int *n)
+{
+	struct pfd_nft_synproxy sp;
+
+	if (synproxy_data_parse(data, &sp))
+		return -EINVAL;
+	if (*n == max)
+		return -E2BIG;
+	rows[(*n)++] = sp;
+	return 0;
+}
+
+static int parse_rule_synproxy(const struct nlmsghdr *nlh, struct pfd_nft_synproxy *rows,
+			       unsigned int max, unsigned int *n)
+{
+	const struct nlattr *list, *elem, *a;
+	int err;
+
+	mnl_attr_for_each (list, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(list) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		mnl_attr_for_each_nested (elem, list) {
+			const struct nlattr *data = NULL;
+			const char *name = NULL;
+
+			if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM)
+				continue;
+			mnl_attr_for_each_nested (a, elem) {
+				if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+					name = mnl_attr_get_str(a);
+				else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
+					data = a;
+			}
+			if (!name || strcmp(name, "synproxy"))
+				continue;
+			err = synproxy_row(data, rows, max, n);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int parse_obj_synproxy(const struct nlmsghdr *nlh, struct pfd_nft_synproxy *rows,
+			      unsigned int max, unsigned int *n)
+{
+	const struct nlattr *a, *data = NULL;
+	uint32_t type = NFT_OBJECT_UNSPEC;
+
+	mnl_attr_for_each (a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == NFTA_OBJ_TYPE)
+			type = ntohl(mnl_attr_get_u32(a));
+		else if (mnl_attr_get_type(a) == NFTA_OBJ_DATA)
+			data = a;
+	}
+	if (type != NFT_OBJECT_SYNPROXY)
+		return 0;
+	return synproxy_row(data, rows, max, n);
+}
+
+int pfd_nft_parse_synproxy(const struct nlmsghdr *nlh, struct pfd_nft_synproxy *rows,
+			   unsigned int max, unsigned int *n)
+{
+	*n = 0;
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
+		return -EINVAL;
+	if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE))
+		return msg_sane(nlh, rule_rules) ? -EINVAL : parse_rule_synproxy(nlh, rows, max, n);
+	if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWOBJ))
+		return msg_sane(nlh, obj_rules) ? -EINVAL : parse_obj_synproxy(nlh, rows, max, n);
+	return -EINVAL;
+}
+
+/* Adds a statement unless an equal one is there. */
+static int synproxy_add(struct dump_arg *d, const struct pfd_nft_synproxy *sp)
+{
+	struct pfd_nft_synproxy *items;
+	unsigned int i;
+
+	for (i = 0; i < d->nsp; i++)
+		if (d->sp[i].mss == sp->mss && d->sp[i].wscale == sp->wscale &&
+		    d->sp[i].flags == sp->flags)
+			return 0;
+	if (d->nsp == d->spcap) {
+		unsigned int cap = d->spcap ? d->spcap * 2 : 8;
+
+		items = realloc(d->sp, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		d->sp = items;
+		d->spcap = cap;
+	}
+	d->sp[d->nsp++] = *sp;
+	return 0;
+}
+
+static int synproxy_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct dump_arg *d = arg;
+	struct pfd_nft_synproxy local[8], *rows = local, *big = NULL;
+	unsigned int max = 8, n, i;
+	int err = dump_check_gen(nlh, d);
+
+	if (err)
+		return err;
+	/* A rule with more synproxy expressions than fit: retry with twice
+	 * the room (a message holds finitely many). */
+	while ((err = pfd_nft_parse_synproxy(nlh, rows, max, &n)) == -E2BIG) {
+		max *= 2;
+		free(big);
+		big = malloc(max * sizeof(*big));
+		if (!big)
+			return -ENOMEM;
+		rows = big;
+	}
+	for (i = 0; !err && i < n; i++)
+		err = synproxy_add(d, &rows[i]);
+	free(big);
+	return err;
+}
+
+static void synproxy_reset(struct dump_arg *d)
+{
+	free(d->sp);
+	d->sp = NULL;
+	d->nsp = d->spcap = 0;
+}
+
+int pfd_nft_read_synproxy(struct pfd_nft *nft, struct pfd_nft_synproxy *out, unsigned int max)
+{
+	/* Rules of every family, then the synproxy objects (filtered by the
+	 * kernel): both in the same generation. */
+	static const struct dump_step steps[] = {
+		{ .type = NFT_MSG_GETRULE, .cb = synproxy_cb },
+		{ .type = NFT_MSG_GETOBJ, .cb = synproxy_cb, .obj_type = NFT_OBJECT_SYNPROXY },
+	};
+	struct dump_arg d = { 0 };
+	int err;
+
+	err = consistent_dumps(nft, steps, sizeof(steps) / sizeof(steps[0]), &d, synproxy_reset);
+	if (err)
+		return err;
+	if (out && max && d.nsp)
+		memcpy(out, d.sp, (d.nsp < max ? d.nsp : max) * sizeof(*out));
+	err = d.nsp > INT32_MAX ? -EOVERFLOW : (int)d.nsp;
+	synproxy_reset(&d);
+	return err;
 }
 
 int pfd_nft_events_open(struct pfd_nft *nft)

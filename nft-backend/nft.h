@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * nftables over netlink (libnftnl + libmnl): the ruleset generation, every
- * flowtable with its devices, and change events (NFNLGRP_NFTABLES). Used by
- * pfd/ for mark-mode revalidation and flowtable-mode discovery.
+ * flowtable with its devices, the synproxy statements, and change events
+ * (NFNLGRP_NFTABLES). Used by pfd/ for mark-mode revalidation, flowtable-mode
+ * discovery and syn-protect.
  */
 #ifndef PFD_NFT_H
 #define PFD_NFT_H
 
 #include <stdint.h>
 #include <net/if.h>
+#include <linux/netfilter/nf_synproxy.h>
 
 #define PFD_FT_MAX_DEVS	 32
 #define PFD_NFT_NAME_MAX 256 /* NFT_NAME_MAXLEN */
@@ -38,6 +40,15 @@ struct pfd_nft_netdev_chain {
 	char dev[IFNAMSIZ];
 };
 
+/* What one synproxy statement offers in its SYN-ACK: a rule's "synproxy"
+ * expression or a named synproxy object, as the kernel reports it. The
+ * kernel dumps all three attributes, 0 for what nft(8) left out. */
+struct pfd_nft_synproxy {
+	uint16_t mss;
+	uint8_t wscale;
+	uint32_t flags; /* NF_SYNPROXY_OPT_* bits */
+};
+
 struct pfd_nft;
 
 int pfd_nft_open(struct pfd_nft **out);
@@ -57,6 +68,15 @@ void pfd_ft_list_clear(struct pfd_ft_list *l);
  * row per device. *out malloc'd, *count rows. */
 int pfd_nft_read_netdev_chains(struct pfd_nft *nft, struct pfd_nft_netdev_chain **out,
 			       unsigned int *count);
+
+/* Every synproxy statement of the ruleset: rule expressions ("synproxy")
+ * and named synproxy objects (NFT_OBJECT_SYNPROXY, referenced or not), all
+ * families, deduplicated (equal mss/wscale/flags counted once), in order of
+ * first appearance (rules, then objects). Consistent like the flowtables:
+ * both dumps between two equal generation reads. Fills at most max (out may
+ * be NULL if max is 0); returns the number found (may exceed max), or
+ * -errno (-EAGAIN: the ruleset kept changing). */
+int pfd_nft_read_synproxy(struct pfd_nft *nft, struct pfd_nft_synproxy *out, unsigned int max);
 
 /* Subscribes to NFNLGRP_NFTABLES. The fd becomes readable on every ruleset
  * change; pfd_nft_events_read drains it and returns 1 if a new generation
@@ -83,5 +103,12 @@ int pfd_nft_parse_flowtable(const struct nlmsghdr *nlh, struct pfd_flowtable *ft
  * other chain. -E2BIG if more than max rows would be needed. */
 int pfd_nft_parse_chain(const struct nlmsghdr *nlh, struct pfd_nft_netdev_chain *rows,
 			unsigned int max, unsigned int *n);
+/* NFT_MSG_NEWRULE: one row per "synproxy" expression, in rule order;
+ * NFT_MSG_NEWOBJ: one row for a synproxy object; *n = 0 for a rule without
+ * one or an object of another type (other messages: -EINVAL). A missing
+ * attribute reads as 0, as the kernel would take it. Not deduplicated.
+ * -E2BIG if more than max rows would be needed (the first max are filled). */
+int pfd_nft_parse_synproxy(const struct nlmsghdr *nlh, struct pfd_nft_synproxy *rows,
+			   unsigned int max, unsigned int *n);
 
 #endif /* PFD_NFT_H */

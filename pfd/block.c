@@ -16,6 +16,7 @@
 
 #include "pfd/block.h"
 #include "pfd/log.h"
+#include "pfd/stats.h"
 
 union trie_key {
 	struct pfd_block_key4 k4;
@@ -126,23 +127,6 @@ static int read_prefixes(const struct pfd_maps *m, struct pfd_prefix **out)
 	return (int)n;
 }
 
-static int zero_counters(int stats_fd, __u32 index)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct pfd_counter *zero;
-	int err = 0;
-
-	if (ncpus <= 0)
-		return -EINVAL;
-	zero = calloc((size_t)ncpus, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_elem(stats_fd, &index, zero, BPF_ANY))
-		err = -errno;
-	free(zero);
-	return err;
-}
-
 /* Sets the pfd_block_bits bits a prefix covers: every /16 it overlaps. */
 static void bits_add(__u64 *bits, const struct pfd_prefix *p)
 {
@@ -171,29 +155,90 @@ static int bits_write(int bits_fd, __u64 *have, const __u64 *want)
 	return err;
 }
 
+/* Slots and trie room, shared by the two install passes of a sync. */
+struct block_sync {
+	const struct pfd_maps *m;
+	struct pfd_prefix *have; /* installed before the sync, sorted */
+	int n_have;
+	uint8_t *keep;	      /* have[j] is still configured */
+	uint32_t *have_index; /* have[j]'s slot, or PFD_MAX_BLOCKS */
+	uint8_t *used;	      /* slots taken */
+	unsigned int next_free;
+};
+
+/* Installs one prefix: 0, -EAGAIN when there is no slot or trie room
+ * yet and last is false (the old prefixes still hold them), or -errno. */
+static int block_install(struct block_sync *b, const struct pfd_block_rule *rule, bool last)
+{
+	const struct pfd_prefix *p = &rule->prefix;
+	struct pfd_prefix *found;
+	struct pfd_block val;
+	union trie_key key;
+	bool fresh = false;
+	int at = -1;
+
+	found = b->n_have ? bsearch(p, b->have, b->n_have, sizeof(*b->have), prefix_cmp) : NULL;
+	if (found) {
+		at = (int)(found - b->have);
+		b->keep[at] = 1;
+	}
+	if (at < 0 || pfd_block_lookup(b->m, p, &val) || val.index >= PFD_MAX_BLOCKS) {
+		while (b->next_free < PFD_MAX_BLOCKS && b->used[b->next_free])
+			b->next_free++;
+		if (b->next_free == PFD_MAX_BLOCKS)
+			return last ? -ENOSPC : -EAGAIN;
+		val.index = b->next_free;
+		b->used[val.index] = 1;
+		fresh = true;
+		/* a slot another prefix used before */
+		if (pfd_counter_zero(b->m->block_stats, val.index))
+			pr_warn("block: cannot zero the counters of slot %u", val.index);
+	}
+	val.flags = rule->dry_run ? PFD_BLOCK_F_DRY_RUN : 0;
+	key_of(p, &key);
+	if (bpf_map_update_elem(trie_fd(b->m, p->family), &key, &val, BPF_ANY)) {
+		char text[INET6_ADDRSTRLEN + 8];
+		int err = -errno;
+
+		if (fresh)
+			b->used[val.index] = 0;
+		if (err == -ENOSPC && !last)
+			return -EAGAIN;
+		pfd_prefix_format(p, text, sizeof(text));
+		pr_err("block %s: cannot install it (%s)", text, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 int pfd_block_sync(const struct pfd_maps *m, const struct pfd_block_rule *rules, unsigned int n)
 {
 	static __u64 cur[PFD_BLOCK_BITS_WORDS], next[PFD_BLOCK_BITS_WORDS],
 		both[PFD_BLOCK_BITS_WORDS];
 	static uint8_t used[PFD_MAX_BLOCKS];
-	struct pfd_prefix *have = NULL;
-	unsigned int i, next_free = 0;
+	struct block_sync b = { .m = m, .used = used };
+	unsigned int i, n_later = 0, *later;
 	struct pfd_block val;
-	int n_have, j, err;
-	uint8_t *keep;
+	int j, err, e;
 
-	n_have = read_prefixes(m, &have);
-	if (n_have < 0)
-		return n_have;
-	keep = calloc((size_t)n_have + 1, sizeof(*keep));
-	if (!keep) {
-		free(have);
-		return -ENOMEM;
+	b.n_have = read_prefixes(m, &b.have);
+	if (b.n_have < 0)
+		return b.n_have;
+	b.keep = calloc((size_t)b.n_have + 1, sizeof(*b.keep));
+	b.have_index = calloc((size_t)b.n_have + 1, sizeof(*b.have_index));
+	later = calloc((size_t)n + 1, sizeof(*later));
+	if (!b.keep || !b.have_index || !later) {
+		err = -ENOMEM;
+		goto out;
 	}
 	memset(used, 0, sizeof(used));
-	for (j = 0; j < n_have; j++)
-		if (!pfd_block_lookup(m, &have[j], &val) && val.index < PFD_MAX_BLOCKS)
+	for (j = 0; j < b.n_have; j++) {
+		b.have_index[j] = PFD_MAX_BLOCKS;
+		if (!pfd_block_lookup(m, &b.have[j], &val) && val.index < PFD_MAX_BLOCKS) {
 			used[val.index] = 1;
+			b.have_index[j] = val.index;
+		}
+	}
 	/* The bits first cover old and new prefixes, then only the new: a
 	 * prefix is never in a trie with its bits clear. */
 	memset(next, 0, sizeof(next));
@@ -206,79 +251,62 @@ int pfd_block_sync(const struct pfd_maps *m, const struct pfd_block_rule *rules,
 	}
 	err = bits_write(m->block_bits, cur, both);
 
+	/* New before old out; what finds no slot or trie room while the old
+	 * prefixes hold them goes in once they are out. */
 	for (i = 0; i < n; i++) {
-		const struct pfd_prefix *p = &rules[i].prefix;
-		struct pfd_prefix *found;
-		union trie_key key;
-		int at = -1;
-
-		found = n_have ? bsearch(p, have, n_have, sizeof(*have), prefix_cmp) : NULL;
-		if (found) {
-			at = (int)(found - have);
-			keep[at] = 1;
-		}
-		if (at < 0 || pfd_block_lookup(m, p, &val) || val.index >= PFD_MAX_BLOCKS) {
-			while (next_free < PFD_MAX_BLOCKS && used[next_free])
-				next_free++;
-			if (next_free == PFD_MAX_BLOCKS) {
-				err = err ?: -ENOSPC;
-				continue;
-			}
-			val.index = next_free;
-			used[next_free] = 1;
-			/* a slot another prefix used before */
-			if (zero_counters(m->block_stats, val.index))
-				pr_warn("block: cannot zero the counters of slot %u", val.index);
-		}
-		val.flags = rules[i].dry_run ? PFD_BLOCK_F_DRY_RUN : 0;
-		key_of(p, &key);
-		if (bpf_map_update_elem(trie_fd(m, p->family), &key, &val, BPF_ANY)) {
-			char text[INET6_ADDRSTRLEN + 8];
-
-			err = err ?: -errno;
-			pfd_prefix_format(p, text, sizeof(text));
-			pr_err("block %s: cannot install it (%s)", text, strerror(errno));
-		}
+		e = block_install(&b, &rules[i], false);
+		if (e == -EAGAIN)
+			later[n_later++] = i;
+		else if (e)
+			err = err ?: e;
 	}
-	for (j = 0; j < n_have; j++) {
+	for (j = 0; j < b.n_have; j++) {
 		union trie_key key;
 
-		if (keep[j])
+		if (b.keep[j])
 			continue;
-		key_of(&have[j], &key);
-		if (bpf_map_delete_elem(trie_fd(m, have[j].family), &key) && errno != ENOENT)
+		key_of(&b.have[j], &key);
+		if (bpf_map_delete_elem(trie_fd(m, b.have[j].family), &key) && errno != ENOENT) {
 			err = err ?: -errno;
+			continue;
+		}
+		if (b.have_index[j] < PFD_MAX_BLOCKS)
+			used[b.have_index[j]] = 0;
+	}
+	b.next_free = 0;
+	for (i = 0; i < n_later; i++) {
+		e = block_install(&b, &rules[later[i]], true);
+		if (e)
+			err = err ?: e;
 	}
 	if (!err) /* after a failure the wider bits stay: a lookup too many */
 		err = bits_write(m->block_bits, cur, next);
-	free(keep);
-	free(have);
+out:
+	free(later);
+	free(b.have_index);
+	free(b.keep);
+	free(b.have);
 	return err;
 }
 
 int pfd_block_read(const struct pfd_maps *m, struct pfd_block_stat **out)
 {
-	int ncpus = libbpf_num_possible_cpus(), n_pfx, j, n = 0;
 	struct pfd_block_stat *st = NULL;
 	struct pfd_prefix *pfx;
-	struct pfd_counter *percpu;
+	int n_pfx, j, n = 0;
 
 	*out = NULL;
-	if (ncpus <= 0)
-		return -EINVAL;
 	n_pfx = read_prefixes(m, &pfx);
 	if (n_pfx <= 0)
 		return n_pfx;
-	percpu = calloc((size_t)ncpus, sizeof(*percpu));
 	st = calloc((size_t)n_pfx, sizeof(*st));
-	if (!percpu || !st) {
-		free(percpu);
-		free(st);
+	if (!st) {
 		free(pfx);
 		return -ENOMEM;
 	}
 	for (j = 0; j < n_pfx; j++) {
 		struct pfd_block_stat *s = &st[n];
+		struct pfd_counter sum;
 		struct pfd_block val;
 
 		if (pfd_block_lookup(m, &pfx[j], &val) || val.index >= PFD_MAX_BLOCKS)
@@ -286,14 +314,12 @@ int pfd_block_read(const struct pfd_maps *m, struct pfd_block_stat **out)
 		s->prefix = pfx[j];
 		s->dry_run = val.flags & PFD_BLOCK_F_DRY_RUN;
 		s->index = val.index;
-		if (!bpf_map_lookup_elem(m->block_stats, &val.index, percpu))
-			for (int c = 0; c < ncpus; c++) {
-				s->packets += percpu[c].packets;
-				s->bytes += percpu[c].bytes;
-			}
+		if (!pfd_counter_sum(m->block_stats, val.index, &sum)) {
+			s->packets = sum.packets;
+			s->bytes = sum.bytes;
+		}
 		n++;
 	}
-	free(percpu);
 	free(pfx);
 	if (!n) {
 		free(st);

@@ -54,8 +54,9 @@
 
 /* In struct pfd_maps order (map_slot). */
 static const char *const map_names[] = {
-	PFD_MAP_FLOWS,	PFD_MAP_TX_PORTS, PFD_MAP_CTL,	    PFD_MAP_DEVS,	PFD_MAP_STATS,
-	PFD_MAP_BLOCK4, PFD_MAP_BLOCK6,	  PFD_MAP_BLOCK_ST, PFD_MAP_BLOCK_BITS,
+	PFD_MAP_FLOWS,	    PFD_MAP_TX_PORTS, PFD_MAP_CTL,    PFD_MAP_DEVS,
+	PFD_MAP_STATS,	    PFD_MAP_BLOCK4,   PFD_MAP_BLOCK6, PFD_MAP_BLOCK_ST,
+	PFD_MAP_BLOCK_BITS, PFD_MAP_SYNP4,    PFD_MAP_SYNP6,  PFD_MAP_SYNP_ST,
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -163,13 +164,14 @@ static int fmt_path(char *buf, size_t len, const char *fmt, ...)
 static void maps_reset(struct pfd_maps *m)
 {
 	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = m->block4 = m->block6 =
-		m->block_stats = m->block_bits = -1;
+		m->block_stats = m->block_bits = m->synp4 = m->synp6 = m->synp_stats = -1;
 }
 
 static int *map_slot(struct pfd_maps *m, unsigned int i)
 {
-	int *slots[] = { &m->flows,  &m->tx_ports, &m->ctl,	    &m->devs,	   &m->stats,
-			 &m->block4, &m->block6,   &m->block_stats, &m->block_bits };
+	int *slots[] = { &m->flows,	 &m->tx_ports, &m->ctl,	   &m->devs,
+			 &m->stats,	 &m->block4,   &m->block6, &m->block_stats,
+			 &m->block_bits, &m->synp4,    &m->synp6,  &m->synp_stats };
 
 	return slots[i];
 }
@@ -232,6 +234,9 @@ static const struct map_want map_layout[] = {
 	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_block_key6), sizeof(struct pfd_block) },
 	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
 	{ BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64) },
+	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_synp_key4), sizeof(struct pfd_synp) },
+	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_synp_key6), sizeof(struct pfd_synp) },
+	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
 };
 _Static_assert(sizeof(map_layout) / sizeof(map_layout[0]) == N_MAPS, "map_layout and map_names");
 
@@ -367,6 +372,14 @@ static int first_prog_fd(struct bpf_object *obj)
 	return p ? bpf_program__fd(p) : -ENOENT;
 }
 
+bool pfd_bpf_have_syncookie_helpers(void)
+{
+	/* 6.0 added the cookie helpers, after the load/store helpers (5.18)
+	 * that syn-protect also uses */
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, BPF_FUNC_tcp_raw_gen_syncookie_ipv4,
+				       NULL) == 1;
+}
+
 static int load_objects(struct pfd_bpf *b, __u32 flows_max)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = b->globals);
@@ -381,6 +394,7 @@ static int load_objects(struct pfd_bpf *b, __u32 flows_max)
 	}
 	set_flow_max(b->xdp->obj, flows_max);
 	devmap_flags(b->xdp->obj, b->globals);
+	b->xdp->rodata->pfd_synp_helpers = pfd_bpf_have_syncookie_helpers();
 	pfd_log_libbpf_verbose(true);
 	err = pfd_xdp__load(b->xdp);
 	pfd_log_libbpf_verbose(false);

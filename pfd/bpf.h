@@ -6,7 +6,7 @@
  *
  * Pin layout under the configured bpffs root:
  *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block4,block6,
- *              block_stats,block_bits}
+ *              block_stats,block_bits,synp4,synp6,synp_stats}
  *                                   maps (LIBBPF_PIN_BY_NAME;
  *                                   the directory iproute2's tc loader uses)
  *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
@@ -36,7 +36,13 @@ struct pfd_maps {
 	int block6;
 	int block_stats; /* their counters, per CPU */
 	int block_bits;	 /* the /16s they cover */
+	int synp4;	 /* syn-protect services, LPM tries per family */
+	int synp6;
+	int synp_stats; /* SYNs to them per rule, per CPU */
 };
+
+/* Whether this kernel's XDP has the SYN cookie helpers (syn-protect). */
+bool pfd_bpf_have_syncookie_helpers(void);
 
 /* Opens the pinned maps under <bpffs>/tc/globals (read-only when rdonly).
  * -ENOENT when pfd's maps are not pinned there (never run, or detached). */

@@ -39,6 +39,7 @@
 #include "pfd/bpf.h"
 #include "pfd/cli.h"
 #include "pfd/log.h"
+#include "pfd/synp.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -313,6 +314,260 @@ static void check_blocks(const struct pfd_config *cfg)
 	}
 }
 
+/* ---- syn-protect ---- */
+
+#define SYNP_CHECK   "syn-protect"
+#define SYNP_MAX_ST  32 /* statements looked at: as many as the daemon reads */
+#define SYNP_OPT_LEN 64
+
+/* "mss 1460 wscale 7 timestamp sack-perm", as nft(8) writes a statement. */
+static void synp_statement_format(uint32_t flags, uint16_t mss, uint8_t wscale, char *buf,
+				  size_t len)
+{
+	char opts[32];
+	int n = 0;
+
+	buf[0] = '\0';
+	if (flags & PFD_SYNP_F_MSS)
+		n += snprintf(buf + n, len - n, " mss %u", mss);
+	if ((flags & PFD_SYNP_F_WSCALE) && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " wscale %u", wscale);
+	pfd_synp_format_options(flags, opts, sizeof(opts));
+	if (opts[0] && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " %s", opts);
+	if (!buf[0])
+		snprintf(buf, len, " (no options)");
+	memmove(buf, buf + 1, strlen(buf)); /* the leading blank */
+}
+
+/* How pfd would attach the device (the daemon's order for auto), and
+ * whether the XDP program can send a frame back out of it: the daemon puts
+ * only such devices in pfd_tx_ports, and the fast path answers a SYN only
+ * on a device it finds there. */
+struct synp_dev {
+	const char *name;
+	enum pfd_attach_mode mode;
+	bool found, native, xmit, features_known;
+};
+
+static void synp_devices(const struct pfd_config *cfg)
+{
+	struct synp_dev devs[PFD_MAX_DEVS];
+	char detail[512], answer[256] = "";
+	unsigned int i, n = 0;
+	bool any_native = false;
+
+	for (i = 0; i < cfg->n_ifaces && n < PFD_MAX_DEVS; i++) {
+		struct synp_dev *dv = &devs[n++];
+		uint32_t ifindex = if_nametoindex(cfg->ifaces[i].name);
+		uint64_t f = 0;
+
+		memset(dv, 0, sizeof(*dv));
+		dv->name = cfg->ifaces[i].name;
+		dv->mode = cfg->ifaces[i].mode;
+		dv->found = ifindex != 0;
+		if (dv->found && !xdp_features(ifindex, &f)) {
+			dv->features_known = true;
+			dv->xmit = f & PFD_NETDEV_XDP_ACT_NDO_XMIT;
+			dv->native =
+				(f & PFD_NETDEV_XDP_ACT_BASIC) && (f & PFD_NETDEV_XDP_ACT_REDIRECT);
+		}
+		/* a native device that cannot transmit counts as TC */
+		any_native |= (dv->mode == PFD_ATTACH_NATIVE ||
+			       (dv->mode == PFD_ATTACH_AUTO && dv->native)) &&
+			      dv->xmit;
+	}
+	for (i = 0; i < n; i++) {
+		const struct synp_dev *dv = &devs[i];
+		const char *why = NULL;
+		bool native = dv->mode == PFD_ATTACH_NATIVE ||
+			      (dv->mode == PFD_ATTACH_AUTO && dv->native);
+		size_t len = strlen(answer);
+
+		if (!dv->found)
+			continue; /* the device check says so */
+		if (dv->mode == PFD_ATTACH_TC)
+			why = "attached at TC ingress, which never answers";
+		else if (native && !dv->features_known)
+			why = "whether XDP can transmit on it is unknown (Linux < 6.3), which "
+			      "counts "
+			      "as cannot";
+		else if (native && !dv->xmit)
+			why = "XDP cannot transmit on it (a veth needs an XDP program or GRO on "
+			      "its "
+			      "peer)";
+		else if (!native && any_native)
+			why = "generic XDP transmits only while no attached device runs native XDP";
+		if (!why) {
+			if (len + strlen(dv->name) + 3 < sizeof(answer))
+				snprintf(answer + len, sizeof(answer) - len, "%s%s",
+					 len ? ", " : "", dv->name);
+			continue;
+		}
+		snprintf(detail, sizeof(detail),
+			 "SYNs arriving on %s go to the kernel's synproxy: %s", dv->name, why);
+		check(V_INFO, SYNP_CHECK, detail, NULL);
+	}
+	if (answer[0]) {
+		snprintf(detail, sizeof(detail), "SYNs to armed services answered at XDP on %s%s",
+			 answer,
+			 cfg->mode != PFD_MODE_MARK ?
+				 " (and on flowtable devices that take XDP frames)" :
+				 "");
+		check(V_INFO, SYNP_CHECK, detail, NULL);
+	}
+}
+
+/* The sysctls the kernel's half of the handshake depends on. armed: some
+ * line would answer SYNs (not in dry run); ts: a statement a line would
+ * use offers timestamps. */
+static void synp_sysctls(bool armed, bool ts)
+{
+	char detail[512];
+	long v;
+
+	if (read_sysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_loose", &v)) {
+		check(V_WARN, SYNP_CHECK,
+		      "cannot read net.netfilter.nf_conntrack_tcp_loose (nf_conntrack not loaded?)",
+		      "load the synproxy ruleset, then sysctl -w "
+		      "net.netfilter.nf_conntrack_tcp_loose=0");
+	} else if (v) {
+		snprintf(detail, sizeof(detail),
+			 "net.netfilter.nf_conntrack_tcp_loose = %ld: conntrack takes the client's "
+			 "ACK for an established connection, the synproxy rule never sees it, and "
+			 "the handshake does not complete%s",
+			 v, armed ? "" : " (no line answers SYNs yet)");
+		check(armed ? V_FAIL : V_WARN, SYNP_CHECK, detail,
+		      "sysctl -w net.netfilter.nf_conntrack_tcp_loose=0 (and in /etc/sysctl.d/)");
+	} else {
+		check(V_PASS, SYNP_CHECK,
+		      "net.netfilter.nf_conntrack_tcp_loose = 0: the client's ACK is invalid to "
+		      "conntrack and reaches the synproxy rule",
+		      NULL);
+	}
+
+	if (read_sysctl("/proc/sys/net/ipv4/tcp_syncookies", &v)) {
+		check(V_WARN, SYNP_CHECK,
+		      "no net.ipv4.tcp_syncookies: a kernel without CONFIG_SYN_COOKIES makes no "
+		      "cookies, and every SYN goes to the kernel",
+		      "a kernel with CONFIG_SYN_COOKIES");
+	} else {
+		snprintf(
+			detail, sizeof(detail),
+			"net.ipv4.tcp_syncookies = %ld (this host's listeners; the synproxy checks "
+			"the cookies pfd sends whatever its value)",
+			v);
+		check(V_INFO, SYNP_CHECK, detail, NULL);
+	}
+
+	if (read_sysctl("/proc/sys/net/ipv4/tcp_timestamps", &v)) {
+		check(V_WARN, SYNP_CHECK, "cannot read net.ipv4.tcp_timestamps", NULL);
+	} else if (!v && ts) {
+		check(V_WARN, SYNP_CHECK,
+		      "net.ipv4.tcp_timestamps = 0, and the synproxy statement offers timestamp: "
+		      "the client's window scale and SACK travel in the timestamp cookie, and a "
+		      "server on this host answers the synproxy without timestamps",
+		      "sysctl -w net.ipv4.tcp_timestamps=1, or remove timestamp from the synproxy "
+		      "statement");
+	} else {
+		snprintf(detail, sizeof(detail), "net.ipv4.tcp_timestamps = %ld", v);
+		check(V_INFO, SYNP_CHECK, detail, NULL);
+	}
+}
+
+/*
+ * syn-protect: whether the lines of pfd.conf would be armed, and what the
+ * kernel's half of the handshake needs. XDP sends the SYN-ACK the
+ * ruleset's synproxy would send; the synproxy rule checks the client's
+ * ACK. A line the ruleset cannot complete is never armed: its SYNs go to
+ * the kernel, which is never wrong, so most findings here are warnings.
+ */
+static void check_synp(const struct pfd_config *cfg)
+{
+	struct pfd_nft_synproxy st[SYNP_MAX_ST];
+	char detail[768], opts[SYNP_OPT_LEN];
+	bool helpers, armed_any = false, ts = false;
+	struct pfd_nft *nft = NULL;
+	unsigned int i, n_st = 0;
+	int n;
+
+	if (!cfg->n_synp)
+		return;
+	helpers = pfd_bpf_have_syncookie_helpers();
+	check(helpers ? V_PASS : V_WARN, SYNP_CHECK,
+	      helpers ? "XDP has the SYN cookie helpers (bpf_tcp_raw_gen_syncookie_ipv4/6)" :
+			"this kernel's XDP has no SYN cookie helpers (Linux 6.0): no line is "
+			"armed, the kernel's synproxy answers every SYN",
+	      helpers ? NULL : "Linux 6.0 or later");
+
+	/* the daemon's reading, which decides what it arms */
+	n = pfd_nft_open(&nft);
+	if (!n) {
+		n = pfd_nft_read_synproxy(nft, st, SYNP_MAX_ST);
+		pfd_nft_close(nft);
+	}
+	if (n < 0) {
+		snprintf(detail, sizeof(detail),
+			 "cannot read the ruleset's synproxy statements (%s): pfd arms no line it "
+			 "cannot check",
+			 strerror(-n));
+		check(V_WARN, SYNP_CHECK, detail, NULL);
+	} else if (!n) {
+		check(V_WARN, SYNP_CHECK,
+		      "the ruleset has no synproxy statement: no line is armed, SYNs go to the "
+		      "kernel",
+		      "load a synproxy ruleset (pfd.conf(5), syn-protect; "
+		      "examples/syn-protect.nft)");
+	} else {
+		int len;
+
+		n_st = (unsigned int)n < SYNP_MAX_ST ? (unsigned int)n : SYNP_MAX_ST;
+		len = snprintf(detail, sizeof(detail),
+			       "the ruleset has %d synproxy statement%s:", n, n == 1 ? "" : "s");
+		for (i = 0; i < n_st && len > 0 && (size_t)len < sizeof(detail); i++) {
+			synp_statement_format(st[i].flags, st[i].mss, st[i].wscale, opts,
+					      sizeof(opts));
+			len += snprintf(detail + len, sizeof(detail) - len, "%s %s", i ? ";" : "",
+					opts);
+		}
+		check(V_INFO, SYNP_CHECK, detail, NULL);
+	}
+
+	for (i = 0; i < cfg->n_synp; i++) {
+		const struct pfd_synp_rule *r = &cfg->synp[i];
+		struct pfd_synp val = { 0 };
+		const char *why = NULL;
+		unsigned int services = r->n_prefixes * r->n_ports;
+		bool dry = r->dry_run || cfg->dry_run;
+
+		if (n < 0)
+			why = "the ruleset could not be read";
+		if (!why && pfd_synp_resolve(r, st, n_st, &val, &why)) {
+			synp_statement_format(val.flags, val.mss, val.wscale, opts, sizeof(opts));
+			snprintf(detail, sizeof(detail),
+				 "line %u (%u service%s): %s: SYN-ACKs with %s%s", r->line,
+				 services, services == 1 ? "" : "s",
+				 helpers ? "armed" : "would be armed on Linux 6.0", opts,
+				 dry ? " (dry-run: counted, not answered)" : "");
+			check(helpers ? V_PASS : V_INFO, SYNP_CHECK, detail, NULL);
+			armed_any |= helpers && !dry;
+			ts |= val.flags & PFD_SYNP_F_TIMESTAMP;
+			continue;
+		}
+		snprintf(detail, sizeof(detail),
+			 "line %u (%u service%s): not armed: %s; its SYNs go to the kernel",
+			 r->line, services, services == 1 ? "" : "s", why);
+		/* without statements, or unread, the one warning above says it */
+		check(n > 0 ? V_WARN : V_INFO, SYNP_CHECK, detail,
+		      r->has_options && n > 0 ? "give the line the options of a synproxy statement "
+						"of the ruleset, or add that statement" :
+						NULL);
+	}
+
+	synp_sysctls(armed_any, ts);
+	synp_devices(cfg);
+}
+
 int pfd_cmd_feasibility(struct pfd_cli *cli)
 {
 	char detail[PATH_MAX + 128], fix[PATH_MAX + 64];
@@ -441,6 +696,7 @@ int pfd_cmd_feasibility(struct pfd_cli *cli)
 	for (i = 0; i < cfg->n_ifaces; i++)
 		check_device(&cfg->ifaces[i]);
 	check_blocks(cfg);
+	check_synp(cfg);
 	if (!cfg->n_ifaces && cfg->mode == PFD_MODE_MARK)
 		check(V_FAIL, "devices", "mark mode without attach lines",
 		      "attach IFACE in pfd.conf");

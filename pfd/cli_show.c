@@ -22,6 +22,7 @@
 #include "nft-backend/nft.h"
 #include "nft-backend/rt.h"
 #include "pfd/block.h"
+#include "pfd/synp.h"
 #include "pfd/bpf.h"
 #include "pfd/cli.h"
 #include "pfd/log.h"
@@ -424,6 +425,46 @@ static void print_blocks(const struct view *v)
 	free(b);
 }
 
+/* The syn-protect lines armed now (from the pins), with the SYNs each
+ * matched; the answered ones are the syn_cookie reason above. */
+static void print_synp(const struct view *v)
+{
+	bool all_dry = v->has_ctl && (v->ctl.flags & PFD_CTL_F_SYNP_DRY_RUN);
+	struct pfd_synp_stat *st = NULL;
+	char opts[32];
+	int n, i;
+
+	n = pfd_synp_read(&v->maps, &st);
+	if (n < 0)
+		pr_warn("cannot read the syn-protect services (%s)", strerror(-n));
+	pfd_out_open_arr("syn_protect");
+	if (n > 0)
+		pfd_print_text("syn-protect (armed lines)%s:\n",
+			       all_dry ? " (dry-run: nothing answered)" : "");
+	for (i = 0; i < n; i++) {
+		const char *mode =
+			(st[i].val.flags & PFD_SYNP_F_DRY_RUN) || all_dry ? "dry-run" : "answer";
+
+		pfd_synp_format_options(st[i].val.flags, opts, sizeof(opts));
+		pfd_out_open_obj(NULL);
+		pfd_print_u64(PFD_PRINT_JSON, "rule", NULL, st[i].index + 1);
+		pfd_print_u64(PFD_PRINT_JSON, "services", NULL, st[i].services);
+		pfd_print_str(PFD_PRINT_JSON, "mode", NULL, mode);
+		pfd_print_u64(PFD_PRINT_JSON, "mss", NULL, st[i].val.mss);
+		pfd_print_u64(PFD_PRINT_JSON, "wscale", NULL, st[i].val.wscale);
+		pfd_print_str(PFD_PRINT_JSON, "options", NULL, opts);
+		pfd_print_u64(PFD_PRINT_JSON, "syns", NULL, st[i].packets);
+		pfd_print_u64(PFD_PRINT_JSON, "bytes", NULL, st[i].bytes);
+		pfd_out_close_obj();
+		pfd_print_text(
+			"  rule %-3u %4u services %-7s mss %-5u wscale %-2u %-20s %14llu SYNs\n",
+			st[i].index + 1, st[i].services, mode, st[i].val.mss, st[i].val.wscale,
+			opts, (unsigned long long)st[i].packets);
+	}
+	pfd_out_close_arr();
+	free(st);
+}
+
 int pfd_cmd_stats(struct pfd_cli *cli)
 {
 	struct pfd_stats_sum *sum;
@@ -476,6 +517,7 @@ int pfd_cmd_stats(struct pfd_cli *cli)
 	}
 	pfd_out_close_obj();
 	print_blocks(&v);
+	print_synp(&v);
 	pfd_out_close_obj();
 	pfd_out_end();
 	free(sum);

@@ -499,6 +499,21 @@ static void key_prefix(struct parser *p, const struct key *k, struct token *t, i
 	}
 }
 
+/* An IPv4-mapped IPv6 prefix would sit in the IPv6 trie, where no IPv4
+ * packet is looked up: refused, with the IPv4 spelling. */
+static bool ipv4_mapped(struct parser *p, const struct key *k, const struct token *t,
+			const struct pfd_prefix *pfx)
+{
+	struct in_addr v4 = { pfx->addr[3] };
+
+	if (pfx->family != AF_INET6 || pfx->len < 96 || pfx->addr[0] || pfx->addr[1] ||
+	    pfx->addr[2] != htonl(0xffff))
+		return false;
+	config_error(p, t->col, k->name, "%s is IPv4-mapped; write it as %s/%u", t->text,
+		     inet_ntoa(v4), pfx->len - 96);
+	return true;
+}
+
 /* block PREFIX... [dry-run] */
 static void key_block(struct parser *p, const struct key *k, struct token *t, int n)
 {
@@ -516,16 +531,8 @@ static void key_block(struct parser *p, const struct key *k, struct token *t, in
 		if (!prefix_arg(p, k, &t[i], &rule.prefix,
 				"an IPv4 or IPv6 prefix, or dry-run last"))
 			continue;
-		/* IPv4-mapped: the fast path keeps IPv4 prefixes there */
-		if (rule.prefix.family == AF_INET6 && rule.prefix.len >= 96 &&
-		    !rule.prefix.addr[0] && !rule.prefix.addr[1] &&
-		    rule.prefix.addr[2] == htonl(0xffff)) {
-			struct in_addr v4 = { rule.prefix.addr[3] };
-
-			config_error(p, t[i].col, k->name, "%s is IPv4-mapped; write it as %s/%u",
-				     t[i].text, inet_ntoa(v4), rule.prefix.len - 96);
+		if (ipv4_mapped(p, k, &t[i], &rule.prefix))
 			continue;
-		}
 		for (j = 0; j < cfg->n_block; j++) {
 			const struct pfd_prefix *o = &cfg->block[j].prefix;
 
@@ -560,6 +567,156 @@ static void key_block(struct parser *p, const struct key *k, struct token *t, in
 		rule.line = p->line;
 		cfg->block[cfg->n_block++] = rule;
 	}
+}
+
+/* One number of a syn-protect option; false after saying why not. */
+static bool synp_number(struct parser *p, const struct key *k, const struct token *t,
+			unsigned int col, const char *what, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	if (!t) {
+		config_error(p, col, k->name, "%s needs a value", what);
+		return false;
+	}
+	if (parse_u64(t->text, v, NULL) || *v < lo || *v > hi) {
+		config_error(p, t->col, k->name, "%s: expected %llu-%llu, got \"%s\"", what,
+			     (unsigned long long)lo, (unsigned long long)hi, t->text);
+		return false;
+	}
+	return true;
+}
+
+/* syn-protect PREFIX... tcp PORT... [mss N] [wscale N] [timestamp] [sack-perm] [dry-run] */
+static void key_syn_protect(struct parser *p, const struct key *k, struct token *t, int n)
+{
+	static const char *const words[] = { "mss",	  "wscale",  "timestamp",
+					     "sack-perm", "dry-run", NULL };
+	struct pfd_config *cfg = p->cfg;
+	struct pfd_synp_rule rule = { .line = p->line };
+	unsigned int j;
+	uint64_t v;
+	int i = 1;
+
+	for (; i < n && (t[i].quoted || strcmp(t[i].text, "tcp")); i++) {
+		struct pfd_prefix pfx;
+
+		if (!prefix_arg(p, k, &t[i], &pfx, "a destination prefix, or tcp") ||
+		    ipv4_mapped(p, k, &t[i], &pfx))
+			return;
+		for (j = 0; j < rule.n_prefixes; j++)
+			if (!memcmp(&rule.prefixes[j], &pfx, sizeof(pfx)))
+				break;
+		/* A 15th prefix leaves no room for tcp PORT (15 arguments at
+		 * most): not stored, the line is refused below for it. */
+		if (j == rule.n_prefixes && rule.n_prefixes < PFD_SYNP_LINE_MAX)
+			rule.prefixes[rule.n_prefixes++] = pfx;
+	}
+	if (!rule.n_prefixes) {
+		config_error(p, t[1].col, k->name, "expected PREFIX... tcp PORT..., got \"%s\"",
+			     t[1].text);
+		return;
+	}
+	if (i == n) {
+		config_error(p, t[n - 1].col, k->name, "expected tcp PORT... after the prefixes");
+		return;
+	}
+	for (i++; i < n && isdigit((unsigned char)t[i].text[0]); i++) {
+		if (!synp_number(p, k, &t[i], t[i].col, "port", 1, 65535, &v))
+			return;
+		for (j = 0; j < rule.n_ports; j++)
+			if (rule.ports[j] == v)
+				break;
+		if (j == rule.n_ports)
+			rule.ports[rule.n_ports++] = (uint16_t)v;
+	}
+	if (!rule.n_ports) {
+		config_error(p, i < n ? t[i].col : t[n - 1].col, k->name,
+			     "expected at least one port after tcp");
+		return;
+	}
+	for (; i < n; i++) {
+		if (t[i].quoted) {
+			error_word(p, &t[i], k->name, "an option", words);
+			return;
+		}
+		if (!strcmp(t[i].text, "mss")) {
+			if (!synp_number(p, k, i + 1 < n ? &t[i + 1] : NULL, t[i].col, "mss", 1,
+					 65535, &v))
+				return;
+			rule.mss = (uint16_t)v;
+			rule.flags |= PFD_SYNP_F_MSS;
+			i++;
+		} else if (!strcmp(t[i].text, "wscale")) {
+			if (!synp_number(p, k, i + 1 < n ? &t[i + 1] : NULL, t[i].col, "wscale", 0,
+					 14, &v))
+				return;
+			rule.wscale = (uint8_t)v;
+			rule.flags |= PFD_SYNP_F_WSCALE;
+			i++;
+		} else if (!strcmp(t[i].text, "timestamp")) {
+			rule.flags |= PFD_SYNP_F_TIMESTAMP;
+		} else if (!strcmp(t[i].text, "sack-perm")) {
+			rule.flags |= PFD_SYNP_F_SACK_PERM;
+		} else if (!strcmp(t[i].text, "dry-run")) {
+			rule.dry_run = true;
+		} else {
+			error_word(p, &t[i], k->name,
+				   "mss, wscale, timestamp, sack-perm or dry-run", words);
+			return;
+		}
+	}
+	rule.has_options = rule.flags != 0;
+	if (cfg->n_synp >= PFD_MAX_SYNP_RULES) {
+		config_error(p, t[0].col, k->name, "too many syn-protect lines (at most %d)",
+			     PFD_MAX_SYNP_RULES);
+		return;
+	}
+	/* The services of all lines together fill the tries. */
+	v = (uint64_t)rule.n_prefixes * rule.n_ports;
+	for (j = 0; j < cfg->n_synp; j++)
+		v += (uint64_t)cfg->synp[j].n_prefixes * cfg->synp[j].n_ports;
+	if (v > PFD_MAX_SYNP) {
+		config_error(p, t[0].col, k->name,
+			     "too many services (prefixes x ports of all lines: at most %d)",
+			     PFD_MAX_SYNP);
+		return;
+	}
+	/* A service on two lines would be answered by whichever came last. */
+	for (j = 0; j < cfg->n_synp; j++) {
+		const struct pfd_synp_rule *o = &cfg->synp[j];
+		unsigned int a, b, c, d;
+
+		for (a = 0; a < rule.n_prefixes; a++)
+			for (b = 0; b < o->n_prefixes; b++) {
+				if (memcmp(&rule.prefixes[a], &o->prefixes[b],
+					   sizeof(rule.prefixes[a])))
+					continue;
+				for (c = 0; c < rule.n_ports; c++)
+					for (d = 0; d < o->n_ports; d++) {
+						char text[INET6_ADDRSTRLEN + 8];
+
+						if (rule.ports[c] != o->ports[d])
+							continue;
+						pfd_prefix_format(&rule.prefixes[a], text,
+								  sizeof(text));
+						config_error(p, t[0].col, k->name,
+							     "%s port %u is already protected on "
+							     "line %u",
+							     text, rule.ports[c], o->line);
+						return;
+					}
+			}
+	}
+	{
+		struct pfd_synp_rule *grown =
+			reallocarray(cfg->synp, cfg->n_synp + 1, sizeof(*cfg->synp));
+
+		if (!grown) {
+			config_error(p, t[0].col, k->name, "out of memory");
+			return;
+		}
+		cfg->synp = grown;
+	}
+	cfg->synp[cfg->n_synp++] = rule;
 }
 
 static const char *const booleans[] = { "on", "off", NULL };
@@ -667,6 +824,7 @@ static const struct key keys[] = {
 	{ "allow", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
 	{ "deny", key_prefix, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
 	{ "block", key_block, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
+	{ "syn-protect", key_syn_protect, 1, CONFIG_MAX_TOKENS - 1, true, 0, 0, 0 },
 	{ "dry-run", key_bool, 1, 1, false, OFF(dry_run), 0, 0 },
 	{ "min-packets", key_number, 1, 1, false, OFF(min_packets), 0, 1ULL << 32 },
 	{ "heartbeat-interval", key_duration, 1, 1, false, OFF(heartbeat_interval_ms), 100,
@@ -698,6 +856,7 @@ const char *const pfd_config_keys[] = {
 	"allow",
 	"deny",
 	"block",
+	"syn-protect",
 	"dry-run",
 	"min-packets",
 	"heartbeat-interval",
@@ -1060,6 +1219,7 @@ void pfd_config_free(struct pfd_config *cfg)
 	free(cfg->allow);
 	free(cfg->deny);
 	free(cfg->block);
+	free(cfg->synp);
 	free(cfg->egress);
 	free(cfg);
 }

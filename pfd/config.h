@@ -13,6 +13,8 @@
  *   allow 192.0.2.0/24                prefix; flows need an endpoint inside (repeatable)
  *   deny 2001:db8::/32                prefix; flows with an endpoint inside stay slow (repeatable)
  *   block 203.0.113.0/24 [dry-run]    prefix; drop packets from or to it at XDP/TC ingress (repeatable)
+ *   syn-protect PREFIX... tcp PORT... [mss N] [wscale N] [timestamp] [sack-perm] [dry-run]
+ *                                     answer SYNs to these services with SYN cookies at XDP (repeatable)
  *   dry-run off                       on|off
  *   min-packets 0                     offload only after N packets (elephants only)
  *   heartbeat-interval 1s
@@ -72,6 +74,24 @@ struct pfd_block_rule {
 	unsigned int line; /* where it was configured, for messages */
 };
 
+/* A `syn-protect` line: SYNs to these prefixes and ports are answered
+ * with SYN cookies at XDP when the ruleset's synproxy agrees (pfd/synp.h). */
+#define PFD_SYNP_LINE_MAX 14 /* prefixes, or ports, on one line */
+
+struct pfd_synp_rule {
+	struct pfd_prefix prefixes[PFD_SYNP_LINE_MAX];
+	unsigned int n_prefixes;
+	uint16_t ports[PFD_SYNP_LINE_MAX]; /* host order, distinct */
+	unsigned int n_ports;
+	bool dry_run;	  /* count matching SYNs, answer none */
+	bool has_options; /* mss/wscale/timestamp/sack-perm given: the
+			   * ruleset must hold exactly this statement */
+	uint16_t mss;
+	uint8_t wscale;
+	uint32_t flags;	   /* PFD_SYNP_F_* (options only) */
+	unsigned int line; /* where it was configured, for messages */
+};
+
 struct pfd_iface {
 	char name[IFNAMSIZ];
 	enum pfd_attach_mode mode;
@@ -93,6 +113,8 @@ struct pfd_config {
 	unsigned int n_deny;
 	struct pfd_block_rule *block; /* at most PFD_MAX_BLOCKS */
 	unsigned int n_block;
+	struct pfd_synp_rule *synp; /* at most PFD_MAX_SYNP_RULES */
+	unsigned int n_synp;
 	bool dry_run;
 	uint64_t min_packets;
 	uint32_t heartbeat_interval_ms;

@@ -31,6 +31,7 @@
 #include "nft-backend/rt.h"
 #include "pfd/tc_egress.h"
 #include "pfd/block.h"
+#include "pfd/synp.h"
 #include "pfd/bpf.h"
 #include "pfd/config.h"
 #include "pfd/control.h"
@@ -113,6 +114,13 @@ struct pfd {
 	/* the fast path passes everything: a ruleset commit waits behind a
 	 * long dump (pulse) */
 	bool gate_closed;
+	/* syn-protect: whether any line is armed (PFD_CTL_F_SYNP), each
+	 * line's last state (logged on change), and whether this kernel's
+	 * XDP can make cookies at all */
+	bool synp_any;
+	int8_t synp_state[PFD_MAX_SYNP_RULES];	  /* -1 unknown, 0 unarmed, 1 armed */
+	const char *synp_why[PFD_MAX_SYNP_RULES]; /* why unarmed, as last logged */
+	bool synp_helpers;
 	/* a reconcile that gave way to a ruleset commit (its reason) */
 	const char *reconcile_again;
 	bool devmap_dirty; /* a device's XDP features changed */
@@ -168,6 +176,11 @@ static int ctl_write(struct pfd *d)
 	/* The gate is about flows: a block holds while a commit waits. */
 	if (d->cfg->n_block)
 		d->ctl.flags |= PFD_CTL_F_BLOCK | (d->cfg->dry_run ? PFD_CTL_F_BLOCK_DRY_RUN : 0);
+	/* Answering SYNs is the ruleset's synproxy decision taken early: not
+	 * while a commit pfd has not read yet may have changed it. */
+	if (d->synp_any)
+		d->ctl.flags |= PFD_CTL_F_SYNP |
+				(d->cfg->dry_run || d->gate_closed ? PFD_CTL_F_SYNP_DRY_RUN : 0);
 	if (bpf_map_update_elem(d->maps->ctl, &k, &d->ctl, BPF_ANY)) {
 		pr_ratelimited(LOG_ERR, 10, "control block update failed (%s)", strerror(errno));
 		return -errno;
@@ -186,6 +199,95 @@ static void blocks_apply(struct pfd *d)
 		pr_info("%u block prefix%s installed%s", d->cfg->n_block,
 			d->cfg->n_block == 1 ? "" : "es",
 			d->cfg->dry_run ? " (dry-run: counted, not dropped)" : "");
+}
+
+/* A TTL-like sysctl, or fallback when it cannot be read. */
+static uint8_t sysctl_ttl(const char *path, uint8_t fallback)
+{
+	unsigned int v = 0;
+	FILE *f = fopen(path, "re");
+
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v >= 1 && v <= 255 ? (uint8_t)v : fallback;
+}
+
+/*
+ * syn-protect: which lines the ruleset's synproxy statements arm, into
+ * the tries (startup, reload, every ruleset change). A line that cannot
+ * be armed leaves its SYNs to the kernel, which is never wrong: its
+ * synproxy, if any, answers them.
+ */
+static void synp_apply(struct pfd *d)
+{
+	struct pfd_nft_synproxy st[32];
+	struct pfd_synp vals[PFD_MAX_SYNP_RULES];
+	bool armed[PFD_MAX_SYNP_RULES];
+	bool any = false, was = d->synp_any;
+	unsigned int i, n_st = 0;
+	const char *read_err = NULL;
+	int n = 0, err;
+
+	if (d->cfg->n_synp) {
+		n = pfd_nft_read_synproxy(d->nft, st, sizeof(st) / sizeof(st[0]));
+		if (n < 0)
+			read_err = "the ruleset could not be read";
+		else
+			n_st = (unsigned int)n > sizeof(st) / sizeof(st[0]) ?
+				       sizeof(st) / sizeof(st[0]) :
+				       (unsigned int)n;
+	}
+	for (i = 0; i < d->cfg->n_synp; i++) {
+		const struct pfd_synp_rule *r = &d->cfg->synp[i];
+		const char *why = read_err;
+		char opts[32];
+
+		memset(&vals[i], 0, sizeof(vals[i]));
+		if (!d->synp_helpers)
+			why = "this kernel's XDP has no SYN cookie helpers (Linux 6.0)";
+		armed[i] = !why && pfd_synp_resolve(r, st, n_st, &vals[i], &why);
+		if (r->dry_run)
+			vals[i].flags |= PFD_SYNP_F_DRY_RUN;
+		any |= armed[i];
+		if (d->synp_state[i] == (int8_t)armed[i] && (armed[i] || d->synp_why[i] == why))
+			continue;
+		d->synp_state[i] = (int8_t)armed[i];
+		d->synp_why[i] = armed[i] ? NULL : why;
+		if (armed[i]) {
+			char mss[16] = "", wscale[16] = "";
+
+			pfd_synp_format_options(vals[i].flags, opts, sizeof(opts));
+			if (vals[i].flags & PFD_SYNP_F_MSS)
+				snprintf(mss, sizeof(mss), " mss %u", vals[i].mss);
+			if (vals[i].flags & PFD_SYNP_F_WSCALE)
+				snprintf(wscale, sizeof(wscale), " wscale %u", vals[i].wscale);
+			pr_info("syn-protect (line %u): armed: SYN-ACKs with%s%s%s%s%s", r->line,
+				mss, wscale, opts[0] ? " " : "", opts,
+				!vals[i].flags ? " no options" : "");
+			if (r->dry_run || d->cfg->dry_run)
+				pr_info("syn-protect (line %u): dry-run: SYNs counted, not "
+					"answered",
+					r->line);
+		} else {
+			pr_warn("syn-protect (line %u): not armed: %s; its SYNs go to the kernel",
+				r->line, why);
+		}
+	}
+	for (; i < PFD_MAX_SYNP_RULES; i++)
+		d->synp_state[i] = -1;
+	err = pfd_synp_sync(d->maps, d->cfg->synp, vals, armed, d->cfg->n_synp,
+			    sysctl_ttl("/proc/sys/net/ipv4/ip_default_ttl", 64),
+			    sysctl_ttl("/proc/sys/net/ipv6/conf/all/hop_limit", 64));
+	if (err) {
+		pr_err("syn-protect: services not all installed (%s)", strerror(-err));
+		any = false; /* a partial set: leave every SYN to the kernel */
+	}
+	d->synp_any = any;
+	if (any != was)
+		ctl_write(d);
 }
 
 static void fib_gen_bump(struct pfd *d)
@@ -257,6 +359,7 @@ static void metrics_write(struct pfd *d)
 {
 	const struct pfd_flows_stats *fs = pfd_flows_get_stats(d->flows);
 	struct pfd_block_stat *blocks = NULL;
+	struct pfd_synp_stat *synp = NULL;
 	struct pfd_metrics_in in = {};
 	struct pfd_state s;
 	int err;
@@ -282,8 +385,16 @@ static void metrics_write(struct pfd *d)
 		in.blocks = blocks;
 		in.blocks_dry_run = d->cfg->dry_run;
 	}
+	if (d->synp_any) {
+		int n = pfd_synp_read(d->maps, &synp);
+
+		in.n_synp = n > 0 ? (unsigned int)n : 0;
+		in.synp = synp;
+		in.synp_dry_run = d->cfg->dry_run;
+	}
 	err = pfd_metrics_write(d->cfg->metrics_file, &in);
 	free(blocks);
+	free(synp);
 	if (err)
 		pr_ratelimited(LOG_WARNING, 300, "%s: cannot write metrics (%s) (metrics-file)",
 			       d->cfg->metrics_file, strerror(-err));
@@ -1068,6 +1179,7 @@ static void on_nft(void *arg, int fd, uint32_t events)
 	}
 	pfd_flows_invalidate(d->flows, -1); /* netdev chains may have changed */
 	pfd_flows_warm(d->flows);
+	synp_apply(d); /* synproxy statements may have changed */
 	if (d->mode == PFD_MODE_MARK) {
 		/* -ENOBUFS: a generation was missed, gen may not be the
 		 * latest: ask */
@@ -1360,6 +1472,9 @@ static void reload(struct pfd *d)
 	d->reload_error[0] = '\0';
 	devices_sync(d, next, true);
 	blocks_apply(d);
+	/* lines may have moved: say again what each one does */
+	memset(d->synp_state, -1, sizeof(d->synp_state));
+	synp_apply(d);
 	d->ctl.keepalive_ms = keepalive_ms(d);
 	ctl_write(d);
 	timers_set(d);
@@ -1679,6 +1794,7 @@ static int start(struct pfd *d)
 	pfd_flows_set_policy_gen(d->flows, d->ctl.policy_gen);
 	devices_sync(d, d->cfg, true);
 	blocks_apply(d);
+	synp_apply(d);
 
 	copts.arg = d->flows;
 	/* subscribe first, dump second: nothing falls in between */
@@ -1752,6 +1868,8 @@ int pfd_daemon_run(const char *config_path, int verbosity)
 		return 1;
 	}
 	d->lock_fd = d->control_fd = -1;
+	memset(d->synp_state, -1, sizeof(d->synp_state));
+	d->synp_helpers = pfd_bpf_have_syncookie_helpers();
 	d->config_path = config_path;
 	d->verbosity = verbosity;
 	d->t_heartbeat = d->t_refresh = d->t_reconcile = d->t_metrics = d->t_reval = -1;

@@ -111,6 +111,20 @@ static void write_body(FILE *f, const struct pfd_metrics_in *in)
 				   in->blocks[r].bytes);
 	}
 
+	if (in->n_synp) {
+		header(f, "pfd_syn_protect_syns_total", "counter",
+		       "SYNs to the services of a syn-protect line (answered at XDP unless its "
+		       "mode is dry-run; see reason syn_cookie)");
+		for (r = 0; r < in->n_synp; r++)
+			fprintf(f,
+				"pfd_syn_protect_syns_total{rule=\"%u\",mode=\"%s\"} %" PRIu64 "\n",
+				in->synp[r].index + 1,
+				(in->synp[r].val.flags & PFD_SYNP_F_DRY_RUN) || in->synp_dry_run ?
+					"dry-run" :
+					"answer",
+				in->synp[r].packets);
+	}
+
 	header(f, "pfd_device_breaker_tripped", "gauge",
 	       "1 when the circuit breaker switched the device to dry run");
 	for (slot = 0; slot < s->n_devs; slot++)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "pfd/block.h"
+#include "pfd/synp.h"
 #include "pfd/state.h"
 #include "pfd/stats.h"
 
@@ -22,7 +23,10 @@ struct pfd_metrics_in {
 	uint64_t stale, readmitted;	     /* see struct pfd_flows_stats */
 	const struct pfd_block_stat *blocks; /* block prefixes, n_blocks of them */
 	unsigned int n_blocks;
-	bool blocks_dry_run; /* pfd.conf dry-run: every prefix counts only */
+	bool blocks_dry_run;		  /* pfd.conf dry-run: every prefix counts only */
+	const struct pfd_synp_stat *synp; /* armed syn-protect lines, n_synp */
+	unsigned int n_synp;
+	bool synp_dry_run; /* every line counts only (dry-run, or a commit pending) */
 };
 
 /* Writes path (temp file + rename). 0 or -errno. */

@@ -88,6 +88,45 @@ static int read_range(int stats_fd, struct pfd_stats_sum *out, __u32 first, __u3
 	return err;
 }
 
+int pfd_counter_zero(int fd, __u32 index)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct pfd_counter *zero;
+	int err = 0;
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	zero = calloc((size_t)ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &index, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+int pfd_counter_sum(int fd, __u32 index, struct pfd_counter *sum)
+{
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
+	struct pfd_counter *percpu;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus <= 0)
+		return -EINVAL;
+	percpu = calloc((size_t)ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &index, percpu))
+		err = -errno;
+	else
+		for (int i = 0; i < ncpus; i++) {
+			sum->packets += percpu[i].packets;
+			sum->bytes += percpu[i].bytes;
+		}
+	free(percpu);
+	return err;
+}
+
 int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -24,6 +24,11 @@ int pfd_stats_read(int stats_fd, struct pfd_stats_sum *out);
 /* Reads only one device slot's counters into out->c[slot] (the rest of out
  * is left alone): the daemon's breaker reads its devices every heartbeat. */
 int pfd_stats_read_slot(int stats_fd, unsigned int slot, struct pfd_stats_sum *out);
+
+/* One slot of a per-CPU array of struct pfd_counter (pfd_block_stats,
+ * pfd_synp_stats): zeroed on every CPU, or summed over them. 0 or -errno. */
+int pfd_counter_zero(int fd, __u32 index);
+int pfd_counter_sum(int fd, __u32 index, struct pfd_counter *sum);
 /* Sum of one reason over every slot and hook. */
 struct pfd_counter pfd_stats_reason_total(const struct pfd_stats_sum *s, unsigned int reason);
 

@@ -2,10 +2,11 @@
 /*
  * The per-packet core of pfd's fast path, written once and compiled for XDP
  * (xdp-bpf/pfd_xdp.bpf.c) and TC ingress (tc-bpf/pfd_tc_fwd.bpf.c). It applies
- * the per-packet rules of docs/design.md (1-14, and 3a) in their order and returns an enum
- * pfd_reason: PFD_R_FORWARDED when the packet was rewritten and its redirect
- * armed, PFD_R_BLOCKED when a block prefix drops it, otherwise why it goes to
- * the kernel untouched. Only the entries map reasons to actions.
+ * the per-packet rules of docs/design.md (1-14, 3a and 3b) in their order and
+ * returns an enum pfd_reason: PFD_R_FORWARDED when the packet was rewritten
+ * and its redirect armed, PFD_R_BLOCKED when a block prefix drops it,
+ * PFD_R_SYN_COOKIE (XDP) when a SYN became its SYN-ACK, otherwise why it
+ * goes to the kernel untouched. Only the entries map reasons to actions.
  *
  * The including entry defines the context shim first:
  *   pfd_ctx                       struct xdp_md or struct __sk_buff
@@ -44,6 +45,10 @@
 #define PFD_IPV6_FLOWINFO_MASK bpf_htonl(0x0fffffff)
 
 #define pfd_barrier() asm volatile("" ::: "memory")
+
+#ifdef PFD_HOOK_XDP_ONLY
+#include "synproxy.bpf.h"
+#endif
 
 /* A cut point of the bench's per-stage breakdown (tests/bench/bench_stages.bpf.c
  * returns there); nothing in the product. */
@@ -364,6 +369,13 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	why = pfd_parse(pkt);
 	if (why != PFD_R_FORWARDED)
 		return why;
+#ifdef PFD_HOOK_XDP_ONLY
+	/* A SYN to a syn-protect service: answered here, or on to the
+	 * kernel's synproxy (TC ingress leaves them all to it). */
+	why = pfd_synp_check(ctx, pkt, ctl);
+	if (why != PFD_R_FORWARDED)
+		return why;
+#endif
 	PFD_STAGE(3);
 
 	pfd_flow_key_fill(&key, pkt);

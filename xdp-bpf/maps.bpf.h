@@ -106,4 +106,32 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_block_bits SEC(".maps");
 
+/* syn-protect services: destination port, then address (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pfd_synp_key4);
+	__type(value, struct pfd_synp);
+	__uint(max_entries, PFD_MAX_SYNP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_synp4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pfd_synp_key6);
+	__type(value, struct pfd_synp);
+	__uint(max_entries, PFD_MAX_SYNP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_synp6 SEC(".maps");
+
+/* SYNs to a syn-protect rule's services, per rule (answered or not). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pfd_counter);
+	__uint(max_entries, PFD_MAX_SYNP_RULES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_synp_stats SEC(".maps");
+
 #endif /* PFD_MAPS_BPF_H */

@@ -41,8 +41,15 @@ int pfd_xdp_fwd(struct xdp_md *ctx)
 
 	pfd_count(&pkt, why);
 	/* Anything but a forward goes to the kernel; only the operator's
-	 * block prefixes drop. */
-	if (why == PFD_R_FORWARDED)
+	 * block prefixes drop, and only syn-protect answers (a SYN-ACK). */
+	switch (why) {
+	case PFD_R_FORWARDED:
 		return XDP_REDIRECT;
-	return why == PFD_R_BLOCKED ? XDP_DROP : XDP_PASS;
+	case PFD_R_BLOCKED:
+		return XDP_DROP;
+	case PFD_R_SYN_COOKIE: /* into the ingress device, through the devmap */
+		return XDP_REDIRECT;
+	default:
+		return XDP_PASS;
+	}
 }

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define PFD_ABI_VERSION	    3
+#define PFD_ABI_VERSION	    4
 #define PFD_ABI_CHECK(expr) _Static_assert(expr, #expr)
 
 /* Map names: <= 15 characters (BPF_OBJ_NAME_LEN keeps 16 with the NUL). Maps
@@ -31,6 +31,9 @@
 #define PFD_MAP_BLOCK6	   "pfd_block6"
 #define PFD_MAP_BLOCK_ST   "pfd_block_stats"
 #define PFD_MAP_BLOCK_BITS "pfd_block_bits"
+#define PFD_MAP_SYNP4	   "pfd_synp4"
+#define PFD_MAP_SYNP6	   "pfd_synp6"
+#define PFD_MAP_SYNP_ST	   "pfd_synp_stats"
 
 #ifndef PFD_MAX_FLOWS
 /* Map entries, one per direction: 2 per offloaded conntrack entry. pfd
@@ -132,8 +135,13 @@ PFD_ABI_CHECK(sizeof(struct pfd_flow) == 104);
 #define PFD_CTL_F_DRY_RUN (1U << 0) /* check and count, then pass */
 #define PFD_CTL_F_BLOCK	  (1U << 1) /* pfd_block holds prefixes: look them up */
 #define PFD_CTL_F_BLOCK_DRY_RUN \
-	(1U << 2) /* count block matches, drop nothing
+	(1U << 2)		 /* count block matches, drop nothing
 						 * (pfd.conf dry-run) */
+#define PFD_CTL_F_SYNP (1U << 3) /* pfd_synp4/6 hold services: answer their SYNs */
+#define PFD_CTL_F_SYNP_DRY_RUN \
+	(1U << 4) /* count those SYNs, answer none (dry-run,
+						 * or a ruleset commit pfd has
+						 * not read yet) */
 
 /* The single entry of pfd_ctl. Read by the fast path on every packet; written
  * only by pfd. A zeroed block (a fresh map, a hand-loaded object without pfd)
@@ -206,7 +214,58 @@ struct pfd_block {
 };
 PFD_ABI_CHECK(sizeof(struct pfd_block) == 8);
 
-/* pfd_stats and pfd_block_stats value (per CPU). */
+/*
+ * SYN-flood protection (pfd.conf `syn-protect`): XDP answers a SYN to a
+ * protected service with the SYN-ACK the kernel's synproxy would send (a
+ * SYN cookie from bpf_tcp_raw_gen_syncookie_ipv4/6, the same secret and
+ * encoding nf_synproxy checks), and leaves the client's ACK to the
+ * synproxy rule of the ruleset, which validates the cookie and opens the
+ * connection to the server. One LPM trie per family, keyed by destination
+ * port first and address after, so that a service is one entry of
+ * prefixlen 16 + the address prefix, whatever the number of ports or
+ * prefixes. Addresses are bytes: the key has no padding inside the bits
+ * it compares.
+ */
+#define PFD_MAX_SYNP	   4096 /* trie entries: prefixes x ports, all rules */
+#define PFD_MAX_SYNP_RULES 64	/* syn-protect lines: pfd_synp_stats slots */
+
+struct pfd_synp_key4 {
+	__u32 prefixlen; /* 16 (the port) + the address prefix's length */
+	__be16 dport;
+	__u8 addr[4];
+	__u8 pad[2]; /* never compared (prefixlen <= 48); always 0 */
+};
+PFD_ABI_CHECK(sizeof(struct pfd_synp_key4) == 12);
+
+struct pfd_synp_key6 {
+	__u32 prefixlen; /* 16 + the prefix's length, at most 144 */
+	__be16 dport;
+	__u8 addr[16];
+	__u8 pad[2];
+};
+PFD_ABI_CHECK(sizeof(struct pfd_synp_key6) == 24);
+
+/* struct pfd_synp.flags: the nft synproxy statement's options (values of
+ * NF_SYNPROXY_OPT_*), which the SYN-ACK must offer exactly as the rule
+ * that checks the cookie would have. */
+#define PFD_SYNP_F_MSS	     (1U << 0)
+#define PFD_SYNP_F_WSCALE    (1U << 1)
+#define PFD_SYNP_F_SACK_PERM (1U << 2)
+#define PFD_SYNP_F_TIMESTAMP (1U << 3)
+#define PFD_SYNP_F_ECN	     (1U << 4)
+#define PFD_SYNP_F_DRY_RUN   (1U << 7) /* count matching SYNs, answer none */
+
+struct pfd_synp {
+	__u16 index; /* pfd_synp_stats slot: the rule, < PFD_MAX_SYNP_RULES */
+	__u16 mss;   /* the synproxy statement's mss (PFD_SYNP_F_MSS) */
+	__u8 wscale; /* its wscale (PFD_SYNP_F_WSCALE) */
+	__u8 ttl;    /* of the SYN-ACK: the host's default TTL/hop limit */
+	__u8 flags;  /* PFD_SYNP_F_* */
+	__u8 pad;    /* always 0 */
+};
+PFD_ABI_CHECK(sizeof(struct pfd_synp) == 8);
+
+/* pfd_stats, pfd_block_stats and pfd_synp_stats value (per CPU). */
 struct pfd_counter {
 	__u64 packets;
 	__u64 bytes;

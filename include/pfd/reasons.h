@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Verdict reasons of the fast path: why a packet was forwarded, passed to
- * the kernel, or (a block prefix only) dropped. Used by the BPF counters and
- * by pfd's CLI and metrics. Values are ABI: append only; retire an entry by
- * renaming it UNUSED_<value>, never by reusing its number. At most
- * PFD_REASON_SLOTS entries.
+ * the kernel, dropped (a block prefix only) or answered (a syn-protect SYN).
+ * Used by the BPF counters and by pfd's CLI and metrics. Values are ABI:
+ * append only; retire an entry by renaming it UNUSED_<value>, never by
+ * reusing its number. At most PFD_REASON_SLOTS entries.
  *
  * X(name, value, metric-label, text)
  */
@@ -36,7 +36,8 @@
 	X(KEEPALIVE,	19, "keepalive",	"flowtable keep-alive: left to the kernel") \
 	X(NOT_HOST,	20, "not_host",		"destination MAC not this host (XDP: group bit only)") \
 	X(RULESET_CHANGED, 21, "ruleset_changed", "ruleset changed since the flow was accepted") \
-	X(BLOCKED,	22, "blocked",		"dropped: source or destination in a block prefix")
+	X(BLOCKED,	22, "blocked",		"dropped: source or destination in a block prefix") \
+	X(SYN_COOKIE,	23, "syn_cookie",	"answered: SYN-ACK with a SYN cookie (syn-protect)")
 
 enum pfd_reason {
 #define PFD_REASON_ENUM(name, value, label, text)	PFD_R_##name = value,

@@ -218,6 +218,7 @@ static inline struct pfd_xdp *lab_xdp_open(void)
 		if (err)
 			goto err_destroy;
 	}
+	xdp->rodata->pfd_synp_helpers = pfd_bpf_have_syncookie_helpers();
 	err = pfd_xdp__load(xdp);
 	if (err)
 		goto err_destroy;

@@ -212,6 +212,25 @@ static void test_full(const struct pfd_maps *m)
 	T_TRUE(pfd_block_sync(m, many, PFD_MAX_BLOCKS + 1) < 0,
 	       "one more than the maps hold is an error");
 	T_EQ(slot_of(m, &many[0], NULL), 0, "and the installed ones stay");
+
+	/* A reload that replaces every prefix of a full list: the new ones
+	 * find no slot and no trie room until the old ones are out. */
+	static struct pfd_block_rule other[PFD_MAX_BLOCKS];
+	struct pfd_block_stat *st = NULL;
+	int n;
+
+	for (unsigned int i = 0; i < PFD_MAX_BLOCKS; i++) {
+		other[i] = many[i];
+		other[i].prefix.addr[0] = htonl(0x0b000000 + i);
+	}
+	T_EQ(pfd_block_sync(m, other, PFD_MAX_BLOCKS), 0, "a full list replaced by another fits");
+	n = pfd_block_read(m, &st);
+	T_EQ(n, PFD_MAX_BLOCKS, "4096 read back after the swap");
+	T_TRUE(n > 0 && st[0].prefix.addr[0] == htonl(0x0b000000) &&
+		       st[n - 1].prefix.addr[0] == htonl(0x0b000000 + PFD_MAX_BLOCKS - 1),
+	       "and they are the new ones");
+	T_EQ(slot_of(m, &many[0], NULL), -1, "the old ones are gone");
+	free(st);
 	T_OK(pfd_block_sync(m, NULL, 0), "emptied again");
 }
 

@@ -56,6 +56,32 @@ static void check_prefixes(const struct pfd_prefix *p, unsigned int n)
 	}
 }
 
+/* syn-protect lines: what pfd/synp.c and the maps take for granted. */
+static void check_synp(const struct pfd_config *cfg)
+{
+	const uint32_t options =
+		PFD_SYNP_F_MSS | PFD_SYNP_F_WSCALE | PFD_SYNP_F_TIMESTAMP | PFD_SYNP_F_SACK_PERM;
+	unsigned int i, j, services = 0;
+
+	FUZZ_CHECK(cfg->n_synp <= PFD_MAX_SYNP_RULES);
+	for (i = 0; i < cfg->n_synp; i++) {
+		const struct pfd_synp_rule *r = &cfg->synp[i];
+
+		FUZZ_CHECK(r->n_prefixes >= 1 && r->n_prefixes <= PFD_SYNP_LINE_MAX);
+		FUZZ_CHECK(r->n_ports >= 1 && r->n_ports <= PFD_SYNP_LINE_MAX);
+		check_prefixes(r->prefixes, r->n_prefixes);
+		for (j = 0; j < r->n_ports; j++)
+			FUZZ_CHECK(r->ports[j] != 0);
+		FUZZ_CHECK(!(r->flags & ~options));
+		FUZZ_CHECK(r->has_options == (r->flags != 0));
+		FUZZ_CHECK(!(r->flags & PFD_SYNP_F_MSS) || r->mss);
+		FUZZ_CHECK(r->wscale <= 14);
+		FUZZ_CHECK(i == 0 || r->line > cfg->synp[i - 1].line);
+		services += r->n_prefixes * r->n_ports;
+	}
+	FUZZ_CHECK(services <= PFD_MAX_SYNP);
+}
+
 static void check_config(const struct pfd_config *cfg)
 {
 	unsigned int i;
@@ -72,6 +98,7 @@ static void check_config(const struct pfd_config *cfg)
 	FUZZ_CHECK(cfg->egress);
 	check_prefixes(cfg->allow, cfg->n_allow);
 	check_prefixes(cfg->deny, cfg->n_deny);
+	check_synp(cfg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,10 +4,12 @@
  * pfd_nft_parse_gen() (NEWGEN, the ruleset generation mark mode revalidates
  * against), pfd_nft_parse_flowtable() and pfd_nft_parse_chain(), whose own
  * attribute checks stand between the socket and libnftnl, which exit()s on
- * what it takes for ABI breakage: libFuzzer reports such an exit as a crash.
+ * what it takes for ABI breakage: libFuzzer reports such an exit as a crash;
+ * and pfd_nft_parse_synproxy() (rules and objects, walked without libnftnl).
  * The input is one netlink message (tests/fuzz/fuzz.h); each parser refuses
  * the other types at once. nlmsg_seq, which no parser reads, picks the row
- * capacity pfd_nft_parse_chain gets (0..7), so that -E2BIG is fuzzed too.
+ * capacity pfd_nft_parse_chain and pfd_nft_parse_synproxy get (0..7), so
+ * that -E2BIG is fuzzed too.
  * Seeds from tests/fuzz/mkseeds.c (built with libnftnl, as in the unit tests).
  */
 #include <errno.h>
@@ -62,6 +64,22 @@ static void check_chain(const struct nlmsghdr *nlh)
 	free(rows);
 }
 
+static void check_synproxy(const struct nlmsghdr *nlh)
+{
+	unsigned int max = nlh->nlmsg_seq % 8, n = ~0U;
+	/* exactly max rows on the heap, as for the chains */
+	struct pfd_nft_synproxy *rows = malloc(max * sizeof(*rows) + !max);
+	int err;
+
+	if (!rows)
+		abort();
+	err = pfd_nft_parse_synproxy(nlh, rows, max, &n);
+	FUZZ_CHECK(err == 0 || err == -EINVAL || err == -E2BIG);
+	FUZZ_CHECK(n <= max);
+	FUZZ_CHECK(err != -E2BIG || n == max);
+	free(rows);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nlmsghdr *nlh = fuzz_nlmsg(data, size);
@@ -71,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_gen(nlh);
 	check_flowtable(nlh);
 	check_chain(nlh);
+	check_synproxy(nlh);
 	free(nlh);
 	return 0;
 }

@@ -21,7 +21,10 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/flowtable.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
 #include <linux/fib_rules.h>
 #include <linux/genetlink.h>
 #include <linux/if_addr.h>
@@ -422,6 +425,65 @@ static void nft_chain_seed(const char *name, __u16 family, int hooknum, const ch
 	write_msg("nft", name, nlh);
 }
 
+/* A rule with n synproxy expressions after tcp dport 80 (seq: the row
+ * capacity, as for the chains). */
+static void nft_rule_seed(const char *name, int n, __u32 seq)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *e;
+	struct nlmsghdr *nlh;
+	int i;
+
+	if (!r)
+		die("nftnl_rule_alloc");
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "synp");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "in");
+	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, 4);
+	e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("cmp");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set_u16(e, NFTNL_EXPR_CMP_DATA, htons(80));
+	nftnl_rule_add_expr(r, e);
+	for (i = 0; i < n; i++) {
+		e = nftnl_expr_alloc("synproxy");
+		nftnl_expr_set_u16(e, NFTNL_EXPR_SYNPROXY_MSS, (uint16_t)(1460 - i));
+		nftnl_expr_set_u8(e, NFTNL_EXPR_SYNPROXY_WSCALE, 7);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SYNPROXY_FLAGS, 0xf);
+		nftnl_rule_add_expr(r, e);
+	}
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_MULTI, seq);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	write_msg("nft", name, nlh);
+}
+
+static void nft_obj_seed(void)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!o)
+		die("nftnl_obj_alloc");
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, "synp");
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, "obj1");
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_SYNPROXY);
+	nftnl_obj_set_u16(o, NFTNL_OBJ_SYNPROXY_MSS, 1400);
+	nftnl_obj_set_u8(o, NFTNL_OBJ_SYNPROXY_WSCALE, 5);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_SYNPROXY_FLAGS, 0x3);
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_MULTI, 4);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	write_msg("nft", "obj-synproxy", nlh);
+}
+
 static void nft_seeds(void)
 {
 	static const char *const two[] = { "eth0", "veth-lab1", NULL };
@@ -437,6 +499,11 @@ static void nft_seeds(void)
 	nft_chain_seed("chain-inet-ingress", NFPROTO_INET, NF_INET_INGRESS, "wan0", NULL, 4);
 	nft_chain_seed("chain-ip-forward", NFPROTO_IPV4, NF_INET_FORWARD, NULL, NULL, 4);
 	nft_chain_seed("chain-regular", NFPROTO_INET, -1, NULL, NULL, 4);
+	nft_rule_seed("rule-synproxy", 1, 4);
+	nft_rule_seed("rule-nosynproxy", 0, 4);
+	/* two statements, room for one: -E2BIG */
+	nft_rule_seed("rule-synproxy-e2big", 2, 1);
+	nft_obj_seed();
 }
 
 /* ---- state file, as the daemon writes it ---- */

@@ -309,6 +309,39 @@ static void test_full(void)
 	T_EQ(cfg->block[1].prefix.len, 48, "block[1] length");
 	T_EQ(cfg->block[1].line, 16, "block line recorded");
 	T_EQ(cfg->block[2].dry_run, true, "block ... dry-run");
+	T_EQ(cfg->n_synp, 2, "syn-protect count");
+	if (cfg->n_synp == 2) {
+		const struct pfd_synp_rule *s0 = &cfg->synp[0], *s1 = &cfg->synp[1];
+
+		T_EQ(s0->n_prefixes, 2, "syn-protect[0] prefixes");
+		T_STR(inet_ntop(AF_INET, s0->prefixes[0].addr, a, sizeof(a)), "192.0.2.0",
+		      "syn-protect[0] prefix 0");
+		T_EQ(s0->prefixes[0].len, 24, "syn-protect[0] prefix 0 length");
+		T_EQ(s0->prefixes[1].family, AF_INET6, "syn-protect[0] prefix 1 family");
+		T_STR(inet_ntop(AF_INET6, s0->prefixes[1].addr, a, sizeof(a)),
+		      "2001:db8:1::", "syn-protect[0] prefix 1");
+		T_EQ(s0->prefixes[1].len, 48, "syn-protect[0] prefix 1 length");
+		T_EQ(s0->n_ports, 2, "syn-protect[0] ports");
+		T_EQ(s0->ports[0], 80, "syn-protect[0] port 0");
+		T_EQ(s0->ports[1], 443, "syn-protect[0] port 1");
+		T_EQ(s0->has_options, true, "syn-protect[0] has options");
+		T_EQ(s0->flags,
+		     PFD_SYNP_F_MSS | PFD_SYNP_F_WSCALE | PFD_SYNP_F_TIMESTAMP |
+			     PFD_SYNP_F_SACK_PERM,
+		     "syn-protect[0] flags");
+		T_EQ(s0->mss, 1460, "syn-protect[0] mss");
+		T_EQ(s0->wscale, 7, "syn-protect[0] wscale");
+		T_EQ(s0->dry_run, false, "syn-protect[0] answers");
+		T_EQ(s0->line, 18, "syn-protect[0] line recorded");
+		T_EQ(s1->n_prefixes, 1, "syn-protect[1] prefixes");
+		T_EQ(s1->prefixes[0].len, 32, "syn-protect[1] address without length");
+		T_EQ(s1->n_ports, 1, "syn-protect[1] ports");
+		T_EQ(s1->ports[0], 22, "syn-protect[1] port");
+		T_EQ(s1->has_options, false, "syn-protect[1] takes the ruleset's options");
+		T_EQ(s1->flags, 0, "syn-protect[1] no flags");
+		T_EQ(s1->dry_run, true, "syn-protect[1] dry-run");
+		T_EQ(s1->line, 19, "syn-protect[1] line recorded");
+	}
 	T_EQ(cfg->dry_run, true, "dry-run");
 	T_EQ(cfg->min_packets, 16, "min-packets");
 	T_EQ(cfg->heartbeat_interval_ms, 250, "heartbeat-interval ms");
@@ -338,6 +371,7 @@ static const struct {
 	{ "allow", "allow 2001:db8::/32" },
 	{ "deny", "deny 192.0.2.0/24" },
 	{ "block", "block 192.0.2.0/24 2001:db8::/32 dry-run" },
+	{ "syn-protect", "syn-protect 192.0.2.0/24 tcp 80" },
 	{ "dry-run", "dry-run on" },
 	{ "min-packets", "min-packets 100" },
 	{ "heartbeat-interval", "heartbeat-interval 500ms" },
@@ -508,6 +542,334 @@ static void test_prefix_match(void)
 	T_EQ(pfd_prefix_match(NULL, 0, AF_INET, addr), false, "empty list matches nothing");
 }
 
+/* ---- syn-protect ---- */
+
+static void check_prefix(const struct pfd_prefix *p, const char *addr, unsigned int len,
+			 const char *what)
+{
+	struct pfd_prefix want = { .len = len };
+	char name[160];
+
+	want.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	inet_pton(want.family, addr, want.addr);
+	snprintf(name, sizeof(name), "%s: %s/%u", what, addr, len);
+	T_BYTES(p, sizeof(*p), &want, sizeof(want), name);
+}
+
+static void test_synp_accepted(void)
+{
+	static const char text[] =
+		"syn-protect 192.0.2.0/24 198.51.100.7 2001:db8:1::/48 ::/0 tcp 80 443 8080\n"
+		"# prefixes of both families, several ports\n"
+		"syn-protect 203.0.113.0/24 tcp 22 mss 1460 wscale 7 timestamp sack-perm\n"
+		"syn-protect 2001:db8:2::/64 tcp 25 dry-run\n"
+		"syn-protect 192.0.2.0/24 192.0.2.0/24 0.0.0.0/0 tcp 53 53 1 65535 53 "
+		"timestamp dry-run wscale 0 mss 65535\n"
+		"syn-protect 192.0.2.0/25 tcp 80 sack-perm\n"
+		"syn-protect 192.0.2.0/24 tcp 81 wscale 14\n";
+	const struct pfd_synp_rule *r;
+	struct pfd_config *cfg;
+	int rc;
+
+	cfg = parse_quiet(text, &rc);
+	T_OK(rc, "syn-protect lines accepted");
+	if (rc || !cfg)
+		return;
+	T_EQ(cfg->n_synp, 6, "six syn-protect lines");
+	if (cfg->n_synp != 6) {
+		pfd_config_free(cfg);
+		return;
+	}
+
+	r = &cfg->synp[0];
+	T_EQ(r->line, 1, "line 1: line");
+	T_EQ(r->n_prefixes, 4, "line 1: four prefixes");
+	check_prefix(&r->prefixes[0], "192.0.2.0", 24, "line 1 prefix 0");
+	check_prefix(&r->prefixes[1], "198.51.100.7", 32, "line 1 prefix 1");
+	check_prefix(&r->prefixes[2], "2001:db8:1::", 48, "line 1 prefix 2");
+	check_prefix(&r->prefixes[3], "::", 0, "line 1 prefix 3");
+	T_EQ(r->n_ports, 3, "line 1: three ports");
+	T_TRUE(r->ports[0] == 80 && r->ports[1] == 443 && r->ports[2] == 8080,
+	       "line 1: ports 80 443 8080 in order");
+	T_EQ(r->has_options, false, "line 1: no options");
+	T_TRUE(r->flags == 0 && r->mss == 0 && r->wscale == 0, "line 1: flags, mss, wscale 0");
+	T_EQ(r->dry_run, false, "line 1: answers");
+
+	r = &cfg->synp[1];
+	T_EQ(r->line, 3, "line 3: line (after a comment)");
+	T_EQ(r->n_prefixes, 1, "line 3: one prefix");
+	check_prefix(&r->prefixes[0], "203.0.113.0", 24, "line 3 prefix");
+	T_TRUE(r->n_ports == 1 && r->ports[0] == 22, "line 3: port 22");
+	T_EQ(r->has_options, true, "line 3: options");
+	T_EQ(r->flags,
+	     PFD_SYNP_F_MSS | PFD_SYNP_F_WSCALE | PFD_SYNP_F_TIMESTAMP | PFD_SYNP_F_SACK_PERM,
+	     "line 3: all four options");
+	T_EQ(r->mss, 1460, "line 3: mss");
+	T_EQ(r->wscale, 7, "line 3: wscale");
+	T_EQ(r->dry_run, false, "line 3: answers");
+
+	r = &cfg->synp[2];
+	T_EQ(r->line, 4, "line 4: line");
+	check_prefix(&r->prefixes[0], "2001:db8:2::", 64, "line 4 prefix");
+	T_TRUE(r->n_prefixes == 1 && r->n_ports == 1 && r->ports[0] == 25, "line 4: port 25");
+	T_EQ(r->dry_run, true, "line 4: dry-run");
+	T_EQ(r->has_options, false, "line 4: dry-run is not an option of the SYN-ACK");
+	T_EQ(r->flags, 0, "line 4: no flags");
+
+	r = &cfg->synp[3];
+	T_EQ(r->line, 5, "line 5: line");
+	T_EQ(r->n_prefixes, 2, "line 5: a repeated prefix counts once");
+	check_prefix(&r->prefixes[0], "192.0.2.0", 24, "line 5 prefix 0");
+	check_prefix(&r->prefixes[1], "0.0.0.0", 0, "line 5 prefix 1");
+	T_EQ(r->n_ports, 3, "line 5: a repeated port counts once");
+	T_TRUE(r->ports[0] == 53 && r->ports[1] == 1 && r->ports[2] == 65535,
+	       "line 5: ports 53 1 65535, first occurrence order");
+	T_EQ(r->dry_run, true, "line 5: dry-run among the options");
+	T_EQ(r->has_options, true, "line 5: options");
+	T_EQ(r->flags, PFD_SYNP_F_TIMESTAMP | PFD_SYNP_F_WSCALE | PFD_SYNP_F_MSS,
+	     "line 5: timestamp, wscale, mss in any order");
+	T_EQ(r->wscale, 0, "line 5: wscale 0 is a value");
+	T_EQ(r->mss, 65535, "line 5: mss 65535");
+
+	r = &cfg->synp[4];
+	T_EQ(r->line, 6, "line 6: line");
+	check_prefix(&r->prefixes[0], "192.0.2.0", 25,
+		     "line 6: /25 inside line 1's /24, same port");
+	T_TRUE(r->n_ports == 1 && r->ports[0] == 80, "line 6: port 80");
+	T_EQ(r->has_options, true, "line 6: sack-perm alone is an option");
+	T_EQ(r->flags, PFD_SYNP_F_SACK_PERM, "line 6: sack-perm only");
+	T_TRUE(r->mss == 0 && r->wscale == 0, "line 6: mss, wscale unset");
+
+	r = &cfg->synp[5];
+	T_EQ(r->line, 7, "line 7: line");
+	check_prefix(&r->prefixes[0], "192.0.2.0", 24, "line 7: line 1's prefix, another port");
+	T_TRUE(r->n_ports == 1 && r->ports[0] == 81, "line 7: port 81");
+	T_EQ(r->flags, PFD_SYNP_F_WSCALE, "line 7: wscale only");
+	T_EQ(r->wscale, 14, "line 7: wscale 14");
+	T_EQ(r->mss, 0, "line 7: mss unset");
+	pfd_config_free(cfg);
+}
+
+/* Parses text, which must be refused with exactly one message: want, from
+ * the file name on. */
+static void synp_refused(const char *text, const char *want)
+{
+	struct pfd_config *cfg = SENTINEL;
+	char what[512], *log, *at, *nl;
+	int rc;
+
+	capture_begin();
+	rc = pfd_config_parse("t.conf", text, &cfg);
+	log = capture_end();
+	snprintf(what, sizeof(what), "refused: %.400s", want);
+	T_EQ(rc, -EINVAL, what);
+	T_TRUE(cfg == SENTINEL, what);
+	at = strstr(log, "t.conf:");
+	nl = at ? strchr(at, '\n') : NULL;
+	T_TRUE(nl && !nl[1] && strchr(log, '\n') == nl, what); /* one message, no other */
+	if (nl)
+		*nl = '\0';
+	T_STR(at, want, what);
+	free(log);
+}
+
+static void test_synp_refused(void)
+{
+	static const struct {
+		const char *text, *want;
+	} rows[] = {
+		{ "syn-protect", "t.conf:1:13: syn-protect: missing value" },
+		{ "syn-protect tcp 80",
+		  "t.conf:1:13: syn-protect: expected PREFIX... tcp PORT..., got \"tcp\"" },
+		{ "syn-protect dry-run", "t.conf:1:13: syn-protect: expected a destination prefix, "
+					 "or tcp, got \"dry-run\"" },
+		{ "syn-protect 192.0.2.0/24 2001:db8::/32",
+		  "t.conf:1:26: syn-protect: expected tcp PORT... after the prefixes" },
+		{ "syn-protect 192.0.2.0/24 80",
+		  "t.conf:1:26: syn-protect: expected a destination prefix, or tcp, got \"80\"" },
+		{ "syn-protect 192.0.2.0/24 TCP 80",
+		  "t.conf:1:26: syn-protect: expected a destination prefix, or tcp, got \"TCP\"" },
+		{ "syn-protect 192.0.2.0/24 udp 53",
+		  "t.conf:1:26: syn-protect: expected a destination prefix, or tcp, got \"udp\"" },
+		{ "syn-protect 192.0.2.0/24 tcp",
+		  "t.conf:1:26: syn-protect: expected at least one port after tcp" },
+		{ "syn-protect ::ffff:192.0.2.0/120 tcp 80",
+		  "t.conf:1:13: syn-protect: ::ffff:192.0.2.0/120 is IPv4-mapped; write it as "
+		  "192.0.2.0/24" },
+		{ "syn-protect 192.0.2.0/24 tcp dry-run",
+		  "t.conf:1:30: syn-protect: expected at least one port after tcp" },
+		{ "syn-protect 192.0.2.0/24 tcp 0",
+		  "t.conf:1:30: syn-protect: port: expected 1-65535, got \"0\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 65536",
+		  "t.conf:1:33: syn-protect: port: expected 1-65535, got \"65536\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 99999999999999999999999",
+		  "t.conf:1:30: syn-protect: port: expected 1-65535, got "
+		  "\"99999999999999999999999\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80x",
+		  "t.conf:1:30: syn-protect: port: expected 1-65535, got \"80x\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 timestmp",
+		  "t.conf:1:33: syn-protect: expected mss, wscale, timestamp, sack-perm or "
+		  "dry-run, "
+		  "got \"timestmp\" (did you mean \"timestamp\"?)" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 sack",
+		  "t.conf:1:33: syn-protect: expected mss, wscale, timestamp, sack-perm or "
+		  "dry-run, "
+		  "got \"sack\" (did you mean \"sack-perm\"?)" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 mss 1460 dryrun",
+		  "t.conf:1:42: syn-protect: expected mss, wscale, timestamp, sack-perm or "
+		  "dry-run, "
+		  "got \"dryrun\" (did you mean \"dry-run\"?)" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 drop",
+		  "t.conf:1:33: syn-protect: expected mss, wscale, timestamp, sack-perm or "
+		  "dry-run, "
+		  "got \"drop\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 tcp 443",
+		  "t.conf:1:33: syn-protect: expected mss, wscale, timestamp, sack-perm or "
+		  "dry-run, "
+		  "got \"tcp\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 mss",
+		  "t.conf:1:33: syn-protect: mss needs a value" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 mss 0",
+		  "t.conf:1:37: syn-protect: mss: expected 1-65535, got \"0\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 mss 65536",
+		  "t.conf:1:37: syn-protect: mss: expected 1-65535, got \"65536\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 mss timestamp",
+		  "t.conf:1:37: syn-protect: mss: expected 1-65535, got \"timestamp\"" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 timestamp wscale",
+		  "t.conf:1:43: syn-protect: wscale needs a value" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 wscale 15",
+		  "t.conf:1:40: syn-protect: wscale: expected 0-14, got \"15\"" },
+		{ "syn-protect 192.0.2.1/24 tcp 80",
+		  "t.conf:1:13: syn-protect: 192.0.2.1/24 has host bits set; did you mean "
+		  "192.0.2.0/24?" },
+		{ "syn-protect 198.51.100.0/24 2001:db8::1/64 tcp 80",
+		  "t.conf:1:29: syn-protect: 2001:db8::1/64 has host bits set; did you mean "
+		  "2001:db8::/64?" },
+		{ "syn-protect 192.0.2.0/33 tcp 80",
+		  "t.conf:1:13: syn-protect: 192.0.2.0/33: prefix length out of range (0-32)" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 443\n"
+		  "syn-protect 198.51.100.0/24 192.0.2.0/24 tcp 22 443",
+		  "t.conf:2:1: syn-protect: 192.0.2.0/24 port 443 is already protected on line 1" },
+		{ "syn-protect 2001:db8::/32 tcp 80\n"
+		  "\n"
+		  "syn-protect 2001:db8::/32 tcp 80 dry-run",
+		  "t.conf:3:1: syn-protect: 2001:db8::/32 port 80 is already protected on line 1" },
+		{ "syn-protect \"192.0.2.0/24\" tcp 80",
+		  "t.conf:1:13: syn-protect: unexpected quoted string" },
+		{ "syn-protect 192.0.2.0/24 \"tcp\" 80",
+		  "t.conf:1:26: syn-protect: unexpected quoted string" },
+		{ "syn-protect 192.0.2.0/24 tcp \"80\"",
+		  "t.conf:1:30: syn-protect: unexpected quoted string" },
+		{ "syn-protect 192.0.2.0/24 tcp 80 \"dry-run\"",
+		  "t.conf:1:33: syn-protect: unexpected quoted string" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		synp_refused(rows[i].text, rows[i].want);
+}
+
+/* A line holds at most 15 arguments: prefixes + tcp + ports + options. */
+static void test_synp_line_length(void)
+{
+	char text[512], want[128];
+	struct pfd_config *cfg;
+	size_t len;
+	int i, rc, col;
+
+	/* 13 prefixes and a port: the most prefixes a line can have */
+	len = snprintf(text, sizeof(text), "syn-protect");
+	for (i = 1; i <= 13; i++)
+		len += snprintf(text + len, sizeof(text) - len, " 10.0.0.%d", i);
+	snprintf(text + len, sizeof(text) - len, " tcp 80");
+	cfg = parse_quiet(text, &rc);
+	T_OK(rc, "13 prefixes, tcp, one port: accepted");
+	T_TRUE(cfg && cfg->n_synp == 1 && cfg->synp[0].n_prefixes == 13 &&
+		       cfg->synp[0].prefixes[12].addr[0] == htonl(0x0a00000d) &&
+		       cfg->synp[0].n_ports == 1,
+	       "13 prefixes stored");
+	pfd_config_free(cfg);
+
+	/* a prefix, tcp and 13 ports */
+	len = snprintf(text, sizeof(text), "syn-protect 192.0.2.0/24 tcp");
+	for (i = 1; i <= 13; i++)
+		len += snprintf(text + len, sizeof(text) - len, " %d", 1000 + i);
+	cfg = parse_quiet(text, &rc);
+	T_OK(rc, "one prefix, tcp, 13 ports: accepted");
+	T_TRUE(cfg && cfg->n_synp == 1 && cfg->synp[0].n_ports == 13 &&
+		       cfg->synp[0].ports[12] == 1013,
+	       "13 ports stored");
+	pfd_config_free(cfg);
+
+	/* 16 arguments: the tokenizer's limit, at the 16th */
+	len = snprintf(text, sizeof(text), "syn-protect");
+	for (i = 1; i <= 13; i++)
+		len += snprintf(text + len, sizeof(text) - len, " 10.0.0.%d", i);
+	col = (int)len + 2 + 7; /* " tcp 80 " then 443 */
+	snprintf(text + len, sizeof(text) - len, " tcp 80 443");
+	snprintf(want, sizeof(want), "t.conf:1:%d: syn-protect: too many arguments", col);
+	synp_refused(text, want);
+
+	/* 15 prefixes and no tcp: refused for the missing tcp (and no room
+	 * for more than 14 prefixes is needed to say so) */
+	len = snprintf(text, sizeof(text), "syn-protect");
+	for (i = 1; i <= 15; i++) {
+		col = (int)len + 2;
+		len += snprintf(text + len, sizeof(text) - len, " 10.0.0.%d", i);
+	}
+	snprintf(want, sizeof(want),
+		 "t.conf:1:%d: syn-protect: expected tcp PORT... after the prefixes", col);
+	synp_refused(text, want);
+
+	/* 14 prefixes, tcp, no port */
+	len = snprintf(text, sizeof(text), "syn-protect");
+	for (i = 1; i <= 14; i++)
+		len += snprintf(text + len, sizeof(text) - len, " 2001:db8::%x", i);
+	col = (int)len + 2;
+	snprintf(text + len, sizeof(text) - len, " tcp");
+	snprintf(want, sizeof(want),
+		 "t.conf:1:%d: syn-protect: expected at least one port after tcp", col);
+	synp_refused(text, want);
+}
+
+/* At most 64 lines; services (prefixes x ports) at most 4096 in all. */
+static void test_synp_limits(void)
+{
+	static char text[64 * 160 + 128];
+	struct pfd_config *cfg;
+	unsigned int services = 0, j;
+	size_t len = 0;
+	int i, k, rc;
+
+	for (i = 0; i < PFD_MAX_SYNP_RULES; i++)
+		len += snprintf(text + len, sizeof(text) - len, "syn-protect 10.%d.0.0/16 tcp 80\n",
+				i);
+	cfg = parse_quiet(text, &rc);
+	T_OK(rc, "64 syn-protect lines accepted");
+	T_EQ(cfg ? cfg->n_synp : 0, 64, "64 lines stored");
+	T_EQ(cfg && cfg->n_synp == 64 ? cfg->synp[63].line : 0, 64, "the last one's line");
+	pfd_config_free(cfg);
+	snprintf(text + len, sizeof(text) - len, "syn-protect 192.0.2.0/24 tcp 80\n");
+	synp_refused(text, "t.conf:65:1: syn-protect: too many syn-protect lines (at most 64)");
+
+	/* The most a line holds is 7 prefixes x 7 ports (15 arguments), so
+	 * 64 lines hold at most 3136 services: the parser's 4096 limit cannot
+	 * be reached from a file (pfd_synp_sync's is tested in tests/bpf). */
+	len = 0;
+	for (i = 0; i < PFD_MAX_SYNP_RULES; i++) {
+		len += snprintf(text + len, sizeof(text) - len, "syn-protect");
+		for (k = 1; k <= 7; k++)
+			len += snprintf(text + len, sizeof(text) - len, " 10.%d.%d.0/24", i, k);
+		len += snprintf(text + len, sizeof(text) - len, " tcp 1 2 3 4 5 6 7\n");
+	}
+	cfg = parse_quiet(text, &rc);
+	T_OK(rc, "64 lines of 7 prefixes x 7 ports accepted");
+	for (j = 0; cfg && j < cfg->n_synp; j++)
+		services += cfg->synp[j].n_prefixes * cfg->synp[j].n_ports;
+	T_EQ(services, 64 * 49, "3136 services stored");
+	pfd_config_free(cfg);
+}
+
 static void test_examples(void)
 {
 	struct pfd_config *cfg = NULL;
@@ -533,6 +895,19 @@ static void test_examples(void)
 	T_EQ(cfg ? cfg->n_block : 0, 3, "examples/pfd.conf.block: three block prefixes");
 	T_TRUE(cfg && !cfg->block[0].dry_run && cfg->block[2].dry_run,
 	       "examples/pfd.conf.block: the last one in dry run");
+	pfd_config_free(cfg);
+	free(log);
+
+	cfg = NULL;
+	capture_begin();
+	rc = pfd_config_load("examples/pfd.conf.syn-protect", &cfg);
+	log = capture_end();
+	T_OK(rc, "examples/pfd.conf.syn-protect loads");
+	T_STR(log, "", "examples/pfd.conf.syn-protect: no message");
+	T_EQ(cfg ? cfg->n_synp : 0, 2, "examples/pfd.conf.syn-protect: two lines");
+	T_TRUE(cfg && cfg->synp[0].n_ports == 2 && cfg->synp[0].mss == 1460 &&
+		       cfg->synp[1].mss == 1440 && cfg->synp[1].prefixes[0].family == AF_INET6,
+	       "examples/pfd.conf.syn-protect: ports 80 443, mss 1460 (v4) and 1440 (v6)");
 	pfd_config_free(cfg);
 	free(log);
 
@@ -586,6 +961,13 @@ static void test_random(void)
 		"4G",
 		"-",
 		"dry-run",
+		"syn-protect",
+		"tcp",
+		"mss",
+		"wscale",
+		"timestamp",
+		"sack-perm",
+		"65535",
 	};
 	unsigned int seed =
 		getenv("T_SEED") ? strtoul(getenv("T_SEED"), NULL, 0) : (unsigned long)time(NULL);
@@ -631,6 +1013,10 @@ int main(void)
 	test_too_many_devices();
 	test_load_errors();
 	test_prefix_match();
+	test_synp_accepted();
+	test_synp_refused();
+	test_synp_line_length();
+	test_synp_limits();
 	test_examples();
 	test_random();
 	return t_done();

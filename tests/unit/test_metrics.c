@@ -86,6 +86,63 @@ int main(void)
 		in.n_blocks = 0;
 	}
 
+	/* syn-protect: one line per armed rule, labelled with its line number
+	 * (slot + 1) and its mode; none at all when no line is armed */
+	{
+		struct pfd_synp_stat synp[3] = {
+			{ .index = 0, .services = 4, .packets = 7, .bytes = 420 },
+			{ .index = 2,
+			  .services = 1,
+			  .val = { .index = 2, .flags = PFD_SYNP_F_DRY_RUN | PFD_SYNP_F_TIMESTAMP },
+			  .packets = 3 },
+			{ .index = 63,
+			  .services = 2,
+			  .val = { .index = 63, .flags = PFD_SYNP_F_TIMESTAMP },
+			  .packets = 18446744073709551615ULL },
+		};
+		const char *lines =
+			"# HELP pfd_syn_protect_syns_total SYNs to the services of a syn-protect "
+			"line (answered at XDP unless its mode is dry-run; see reason "
+			"syn_cookie)\n"
+			"# TYPE pfd_syn_protect_syns_total counter\n"
+			"pfd_syn_protect_syns_total{rule=\"1\",mode=\"answer\"} 7\n"
+			"pfd_syn_protect_syns_total{rule=\"3\",mode=\"dry-run\"} 3\n"
+			"pfd_syn_protect_syns_total{rule=\"64\",mode=\"answer\"} "
+			"18446744073709551615\n";
+		const char *all_dry = "pfd_syn_protect_syns_total{rule=\"1\",mode=\"dry-run\"} 7\n"
+				      "pfd_syn_protect_syns_total{rule=\"3\",mode=\"dry-run\"} 3\n"
+				      "pfd_syn_protect_syns_total{rule=\"64\",mode=\"dry-run\"} "
+				      "18446744073709551615\n";
+		char *at;
+
+		T_OK(pfd_metrics_write(path, &in), "metrics without syn-protect written");
+		T_TRUE(read_all(path, body, sizeof(body)) > 0 && !strstr(body, "syn_protect"),
+		       "no armed line: no pfd_syn_protect_syns_total at all, not even its HELP");
+
+		in.synp = synp;
+		in.n_synp = 3;
+		T_OK(pfd_metrics_write(path, &in), "metrics with syn-protect written");
+		T_TRUE(read_all(path, body, sizeof(body)) > 0, "read back");
+		at = strstr(body, "# HELP pfd_syn_protect_syns_total ");
+		T_TRUE(at && !strncmp(at, lines, strlen(lines)),
+		       "HELP, TYPE, then a line per armed rule: rule N, answer or dry-run");
+		T_TRUE(at && at > body && at[-1] == '\n', "the HELP line starts a line");
+		T_TRUE(at && strstr(body, "pfd_syn_protect") == at + strlen("# HELP "),
+		       "nothing of it before the HELP line");
+		T_TRUE(at && !strstr(at + strlen(lines), "pfd_syn_protect"),
+		       "and no other sample after");
+
+		in.synp_dry_run = true;
+		T_OK(pfd_metrics_write(path, &in), "metrics with syn-protect in global dry-run");
+		T_TRUE(read_all(path, body, sizeof(body)) > 0 && strstr(body, all_dry),
+		       "global dry-run: every line dry-run");
+		T_TRUE(!strstr(body, "mode=\"answer\""), "and none answers");
+
+		in.synp = NULL;
+		in.n_synp = 0;
+		in.synp_dry_run = false;
+	}
+
 	/* a planted symlink at the temporary's name (a shared textfile
 	 * directory): removed, not followed */
 	{

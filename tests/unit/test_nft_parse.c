@@ -4,7 +4,9 @@
  * and chain messages built with libnftnl, as the kernel would send them in a
  * dump, and NEWGEN messages built with libmnl. Checks every field pfd uses,
  * the netdev-chain rows (one per device, inet ingress included, other chains
- * none), and refusal of damaged messages.
+ * none), the synproxy statements of rules and objects (libnftnl's encoding,
+ * and hand-built ones libnftnl would not parse), and refusal of damaged
+ * messages.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,7 +16,10 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
 #include <libnftnl/flowtable.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -274,6 +279,309 @@ static void test_random(void)
 	T_TRUE(ok > 0 && refused > 0, "random damage: both outcomes seen");
 }
 
+/* A rule: tcp dport 80, then one synproxy expression per entry of sp
+ * (mss 0: a counter instead), as nft(8) would send it. */
+static struct nlmsghdr *build_rule(char *buf, const struct pfd_nft_synproxy *sp, int n)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *e;
+	struct nlmsghdr *nlh;
+	int i;
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "t");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "in");
+	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, 4);
+	e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("cmp");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set_u16(e, NFTNL_EXPR_CMP_DATA, htons(80));
+	nftnl_rule_add_expr(r, e);
+	for (i = 0; i < n; i++) {
+		if (!sp[i].mss) {
+			nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
+			continue;
+		}
+		e = nftnl_expr_alloc("synproxy");
+		nftnl_expr_set_u16(e, NFTNL_EXPR_SYNPROXY_MSS, sp[i].mss);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_SYNPROXY_WSCALE, sp[i].wscale);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SYNPROXY_FLAGS, sp[i].flags);
+		nftnl_rule_add_expr(r, e);
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_MULTI, 1);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nlh;
+}
+
+static struct nlmsghdr *build_obj(char *buf, uint32_t type, const struct pfd_nft_synproxy *sp)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, "t");
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, "o1");
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, type);
+	if (type == NFT_OBJECT_SYNPROXY) {
+		nftnl_obj_set_u16(o, NFTNL_OBJ_SYNPROXY_MSS, sp->mss);
+		nftnl_obj_set_u8(o, NFTNL_OBJ_SYNPROXY_WSCALE, sp->wscale);
+		nftnl_obj_set_u32(o, NFTNL_OBJ_SYNPROXY_FLAGS, sp->flags);
+	} else {
+		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, 5);
+		nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, 500);
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_MULTI, 1);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	return nlh;
+}
+
+static bool sp_eq(const struct pfd_nft_synproxy *a, unsigned int mss, unsigned int wscale,
+		  uint32_t flags)
+{
+	return a->mss == mss && a->wscale == wscale && a->flags == flags;
+}
+
+static void test_synproxy(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	const struct pfd_nft_synproxy full = { 1460, 7, 0xf }, two[3] = {
+		{ 1460, 7, 0xf },
+		{ 0, 0, 0 }, /* a counter between */
+		{ 1400, 5, NF_SYNPROXY_OPT_MSS | NF_SYNPROXY_OPT_WSCALE },
+	};
+	struct pfd_nft_synproxy rows[4];
+	struct nlmsghdr *nlh;
+	unsigned int n;
+
+	T_OK(pfd_nft_parse_synproxy(build_rule(buf, &full, 1), rows, 4, &n),
+	     "synproxy rule: parses");
+	T_EQ(n, 1, "synproxy rule: one row");
+	T_TRUE(sp_eq(&rows[0], 1460, 7, 0xf), "synproxy rule: mss, wscale, flags");
+
+	T_OK(pfd_nft_parse_synproxy(build_rule(buf, two, 3), rows, 4, &n),
+	     "two synproxy expressions: parse");
+	T_EQ(n, 2, "two synproxy expressions: two rows");
+	T_TRUE(sp_eq(&rows[0], 1460, 7, 0xf) && sp_eq(&rows[1], 1400, 5, 3),
+	       "two synproxy expressions: in rule order");
+	T_EQ(pfd_nft_parse_synproxy(build_rule(buf, two, 3), rows, 1, &n), -E2BIG,
+	     "two synproxy expressions, room for one: -E2BIG");
+	T_EQ(n, 1, "-E2BIG: the first row filled");
+	T_EQ(pfd_nft_parse_synproxy(build_rule(buf, two, 3), NULL, 0, &n), -E2BIG,
+	     "two synproxy expressions, no room: -E2BIG");
+	T_OK(pfd_nft_parse_synproxy(build_rule(buf, NULL, 0), rows, 4, &n),
+	     "rule without synproxy: parses");
+	T_EQ(n, 0, "rule without synproxy: no row");
+
+	T_OK(pfd_nft_parse_synproxy(build_obj(buf, NFT_OBJECT_SYNPROXY, &two[2]), rows, 4, &n),
+	     "synproxy object: parses");
+	T_EQ(n, 1, "synproxy object: one row");
+	T_TRUE(sp_eq(&rows[0], 1400, 5, 3), "synproxy object: mss, wscale, flags");
+	T_OK(pfd_nft_parse_synproxy(build_obj(buf, NFT_OBJECT_COUNTER, NULL), rows, 4, &n),
+	     "counter object: parses");
+	T_EQ(n, 0, "counter object: no row (its u64 data is not synproxy's)");
+
+	nlh = build_rule(buf, &full, 1);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "synproxy: a chain refused");
+	nlh = build_rule(buf, &full, 1);
+	nlh->nlmsg_type = (NFNL_SUBSYS_IPSET << 8) | NFT_MSG_NEWRULE;
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL,
+	     "synproxy: another subsystem refused");
+	nlh = build_rule(buf, &full, 1);
+	nlh->nlmsg_len = NLMSG_LENGTH(2);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "synproxy: no nfgenmsg refused");
+	nlh = build_rule(buf, &full, 1);
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+	T_OK(pfd_nft_parse_synproxy(nlh, rows, 4, &n), "rule without attributes: parses");
+	T_EQ(n, 0, "rule without attributes: no row");
+}
+
+/* An expression as the kernel could send it, built by hand: name (NULL:
+ * none), then data (ndata < 0: no data attribute). */
+static void put_expr(struct nlmsghdr *nlh, const char *name, const struct nlattr *const *data,
+		     int ndata)
+{
+	struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM), *d;
+	int i;
+
+	if (name)
+		mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, name);
+	if (ndata >= 0) {
+		d = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA | NLA_F_NESTED);
+		for (i = 0; i < ndata; i++)
+			mnl_attr_put(nlh, mnl_attr_get_type(data[i]),
+				     mnl_attr_get_payload_len(data[i]),
+				     mnl_attr_get_payload(data[i]));
+		mnl_attr_nest_end(nlh, d);
+	}
+	mnl_attr_nest_end(nlh, elem);
+}
+
+static struct nlmsghdr *rule_hdr(char *buf)
+{
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_MULTI, 1);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+	return nlh;
+}
+
+/* Attributes of the kind libnftnl would exit() on or crash over, and
+ * expressions it does not know: refused, or skipped, never fatal. */
+static void test_synproxy_hostile(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], abuf[256];
+	struct pfd_nft_synproxy rows[4];
+	const struct nlattr *data[3];
+	struct nlattr *mss, *ws, *ws2, *fl, *fl2, *l, *e;
+	struct nlmsghdr *nlh, *a;
+	unsigned int n;
+
+	/* Attributes to copy from: a scratch message. */
+	memset(abuf, 0, sizeof(abuf));
+	a = mnl_nlmsg_put_header(abuf);
+	mss = mnl_nlmsg_get_payload_tail(a);
+	mnl_attr_put_u16(a, NFTA_SYNPROXY_MSS, htons(1460));
+	ws = mnl_nlmsg_get_payload_tail(a);
+	mnl_attr_put_u8(a, NFTA_SYNPROXY_WSCALE, 7);
+	ws2 = mnl_nlmsg_get_payload_tail(a);
+	mnl_attr_put_u16(a, NFTA_SYNPROXY_WSCALE, 7);
+	fl = mnl_nlmsg_get_payload_tail(a);
+	mnl_attr_put_u32(a, NFTA_SYNPROXY_FLAGS, htonl(0xf));
+	fl2 = mnl_nlmsg_get_payload_tail(a);
+	mnl_attr_put_u16(a, NFTA_SYNPROXY_FLAGS, htons(0xf));
+
+	/* The kernel's shape (NLA_F_NESTED), after an expression libnftnl
+	 * does not know (its rule parser refuses the whole rule then) and an
+	 * element without a name (which libnftnl dereferences). */
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS | NLA_F_NESTED);
+	data[0] = mss;
+	put_expr(nlh, "frobnicate-from-2031", data, 1);
+	put_expr(nlh, NULL, data, 1);
+	data[0] = mss, data[1] = ws, data[2] = fl;
+	put_expr(nlh, "synproxy", data, 3);
+	mnl_attr_nest_end(nlh, l);
+	T_OK(pfd_nft_parse_synproxy(nlh, rows, 4, &n), "unknown and nameless expressions: parse");
+	T_EQ(n, 1, "unknown and nameless expressions: skipped, synproxy found");
+	T_TRUE(sp_eq(&rows[0], 1460, 7, 0xf), "kernel-shaped synproxy: values");
+
+	/* synproxy with no data, and with only flags: the rest 0. */
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	put_expr(nlh, "synproxy", NULL, -1);
+	data[0] = fl;
+	put_expr(nlh, "synproxy", data, 1);
+	mnl_attr_nest_end(nlh, l);
+	T_OK(pfd_nft_parse_synproxy(nlh, rows, 4, &n), "synproxy without data: parses");
+	T_EQ(n, 2, "synproxy without data: two rows");
+	T_TRUE(sp_eq(&rows[0], 0, 0, 0) && sp_eq(&rows[1], 0, 0, 0xf),
+	       "synproxy without data: missing reads as 0");
+
+	/* Wrong sizes: refused. */
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	data[0] = mss, data[1] = ws2, data[2] = fl;
+	put_expr(nlh, "synproxy", data, 3);
+	mnl_attr_nest_end(nlh, l);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "2-byte wscale refused");
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	data[0] = mss, data[1] = ws, data[2] = fl2;
+	put_expr(nlh, "synproxy", data, 3);
+	mnl_attr_nest_end(nlh, l);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "2-byte flags refused");
+	/* ... but only for synproxy: another expression's data is its own. */
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	put_expr(nlh, "counter", data, 3);
+	mnl_attr_nest_end(nlh, l);
+	T_OK(pfd_nft_parse_synproxy(nlh, rows, 4, &n), "other expression, odd data: parses");
+	T_EQ(n, 0, "other expression, odd data: no row");
+
+	/* An unterminated expression name; parts that are not a nest. */
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put(nlh, NFTA_EXPR_NAME, 8, "synproxy");
+	mnl_attr_nest_end(nlh, e);
+	mnl_attr_nest_end(nlh, l);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "unterminated name refused");
+	nlh = rule_hdr(buf);
+	mnl_attr_put_u16(nlh, NFTA_RULE_EXPRESSIONS, 1);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "2-byte expression list refused");
+	nlh = rule_hdr(buf);
+	l = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	mnl_attr_put_u16(nlh, NFTA_LIST_ELEM, 1);
+	mnl_attr_nest_end(nlh, l);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "2-byte list element refused");
+
+	/* Objects: a 2-byte type; synproxy data with a 2-byte wscale. */
+	nlh = build_obj(buf, NFT_OBJECT_COUNTER, NULL);
+	mnl_attr_put_u16(nlh, NFTA_OBJ_TYPE, 1);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL, "object: 2-byte type refused");
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_MULTI, 1);
+	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_SYNPROXY));
+	l = mnl_attr_nest_start(nlh, NFTA_OBJ_DATA);
+	mnl_attr_put_u16(nlh, NFTA_SYNPROXY_WSCALE, 7);
+	mnl_attr_nest_end(nlh, l);
+	T_EQ(pfd_nft_parse_synproxy(nlh, rows, 4, &n), -EINVAL,
+	     "synproxy object: 2-byte wscale refused");
+}
+
+/* Seeded random damage to synproxy rules and objects: 0 or -EINVAL, never
+ * anything else, a crash or a read past nlmsg_len. */
+static void test_synproxy_random(void)
+{
+	const char *env = getenv("T_SEED");
+	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
+	const struct pfd_nft_synproxy sp[3] = { { 1460, 7, 0xf }, { 0, 0, 0 }, { 1400, 5, 3 } };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int i, ok = 0, refused = 0, other = 0;
+
+	srandom(seed);
+	for (i = 0; i < 20000; i++) {
+		struct pfd_nft_synproxy rows[4];
+		struct nlmsghdr *nlh;
+		unsigned int len, k, n, flips = 1 + random() % 4;
+		char *copy;
+		int err;
+
+		memset(buf, 0, sizeof(buf));
+		nlh = i % 2 ? build_obj(buf, NFT_OBJECT_SYNPROXY, &sp[0]) : build_rule(buf, sp, 3);
+		len = nlh->nlmsg_len;
+		for (k = 0; k < flips; k++)
+			buf[sizeof(*nlh) + random() % (len - sizeof(*nlh))] = (char)random();
+		if (random() % 2)
+			len = sizeof(*nlh) + random() % (len - sizeof(*nlh) + 1);
+		nlh->nlmsg_len = len;
+		copy = malloc(len);
+		if (!copy)
+			break;
+		memcpy(copy, buf, len);
+		err = pfd_nft_parse_synproxy((struct nlmsghdr *)copy, rows, 4, &n);
+		free(copy);
+		if (!err && n <= 4)
+			ok++;
+		else if (err == -EINVAL)
+			refused++;
+		else
+			other++;
+	}
+	if (other)
+		printf("synproxy random: seed %u (rerun with T_SEED=%u)\n", seed, seed);
+	T_EQ(other, 0, "synproxy random damage: only 0 or -EINVAL");
+	T_TRUE(ok > 0 && refused > 0, "synproxy random damage: both outcomes seen");
+}
+
 int main(void)
 {
 	test_flowtable();
@@ -281,5 +589,8 @@ int main(void)
 	test_random();
 	test_chains();
 	test_gen();
+	test_synproxy();
+	test_synproxy_hostile();
+	test_synproxy_random();
 	return t_done();
 }
