@@ -122,6 +122,27 @@ static long pfd_syn_opt_step(__u32 i, void *arg)
 	return 0;
 }
 
+/* The options in the order and alignment Linux writes them in a SYN
+ * (tcp_options_write(): MSS, SACK-permitted with the timestamp, NOP and
+ * window scale), read at fixed offsets: most SYNs, and a flood's, need no
+ * walk. False (w untouched) for any other layout. */
+static __always_inline bool pfd_syn_opts_linux(struct pfd_syn_walk *w)
+{
+	__u32 mss = bpf_ntohl(w->th[5]), ws = bpf_ntohl(w->th[9]);
+
+	if (w->len != 40 || (mss >> 16) != (PFD_TCPOPT_MSS << 8 | 4) ||
+	    w->th[6] != bpf_htonl(PFD_TCPOPT_SACK_PERM << 24 | 2 << 16 | PFD_TCPOPT_TIMESTAMP << 8 |
+				  10) ||
+	    (ws >> 8) != (PFD_TCPOPT_NOP << 16 | PFD_TCPOPT_WINDOW << 8 | 3))
+		return false;
+	w->o.mss = (__u16)mss;
+	w->o.tsval = bpf_ntohl(w->th[7]);
+	w->o.wscale = (ws & 0xff) < PFD_TCP_MAX_WSCALE ? (ws & 0xff) : PFD_TCP_MAX_WSCALE;
+	w->o.present =
+		PFD_SYNP_F_MSS | PFD_SYNP_F_SACK_PERM | PFD_SYNP_F_TIMESTAMP | PFD_SYNP_F_WSCALE;
+	return true;
+}
+
 /* The ones' complement sum of n 32-bit words as they lie in memory. */
 static __always_inline __u64 pfd_sum32(const __u32 *w, int n)
 {
@@ -260,7 +281,8 @@ static __always_inline enum pfd_reason pfd_synp_check(struct xdp_md *ctx, struct
 	/* The options as nf_synproxy settles them: what both sides offer;
 	 * without timestamps, nowhere to keep wscale and SACK. */
 	w.len = tcp_len;
-	bpf_loop(PFD_TCP_HDR_MAX - 20, pfd_syn_opt_step, &w, 0);
+	if (!pfd_syn_opts_linux(&w))
+		bpf_loop(PFD_TCP_HDR_MAX - 20, pfd_syn_opt_step, &w, 0);
 	if ((flags & 0xc0) == 0xc0) /* ECE and CWR: the client asks for ECN */
 		w.o.present |= PFD_SYNP_F_ECN;
 	options = w.o.present & svc->flags &

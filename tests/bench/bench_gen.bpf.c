@@ -12,6 +12,15 @@
  * is initialised once by the kernel from data_in. Flows differ by UDP source
  * port, base_port + (n mod nflows), or by destination port for the replies
  * that prime conntrack; the UDP checksum is adjusted incrementally.
+ *
+ * SYN mode (pfd_synflood): every frame is a TCP SYN with Linux's options
+ * (MSS, SACK-permitted, timestamp, window scale) and no payload, so the
+ * template is the whole frame, and a router that turns it into its
+ * SYN-ACK in place rewrites all of it: all of it is restored. Frame n of
+ * nflows differs from the others by source address and port: the low 16
+ * bits of the source address are n mod 65536 (the template's are 0), the
+ * source port is base_port + n / 65536; IPv4 header and TCP checksums are
+ * adjusted incrementally.
  */
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -21,13 +30,18 @@
 #define GEN_HDR_V4 42 /* Ethernet + IPv4 + UDP */
 #define GEN_HDR_V6 62 /* Ethernet + IPv6 + UDP */
 
-#define GEN_TMPL 64 /* template bytes: the frame's start; frames are >= 64 */
+#define GEN_SYN_V4 74 /* Ethernet + IPv4 + TCP with 20 bytes of options */
+#define GEN_SYN_V6 94 /* Ethernet + IPv6 + TCP with 20 bytes of options */
+
+#define GEN_UDP_MIN 64 /* UDP frames are >= 64 bytes: the words copied */
+#define GEN_TMPL    96 /* template bytes: the frame's start */
 
 const volatile __u64 tmpl[GEN_TMPL / 8]; /* the first bytes of flow 0's frame */
 const volatile __u32 hdr_len = GEN_HDR_V4;
 const volatile __u32 nflows = 1;
 const volatile __u16 base_port = 10000; /* host order */
 const volatile __u32 vary_dport;	/* vary the destination port (replies) */
+const volatile __u32 syn;		/* SYN mode: hdr_len is GEN_SYN_V4/V6 */
 
 __u32 next_flow; /* reset by pfd_bench before each run */
 
@@ -71,6 +85,46 @@ static __always_inline void copy_words(void *dst, const volatile __u64 *src, int
 		d[i] = src[i];
 }
 
+/* SYN mode: the whole frame from the template, then frame idx's source
+ * address and port. */
+static __always_inline int gen_syn(void *data, void *data_end, __u32 idx)
+{
+	const volatile __u16 *t16 = (const volatile __u16 *)tmpl;
+	__u16 *saddr_lo, *sport, *tcheck, *ipcheck = NULL, lo, port;
+
+	if (hdr_len == GEN_SYN_V6) {
+		if (data + GEN_SYN_V6 > data_end)
+			return XDP_DROP;
+		copy_words(data, tmpl, 11);
+		*(__u16 *)(data + 88) = t16[44];
+		saddr_lo = data + 14 + 8 + 14; /* IPv6 source, last 16 bits */
+		sport = data + 54;
+		tcheck = data + 54 + 16;
+	} else {
+		if (data + GEN_SYN_V4 > data_end)
+			return XDP_DROP;
+		copy_words(data, tmpl, 9);
+		*(__u16 *)(data + 72) = t16[36];
+		saddr_lo = data + 14 + 12 + 2; /* IPv4 source, last 16 bits */
+		ipcheck = data + 14 + 10;
+		sport = data + 34;
+		tcheck = data + 34 + 16;
+	}
+	lo = bpf_htons(idx & 0xffff);
+	if (lo) {
+		*tcheck = csum_replace16(*tcheck, 0, lo);
+		if (ipcheck)
+			*ipcheck = csum_replace16(*ipcheck, 0, lo);
+		*saddr_lo = lo;
+	}
+	if (idx >> 16) {
+		port = bpf_htons(base_port + (idx >> 16));
+		*tcheck = csum_replace16(*tcheck, *sport, port);
+		*sport = port;
+	}
+	return bpf_redirect_map(&gen_tx, 0, 0);
+}
+
 SEC("xdp")
 int bench_gen(struct xdp_md *ctx)
 {
@@ -90,12 +144,16 @@ int bench_gen(struct xdp_md *ctx)
 		sent++;
 	}
 	idx = next_flow;
+	if (syn) {
+		next_flow = idx + 1 >= nflows ? 0 : idx + 1;
+		return gen_syn(data, data_end, idx);
+	}
 
 	/* Whole 8-byte words: a byte-wise memcpy (the verifier cannot prove
 	 * packet alignment to clang) costs ~40 ns more per IPv6 frame. The
-	 * template is the frame's first 64 bytes, so copying past the
+	 * words are the frame's first 64 bytes, so copying past the
 	 * headers only rewrites the payload's own (zero) bytes. */
-	if (data + GEN_TMPL > data_end)
+	if (data + GEN_UDP_MIN > data_end)
 		return XDP_DROP;
 	if (hdr_len == GEN_HDR_V6) {
 		copy_words(data, tmpl, 8);

@@ -20,6 +20,11 @@
  *   pfd_bench gen NETNS DEV --dmac M --smac M --src IP --dst IP [options]
  *   pfd_bench pfd-attach NETNS BPFFS DEV...
  *   pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS [NAT_ADDR]
+ *   pfd_bench pfd-synp BPFFS PREFIX/LEN PORT MSS WSCALE
+ *                                    a syn-protect service in pfd_synp4/6 and
+ *                                    PFD_CTL_F_SYNP set (the daemon's job)
+ *   pfd_bench pfd-reason BPFFS REASON  pfd_stats' XDP count of a verdict
+ *                                    reason, per device slot (JSON)
  *   pfd_bench mapcount PIN            entries in a pinned hash map
  *   pfd_bench ctload NETNS SRC DST N DPORT   N conntrack entries, fast
  *   pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES
@@ -28,6 +33,7 @@
  *                                    against libnetfilter_conntrack
  *
  * gen prints one JSON line: frames sent, frames the sinks counted, wall ns.
+ * gen --syn sends TCP SYNs instead of UDP (see build_syn_frame()).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +53,7 @@
 #include <linux/if_link.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -88,6 +95,8 @@ static void die_usage(void)
 			"       pfd_bench pfd-attach NETNS BPFFS DEV...\n"
 			"       pfd_bench pfd-flows NETNS BPFFS IN OUT SRC DST SPORT DPORT FLOWS "
 			"[NAT_ADDR]\n"
+			"       pfd_bench pfd-synp BPFFS PREFIX/LEN PORT MSS WSCALE\n"
+			"       pfd_bench pfd-reason BPFFS REASON\n"
 			"       pfd_bench mapcount PIN\n"
 			"       pfd_bench ctload NETNS SRC DST N DPORT\n"
 			"       pfd_bench latency NETNS PIN IN SRC DST SPORT DPORT SAMPLES\n"
@@ -95,7 +104,7 @@ static void die_usage(void)
 			"       pfd_bench gen NETNS DEV --dmac MAC --smac MAC --src IP --dst IP\n"
 			"                 [--sport N] [--dport N] [--flows N] [--size BYTES]\n"
 			"                 [--duration SEC] [--count N] [--rate PPS] [--batch N]\n"
-			"                 [--sink PIN]... [--vary-dport]\n");
+			"                 [--sink PIN]... [--vary-dport] [--syn]\n");
 	exit(2);
 }
 
@@ -312,6 +321,7 @@ struct gen_opts {
 	const char *sinks[MAX_SINKS];
 	int n_sinks;
 	int vary_dport;
+	int syn;
 };
 
 /* The first frame: Ethernet, IP, UDP with a correct checksum (conntrack
@@ -367,6 +377,77 @@ static unsigned int build_frame(const struct gen_opts *o, unsigned char *f)
 	return l3 + sizeof(*udp);
 }
 
+/* SYN mode: a TCP SYN as Linux sends it (options MSS, SACK-permitted,
+ * timestamp, NOP, window scale 7: 20 bytes; window 64240; IPv4 with DF),
+ * no payload, correct checksums, so that it is the whole frame (74 bytes
+ * over IPv4, 94 over IPv6). The source address's last 16 bits are
+ * cleared: the generator puts the frame's number there (bench_gen.bpf.c).
+ * Returns the frame's length. */
+static unsigned int build_syn_frame(const struct gen_opts *o, unsigned char *f)
+{
+	static const unsigned char opts[20] = {
+		2, 4,  0x05, 0xb4,			   /* MSS 1460 (IPv6: set below) */
+		4, 2,					   /* SACK permitted */
+		8, 10, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0, /* timestamp */
+		1,					   /* NOP */
+		3, 3,  7,				   /* window scale 7 */
+	};
+	struct ethhdr *eth = (struct ethhdr *)f;
+	unsigned int l3, tlen = sizeof(struct tcphdr) + sizeof(opts);
+	struct tcphdr *th;
+	uint32_t sum;
+
+	memset(f, 0, GEN_MAX_FRAME);
+	memcpy(eth->h_dest, o->dmac, 6);
+	memcpy(eth->h_source, o->smac, 6);
+	if (o->family == AF_INET) {
+		struct iphdr *ip = (struct iphdr *)(f + sizeof(*eth));
+
+		l3 = sizeof(*eth) + sizeof(*ip);
+		eth->h_proto = htons(ETH_P_IP);
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(sizeof(*ip) + tlen);
+		ip->frag_off = htons(0x4000); /* DF */
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		memcpy(&ip->saddr, o->src, 4);
+		((unsigned char *)&ip->saddr)[2] = ((unsigned char *)&ip->saddr)[3] = 0;
+		memcpy(&ip->daddr, o->dst, 4);
+		ip->check = htons(~csum_fold(csum_add(0, ip, sizeof(*ip))));
+		sum = csum_add(0, &ip->saddr, 8);
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(f + sizeof(*eth));
+
+		l3 = sizeof(*eth) + sizeof(*ip6);
+		eth->h_proto = htons(ETH_P_IPV6);
+		ip6->version = 6;
+		ip6->payload_len = htons(tlen);
+		ip6->nexthdr = IPPROTO_TCP;
+		ip6->hop_limit = 64;
+		memcpy(&ip6->saddr, o->src, 16);
+		ip6->saddr.s6_addr[14] = ip6->saddr.s6_addr[15] = 0;
+		memcpy(&ip6->daddr, o->dst, 16);
+		sum = csum_add(0, &ip6->saddr, 32);
+	}
+	th = (struct tcphdr *)(f + l3);
+	th->source = htons(o->sport);
+	th->dest = htons(o->dport);
+	th->seq = htonl(0x5eed0001);
+	th->doff = tlen / 4;
+	th->syn = 1;
+	th->window = htons(64240);
+	memcpy(th + 1, opts, sizeof(opts));
+	if (o->family == AF_INET6) { /* MSS 1440 */
+		((unsigned char *)(th + 1))[2] = 0x05;
+		((unsigned char *)(th + 1))[3] = 0xa0;
+	}
+	sum += IPPROTO_TCP + tlen;
+	sum = csum_add(sum, th, tlen);
+	th->check = htons(~csum_fold(sum));
+	return l3 + tlen;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -391,6 +472,7 @@ static int parse_gen(int argc, char **argv, struct gen_opts *o)
 					    { "batch", required_argument, NULL, 'b' },
 					    { "sink", required_argument, NULL, 'k' },
 					    { "vary-dport", no_argument, NULL, 'V' },
+					    { "syn", no_argument, NULL, 'Y' },
 					    { 0 } };
 	int c, have = 0, fam_dst = 0;
 	char *end;
@@ -452,6 +534,9 @@ static int parse_gen(int argc, char **argv, struct gen_opts *o)
 		case 'V':
 			o->vary_dport = 1;
 			break;
+		case 'Y':
+			o->syn = 1;
+			break;
 		case 'k':
 			if (o->n_sinks == MAX_SINKS)
 				goto bad;
@@ -468,8 +553,16 @@ static int parse_gen(int argc, char **argv, struct gen_opts *o)
 				"of one family\n");
 		return -EINVAL;
 	}
-	if (o->sport < 1 || o->dport < 1 || o->dport > 65535 || o->flows < 1 || o->sport > 65535 ||
-	    (o->vary_dport ? o->dport : o->sport) + o->flows - 1 > 65535) {
+	if (o->syn) { /* frame n: source port sport + n / 65536 */
+		if (o->vary_dport || o->sport < 1 || o->dport < 1 || o->dport > 65535 ||
+		    o->flows < 1 || o->sport + (o->flows - 1) / 65536 > 65535) {
+			fprintf(stderr, "pfd_bench: error: --syn: sport + (flows - 1) / 65536 "
+					"and dport must be 1..65535, no --vary-dport\n");
+			return -EINVAL;
+		}
+	} else if (o->sport < 1 || o->dport < 1 || o->dport > 65535 || o->flows < 1 ||
+		   o->sport > 65535 ||
+		   (o->vary_dport ? o->dport : o->sport) + o->flows - 1 > 65535) {
 		fprintf(stderr, "pfd_bench: error: ports: sport + flows - 1 and dport must be "
 				"1..65535\n");
 		return -EINVAL;
@@ -535,7 +628,11 @@ static int cmd_gen(int argc, char **argv)
 		err_out("cannot open %s", "bench_gen", errno);
 		goto out;
 	}
-	g->rodata->hdr_len = build_frame(&o, frame);
+	if (o.syn) /* the frame is the SYN, whatever --size said */
+		o.size = g->rodata->hdr_len = build_syn_frame(&o, frame);
+	else
+		g->rodata->hdr_len = build_frame(&o, frame);
+	g->rodata->syn = o.syn;
 	memcpy((void *)g->rodata->tmpl, frame, sizeof(g->rodata->tmpl));
 	g->rodata->nflows = o.flows;
 	g->rodata->base_port = o.vary_dport ? o.dport : o.sport;
@@ -669,6 +766,7 @@ static int cmd_pfd_attach(int argc, char **argv)
 	x = pfd_xdp__open_opts(&oo);
 	if (!x)
 		return err_out("cannot open %s", "pfd_xdp", errno);
+	x->rodata->pfd_synp_helpers = true;
 	err = pfd_xdp__load(x);
 	if (err) {
 		err_out("cannot load %s", "pfd_xdp", err);
@@ -779,6 +877,143 @@ static int cmd_pfd_flows(int argc, char **argv)
 	printf("%lu\n", 2 * flows);
 	ret = 0;
 out:
+	close(fd);
+	return ret;
+}
+
+static int open_pin(const char *bpffs, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tc/globals/%s", bpffs, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		err_out("cannot open %s", path, errno);
+	return fd;
+}
+
+/*
+ * pfd_synflood's stand-in for the daemon's syn-protect (pfd.conf
+ * `syn-protect PREFIX tcp PORT mss MSS wscale WSCALE timestamp sack-perm`,
+ * armed): the service in pfd_synp4/6 as rule slot 0, with the options of
+ * nft's `synproxy mss MSS wscale WSCALE timestamp sack-perm` and the
+ * default TTL 64, and PFD_CTL_F_SYNP set in the control block that
+ * pfd-attach wrote (nothing else rewrites it: no daemon runs).
+ */
+static int cmd_pfd_synp(int argc, char **argv)
+{
+	struct pfd_synp val = { .index = 0,
+				.ttl = 64,
+				.flags = PFD_SYNP_F_MSS | PFD_SYNP_F_WSCALE | PFD_SYNP_F_SACK_PERM |
+					 PFD_SYNP_F_TIMESTAMP };
+	unsigned long plen, port, mss, wscale;
+	char addr[INET6_ADDRSTRLEN], *slash, *e1, *e2, *e3, *e4;
+	int fd = -1, ctl_fd = -1, ret = 1, err;
+	struct pfd_ctl ctl;
+	__be32 a[4];
+	__u32 zero = 0;
+	__u8 fam;
+
+	if (argc != 5)
+		die_usage();
+	slash = strchr(argv[1], '/');
+	if (!slash || (size_t)(slash - argv[1]) >= sizeof(addr))
+		die_usage();
+	memcpy(addr, argv[1], slash - argv[1]);
+	addr[slash - argv[1]] = 0;
+	plen = strtoul(slash + 1, &e1, 0);
+	port = strtoul(argv[2], &e2, 0);
+	mss = strtoul(argv[3], &e3, 0);
+	wscale = strtoul(argv[4], &e4, 0);
+	if (parse_addr(addr, &fam, a))
+		return 2;
+	if (*e1 || *e2 || *e3 || *e4 || plen > (fam == AF_INET ? 32u : 128u) || !port ||
+	    port > 65535 || !mss || mss > 65535 || wscale > 14) {
+		fprintf(stderr, "pfd_bench: error: pfd-synp: bad prefix, port, mss or wscale\n");
+		return 2;
+	}
+	val.mss = mss;
+	val.wscale = wscale;
+	fd = open_pin(argv[0], fam == AF_INET ? PFD_MAP_SYNP4 : PFD_MAP_SYNP6);
+	ctl_fd = open_pin(argv[0], PFD_MAP_CTL);
+	if (fd < 0 || ctl_fd < 0)
+		goto out;
+	if (fam == AF_INET) {
+		struct pfd_synp_key4 k = { .prefixlen = 16 + plen, .dport = htons(port) };
+
+		memcpy(k.addr, a, sizeof(k.addr));
+		err = bpf_map_update_elem(fd, &k, &val, 0);
+	} else {
+		struct pfd_synp_key6 k = { .prefixlen = 16 + plen, .dport = htons(port) };
+
+		memcpy(k.addr, a, sizeof(k.addr));
+		err = bpf_map_update_elem(fd, &k, &val, 0);
+	}
+	if (err) {
+		err_out("cannot write the syn-protect service %s", argv[1], errno);
+		goto out;
+	}
+	if (bpf_map_lookup_elem(ctl_fd, &zero, &ctl)) {
+		err_out("cannot read %s", PFD_MAP_CTL, errno);
+		goto out;
+	}
+	ctl.flags |= PFD_CTL_F_SYNP;
+	if (bpf_map_update_elem(ctl_fd, &zero, &ctl, 0)) {
+		err_out("cannot write %s", PFD_MAP_CTL, errno);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	return ret;
+}
+
+/* pfd_stats' XDP packets of one verdict reason, summed over CPUs, per
+ * device slot with any: {"SLOT": packets, ...}. */
+static int cmd_pfd_reason(int argc, char **argv)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, n = 0, ret = 1;
+	struct pfd_counter *v = NULL;
+	unsigned long reason;
+	char *end;
+
+	if (argc != 2)
+		die_usage();
+	reason = strtoul(argv[1], &end, 0);
+	if (*end || reason >= PFD_REASON_SLOTS) {
+		fprintf(stderr, "pfd_bench: error: pfd-reason: bad reason \"%s\"\n", argv[1]);
+		return 2;
+	}
+	fd = open_pin(argv[0], PFD_MAP_STATS);
+	if (fd < 0)
+		return 1;
+	v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+	if (!v) {
+		err_out("%s", "calloc", ENOMEM);
+		goto out;
+	}
+	printf("{");
+	for (__u32 slot = 0; slot < PFD_MAX_DEVS; slot++) {
+		__u32 idx = PFD_STATS_INDEX(slot, PFD_HOOK_XDP, reason);
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &idx, v)) {
+			err_out("cannot read %s", PFD_MAP_STATS, errno);
+			goto out;
+		}
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i].packets;
+		if (sum)
+			printf("%s\"%u\": %" PRIu64, n++ ? ", " : "", slot, sum);
+	}
+	printf("}\n");
+	ret = 0;
+out:
+	free(v);
 	close(fd);
 	return ret;
 }
@@ -1080,6 +1315,10 @@ int main(int argc, char **argv)
 		return cmd_pfd_attach(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "pfd-flows"))
 		return cmd_pfd_flows(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "pfd-synp"))
+		return cmd_pfd_synp(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "pfd-reason"))
+		return cmd_pfd_reason(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "mapcount"))
 		return cmd_mapcount(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "ctload"))
