@@ -77,7 +77,16 @@ TEST_SRCS	:= $(wildcard tests/unit/test_*.c tests/bpf/test_*.c tests/kernel/test
 BENCH_SRCS	:= $(filter-out %.bpf.c,$(wildcard tests/bench/pfd_*.c))
 TEST_BINS	:= $(patsubst %.c,$(BUILD)/%,$(TEST_SRCS) $(BENCH_SRCS))
 
-all: $(BUILD)/pfd $(BPF_OBJS) $(TEST_BINS)
+# A pass-everything XDP program for the far ends of test veths (the VM
+# suite's, and the integration tests' peers that run an XDP program).
+XDP_PASS_OBJ	:= $(BUILD)/tests/vm/xdp_pass.o
+
+all: $(BUILD)/pfd $(BPF_OBJS) $(TEST_BINS) $(XDP_PASS_OBJ)
+
+$(XDP_PASS_OBJ): tests/vm/bpf/xdp_pass.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.bpf.o: %.bpf.c
 	$(call msg,BPF,$@)

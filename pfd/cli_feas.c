@@ -389,13 +389,11 @@ static void synp_devices(const struct pfd_config *cfg)
 		if (dv->mode == PFD_ATTACH_TC)
 			why = "attached at TC ingress, which never answers";
 		else if (native && !dv->features_known)
-			why = "whether XDP can transmit on it is unknown (Linux < 6.3), which "
-			      "counts "
-			      "as cannot";
+			why = "whether XDP can transmit on it is unknown (Linux < 6.3), "
+			      "which counts as cannot";
 		else if (native && !dv->xmit)
-			why = "XDP cannot transmit on it (a veth needs an XDP program or GRO on "
-			      "its "
-			      "peer)";
+			why = "XDP cannot transmit on it (a veth needs an XDP program or "
+			      "GRO on its peer)";
 		else if (!native && any_native)
 			why = "generic XDP transmits only while no attached device runs native XDP";
 		if (!why) {

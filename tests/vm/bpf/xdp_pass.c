@@ -10,6 +10,7 @@
 SEC("xdp")
 int xdp_pass(struct xdp_md *ctx)
 {
+	(void)ctx;
 	return XDP_PASS;
 }
 
