@@ -204,9 +204,10 @@ static __always_inline const struct pfd_synp *pfd_synp_lookup(const struct pfd_p
 
 /*
  * PFD_R_SYN_COOKIE when the frame was turned into the SYN-ACK and its
- * redirect into the ingress device armed, else PFD_R_FORWARDED ("go on"; nothing was changed). Only pure SYNs
- * (ECE/CWR allowed) to a protected service, which are counted per rule
- * whether answered or not.
+ * redirect into the ingress device armed, else PFD_R_FORWARDED ("go on";
+ * nothing was changed), or, once the frame was resized, the reason it
+ * passes as it is. Only pure SYNs (ECE/CWR allowed) to a protected
+ * service, which are counted per rule whether answered or not.
  */
 static __always_inline enum pfd_reason pfd_synp_check(struct xdp_md *ctx, struct pfd_pkt *pkt,
 						      const struct pfd_ctl *ctl)
