@@ -877,3 +877,91 @@ int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifin
 	mnl_attr_put(nlh, NDA_DST, alen, addr);
 	return pfd_nl_request(&rt->req, nlh, NULL, NULL);
 }
+
+int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, int *ifindex, int *parent)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(nlh);
+	const struct nlattr *a, *info = NULL;
+	bool vlan = false, other_ns = false;
+
+	*ifindex = *parent = 0;
+	if (nlh->nlmsg_type != RTM_NEWLINK || !has_hdr(nlh, sizeof(*ifi)))
+		return -EINVAL;
+	mnl_attr_for_each (a, nlh, sizeof(*ifi)) {
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_LINK:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				*parent = (int)mnl_attr_get_u32(a);
+			break;
+		case IFLA_LINK_NETNSID: /* the parent's index is another namespace's */
+			other_ns = true;
+			break;
+		case IFLA_LINKINFO:
+			if (mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+				info = a;
+			break;
+		}
+	}
+	if (info) {
+		mnl_attr_for_each_nested (a, info)
+			if (mnl_attr_get_type(a) == IFLA_INFO_KIND &&
+			    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				vlan = !strcmp(mnl_attr_get_str(a), "vlan");
+	}
+	*ifindex = ifi->ifi_index;
+	if (!vlan || other_ns || *parent <= 0 || *parent == *ifindex)
+		return -ENOENT;
+	return 0;
+}
+
+struct vlan_arg {
+	int ifindex;
+	int uppers; /* VLAN devices on ifindex */
+	int parent; /* ifindex's own parent when it is a VLAN device */
+};
+
+static int vlan_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct vlan_arg *v = arg;
+	int ifindex, parent;
+
+	if (pfd_rt_parse_vlan_link(nlh, &ifindex, &parent))
+		return 0;
+	if (parent == v->ifindex)
+		v->uppers++;
+	if (ifindex == v->ifindex)
+		v->parent = parent;
+	return 0;
+}
+
+static int vlan_dump(struct pfd_rt *rt, struct vlan_arg *v)
+{
+	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (v->ifindex <= 0)
+		return -EINVAL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	return pfd_nl_request(&rt->req, nlh, vlan_cb, v);
+}
+
+int pfd_rt_vlan_uppers(struct pfd_rt *rt, int ifindex)
+{
+	struct vlan_arg v = { .ifindex = ifindex };
+	int err = vlan_dump(rt, &v);
+
+	return err ? err : v.uppers;
+}
+
+int pfd_rt_vlan_parent(struct pfd_rt *rt, int ifindex)
+{
+	struct vlan_arg v = { .ifindex = ifindex };
+	int err = vlan_dump(rt, &v);
+
+	return err ? err : v.parent;
+}

@@ -89,6 +89,12 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex);
 int pfd_rt_dev_xdp_xmit(struct pfd_rt *rt, int ifindex);
 /* An ingress tc filter other than pfd's own. */
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
+/* How many VLAN devices of this namespace sit directly on ifindex (a link
+ * dump), or -errno. */
+int pfd_rt_vlan_uppers(struct pfd_rt *rt, int ifindex);
+/* The parent of ifindex when it is a VLAN device on a device of this
+ * namespace, 0 when it is not, or -errno. */
+int pfd_rt_vlan_parent(struct pfd_rt *rt, int ifindex);
 
 /* Marks the neighbour of addr on ifindex for confirmation (NTF_USE), as
  * traffic through the kernel would. -ENOENT if there is no entry (none is
@@ -101,6 +107,11 @@ struct xfrm_selector;
 /* One rtnetlink event message: 0 (ev, ifindex, up filled), -EINVAL if
  * short, -EOPNOTSUPP for a type pfd does not watch. */
 int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *ifindex, bool *up);
+/* One RTM_NEWLINK message: 0 with ifindex and parent (IFLA_LINK) when it is
+ * a VLAN device whose parent is in this namespace; -ENOENT when it is not a
+ * VLAN device (or its parent is elsewhere); -EINVAL if malformed. Exposed
+ * for the unit tests. */
+int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, int *ifindex, int *parent);
 /* Whether an xfrm selector's addresses cover a->b (ports ignored). */
 bool pfd_rt_xfrm_selector_covers(const struct xfrm_selector *sel, int family, const __be32 *a,
 				 const __be32 *b);

@@ -161,6 +161,40 @@ static int fmt_path(char *buf, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * bpffs refuses names with a dot (they are reserved for its own files), and
+ * VLAN devices are named lan0.100: a pin spells each dot as a colon, which
+ * no interface name may contain (dev_valid_name), so the spelling reverses.
+ */
+static int link_pin(char *buf, size_t len, const char *dir, const char *kind, const char *ifname)
+{
+	char name[IFNAMSIZ];
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(name) && ifname[i]; i++)
+		name[i] = ifname[i] == '.' ? ':' : ifname[i];
+	name[i] = '\0';
+	return fmt_path(buf, len, "%s/%s-%s", dir, kind, name);
+}
+
+const char *pfd_link_pin_ifname(const char *pin, char ifname[IFNAMSIZ])
+{
+	static const char *const kinds[] = { "xdp-", "tcq-", "tc-" };
+	size_t i, k;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t n = strlen(kinds[k]);
+
+		if (strncmp(pin, kinds[k], n) || !pin[n] || strlen(pin + n) >= IFNAMSIZ)
+			continue;
+		for (i = 0; pin[n + i]; i++)
+			ifname[i] = pin[n + i] == ':' ? '.' : pin[n + i];
+		ifname[i] = '\0';
+		return ifname;
+	}
+	return NULL;
+}
+
 static void maps_reset(struct pfd_maps *m)
 {
 	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = m->block4 = m->block6 =
@@ -577,15 +611,15 @@ int pfd_bpf_repin(struct pfd_bpf *b)
 		if (!h->name[0])
 			continue;
 		if (h->xdp_link >= 0) {
-			r = fmt_path(path, sizeof(path), "%s/xdp-%s", b->links, h->name);
+			r = link_pin(path, sizeof(path), b->links, "xdp", h->name);
 			r = r ?: repin_one(h->xdp_link, path);
 			if (r < 0)
 				return r;
 			made += r;
 		}
 		if (h->tc) {
-			r = fmt_path(path, sizeof(path), "%s/%s-%s", b->links,
-				     h->tc_qdisc_ours ? "tcq" : "tc", h->name);
+			r = link_pin(path, sizeof(path), b->links, h->tc_qdisc_ours ? "tcq" : "tc",
+				     h->name);
 			r = r ?: repin_one(b->tc_prog, path);
 			if (r < 0)
 				return r;
@@ -670,9 +704,9 @@ static int xdp_attach(struct pfd_bpf *b, const char *ifname, const char *path, i
 
 static int tc_pin_paths(struct pfd_bpf *b, const char *ifname, char *tc, char *tcq)
 {
-	int err = fmt_path(tc, PATH_MAX, "%s/tc-%s", b->links, ifname);
+	int err = link_pin(tc, PATH_MAX, b->links, "tc", ifname);
 
-	return err ? err : fmt_path(tcq, PATH_MAX, "%s/tcq-%s", b->links, ifname);
+	return err ? err : link_pin(tcq, PATH_MAX, b->links, "tcq", ifname);
 }
 
 static int tc_attach(struct pfd_bpf *b, const char *ifname, int ifindex)
@@ -801,7 +835,7 @@ int pfd_bpf_attach(struct pfd_bpf *b, const char *ifname, enum pfd_attach_mode m
 		pr_err("%s: no such device (attach %s in pfd.conf)", ifname, ifname);
 		return -ENODEV;
 	}
-	err = fmt_path(xpath, sizeof(xpath), "%s/xdp-%s", b->links, ifname);
+	err = link_pin(xpath, sizeof(xpath), b->links, "xdp", ifname);
 	if (!err)
 		err = tc_pin_paths(b, ifname, tc, tcq);
 	if (err)
@@ -924,7 +958,7 @@ static void detach_pins(const char *links, const char *ifname, int ifindex)
 	char path[PATH_MAX];
 	int fd;
 
-	if (!fmt_path(path, sizeof(path), "%s/xdp-%s", links, ifname)) {
+	if (!link_pin(path, sizeof(path), links, "xdp", ifname)) {
 		fd = bpf_obj_get(path);
 		if (fd >= 0) {
 			bpf_link_detach(fd);
@@ -932,11 +966,11 @@ static void detach_pins(const char *links, const char *ifname, int ifindex)
 		}
 		unlink(path);
 	}
-	if (!fmt_path(path, sizeof(path), "%s/tcq-%s", links, ifname) && !access(path, F_OK)) {
+	if (!link_pin(path, sizeof(path), links, "tcq", ifname) && !access(path, F_OK)) {
 		tc_detach(ifname, ifindex, true);
 		unlink(path);
 	}
-	if (!fmt_path(path, sizeof(path), "%s/tc-%s", links, ifname) && !access(path, F_OK)) {
+	if (!link_pin(path, sizeof(path), links, "tc", ifname) && !access(path, F_OK)) {
 		tc_detach(ifname, ifindex, false);
 		unlink(path);
 	}
@@ -963,17 +997,19 @@ int pfd_bpf_detach(struct pfd_bpf *b, const char *ifname)
 int pfd_bpf_attached(const char *bpffs, const char *ifname, enum pfd_attach_kind *xdp, bool *tc)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	char path[PATH_MAX];
+	char links[PATH_MAX], path[PATH_MAX];
 	int ifindex = (int)if_nametoindex(ifname);
 
 	*xdp = PFD_ATT_NONE;
 	*tc = false;
-	if (!fmt_path(path, sizeof(path), "%s/pfd/xdp-%s", bpffs, ifname) && !access(path, F_OK) &&
-	    ifindex && !bpf_xdp_query(ifindex, 0, &q))
+	if (fmt_path(links, sizeof(links), "%s/pfd", bpffs))
+		return -ENAMETOOLONG;
+	if (!link_pin(path, sizeof(path), links, "xdp", ifname) && !access(path, F_OK) && ifindex &&
+	    !bpf_xdp_query(ifindex, 0, &q))
 		*xdp = q.attach_mode == XDP_ATTACHED_SKB ? PFD_ATT_GENERIC : PFD_ATT_NATIVE;
-	if (!fmt_path(path, sizeof(path), "%s/pfd/tc-%s", bpffs, ifname) && !access(path, F_OK))
+	if (!link_pin(path, sizeof(path), links, "tc", ifname) && !access(path, F_OK))
 		*tc = true;
-	if (!fmt_path(path, sizeof(path), "%s/pfd/tcq-%s", bpffs, ifname) && !access(path, F_OK))
+	if (!link_pin(path, sizeof(path), links, "tcq", ifname) && !access(path, F_OK))
 		*tc = true;
 	return 0;
 }
@@ -995,14 +1031,9 @@ int pfd_bpf_detach_all(const char *bpffs)
 	dir = opendir(links);
 	if (dir) {
 		while ((de = readdir(dir))) {
-			const char *name = NULL;
+			char ifname[IFNAMSIZ];
+			const char *name = pfd_link_pin_ifname(de->d_name, ifname);
 
-			if (!strncmp(de->d_name, "xdp-", 4))
-				name = de->d_name + 4;
-			else if (!strncmp(de->d_name, "tcq-", 4))
-				name = de->d_name + 4;
-			else if (!strncmp(de->d_name, "tc-", 3))
-				name = de->d_name + 3;
 			if (name) {
 				detach_pins(links, name, (int)if_nametoindex(name));
 				pr_info("%s: detached", name);

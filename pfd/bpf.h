@@ -12,6 +12,8 @@
  *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
  *   pfd/tc-IFNAME                   TC ingress program on IFNAME's clsact
  *   pfd/tcq-IFNAME                  same, and pfd created that clsact qdisc
+ * A dot of IFNAME is spelled ':' in a pin (bpffs refuses dots; lan0.100 is
+ * pfd/xdp-lan0:100).
  * The links and programs outlive the daemon; a restart adopts them and swaps
  * in the newly loaded program without a gap (bpf_link_update, tc replace).
  */
@@ -101,5 +103,8 @@ int pfd_bpf_repin(struct pfd_bpf *b);
 int pfd_bpf_fib_mark_probe(void);
 /* What is attached to ifname by pfd, from the pins (0 = nothing). */
 int pfd_bpf_attached(const char *bpffs, const char *ifname, enum pfd_attach_kind *xdp, bool *tc);
+/* The device name of an attachment pin's file name (xdp-, tc-, tcq-IFNAME),
+ * in ifname; NULL when the name is not one. */
+const char *pfd_link_pin_ifname(const char *pin, char ifname[IFNAMSIZ]);
 
 #endif /* PFD_BPF_H */

@@ -157,6 +157,8 @@ static void print_attach(const char *kind, __u32 flags)
 	snprintf(text, sizeof(text), "%s%s", kind, tc_behind ? "+tc" : "");
 	pfd_print_str(PFD_PRINT_JSON, "attach", NULL, kind);
 	pfd_print_bool(PFD_PRINT_JSON, "tc_behind_xdp", NULL, tc_behind);
+	/* VLAN devices on it: XDP hands its packets to TC ingress */
+	pfd_print_bool(PFD_PRINT_JSON, "vlan_uppers", NULL, flags & PFD_DEV_F_VLAN_UPPERS);
 	pfd_print_text(" %-10s", text);
 }
 

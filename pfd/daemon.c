@@ -587,11 +587,8 @@ static void devices_prune(struct pfd *d)
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		const char *name =
-			!strncmp(de->d_name, "xdp-", 4) || !strncmp(de->d_name, "tcq-", 4) ?
-				de->d_name + 4 :
-			!strncmp(de->d_name, "tc-", 3) ? de->d_name + 3 :
-							 NULL;
+		char ifname[IFNAMSIZ];
+		const char *name = pfd_link_pin_ifname(de->d_name, ifname);
 		bool known = false;
 
 		if (!name)
@@ -648,6 +645,60 @@ static void mark_check(const struct pfd *d, const struct pfd_config *old)
 		cfg->mark_value, m);
 }
 
+/*
+ * A driver may keep a frame's VLAN tag outside the frame (a veth whose peer
+ * inserts tags in hardware, a NIC's rx-vlan offload, generic XDP), and XDP
+ * then cannot tell a VLAN's frame from the device's own untagged one. On a
+ * device with VLAN devices on it, XDP hands every packet to TC ingress,
+ * where the kernel has said which it is (PFD_DEV_F_VLAN_UPPERS). After every
+ * attach and link change; a failed dump counts as VLANs present.
+ */
+static void vlan_sync(struct pfd *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->n_devs; i++) {
+		const struct pfd_device *dv = &d->devs[i];
+		__u32 key = (__u32)dv->ifindex;
+		struct pfd_dev rec;
+		bool want, have;
+		int n;
+
+		if (dv->kind != PFD_ATT_NATIVE && dv->kind != PFD_ATT_GENERIC)
+			continue;
+		if (bpf_map_lookup_elem(d->maps->devs, &key, &rec))
+			continue;
+		n = pfd_rt_vlan_uppers(d->rt, dv->ifindex);
+		if (n < 0)
+			pr_warn("%s: cannot list the VLAN devices on it (%s): XDP hands its "
+				"packets to TC",
+				dv->name, strerror(-n));
+		want = n != 0;
+		have = rec.flags & PFD_DEV_F_VLAN_UPPERS;
+		if (want == have)
+			continue;
+		rec.flags ^= PFD_DEV_F_VLAN_UPPERS;
+		if (bpf_map_update_elem(d->maps->devs, &key, &rec, BPF_EXIST)) {
+			pr_err("%s: cannot update its device record (%s)", dv->name,
+			       strerror(errno));
+			continue;
+		}
+		if (!want)
+			pr_info("%s: no VLAN device on it any more: XDP decides its packets again",
+				dv->name);
+		else if (rec.flags & PFD_DEV_F_TC)
+			pr_notice(
+				"%s: VLAN devices sit on it and XDP cannot see a tag kept outside "
+				"the frame: TC ingress behind XDP decides its packets",
+				dv->name);
+		else
+			pr_warn("%s: VLAN devices sit on it and XDP cannot see a tag kept outside "
+				"the frame: its packets go to the kernel (`attach %s auto` adds TC "
+				"ingress behind XDP)",
+				dv->name, dv->name);
+	}
+}
+
 /* Makes the attached set equal to the wanted one. Existing attachments in
  * the right mode are adopted (no gap). rearm: reset the circuit breakers
  * (startup, reload); otherwise a tripped device stays in dry run. */
@@ -670,8 +721,18 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		struct pfd_device *w = &want[j];
 		int err;
 
+		enum pfd_attach_mode mode = w->mode;
+
 		w->ifindex = (int)if_nametoindex(w->name);
-		err = pfd_bpf_attach(d->bpf, w->name, w->mode, &w->kind);
+		/* A VLAN device runs on the skb path either way, and XDP on it
+		 * would keep XDP off its parent (the kernel refuses a program
+		 * under an upper device's): TC ingress. */
+		if (mode == PFD_ATTACH_AUTO && w->ifindex &&
+		    pfd_rt_vlan_parent(d->rt, w->ifindex) > 0) {
+			mode = PFD_ATTACH_TC;
+			pr_debug("%s: a VLAN device: TC ingress", w->name);
+		}
+		err = pfd_bpf_attach(d->bpf, w->name, mode, &w->kind);
 		if (err) {
 			w->kind = PFD_ATT_NONE;
 			pr_err("%s: not attached; its flows stay on the kernel path", w->name);
@@ -703,6 +764,7 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		}
 	}
 	devset_refresh(d);
+	vlan_sync(d);
 	/* The fast path's cached FIB results skip the egress device check:
 	 * a changed device set must empty them. */
 	fib_gen_bump(d);
@@ -1292,6 +1354,8 @@ static void on_rt(void *arg, int fd, uint32_t events)
 		if (devices_moved(d)) {
 			pr_info("a configured device went, came or was made again: attaching anew");
 			devices_sync(d, d->cfg, false);
+		} else {
+			vlan_sync(d); /* a VLAN device came or went */
 		}
 	}
 }

@@ -342,8 +342,10 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	/* TC ingress on a device that also runs pfd's XDP program: XDP has
 	 * decided and counted every packet that reaches TC, and TC carries
 	 * only the flows XDP handed over (VIA_TC, below); counting the rest
-	 * again would show every passed packet twice. */
-	pkt->quiet = !!(dev->flags & PFD_DEV_F_TC_VIA_ONLY);
+	 * again would show every passed packet twice. Unless XDP handed
+	 * over every packet (VLAN_UPPERS): then TC decides them all. */
+	pkt->quiet = (dev->flags & (PFD_DEV_F_TC_VIA_ONLY | PFD_DEV_F_VLAN_UPPERS)) ==
+		     PFD_DEV_F_TC_VIA_ONLY;
 #endif
 
 	/* Fail open: a control block from another build, or none. */
@@ -356,6 +358,12 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 		return PFD_R_STALE;
 	PFD_STAGE(2);
 
+#ifdef PFD_HOOK_XDP_ONLY
+	/* A VLAN's tag may be outside the frame here: only the skb tells,
+	 * in TC ingress behind XDP (or the kernel, without it). */
+	if (dev->flags & PFD_DEV_F_VLAN_UPPERS)
+		return PFD_R_VIA_TC;
+#endif
 	why = pfd_ctx_l2_check(ctx);
 	if (why != PFD_R_FORWARDED)
 		return why;

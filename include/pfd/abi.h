@@ -168,6 +168,11 @@ PFD_ABI_CHECK(sizeof(struct pfd_ctl) == 40);
 	(1U << 3) /* TC ingress runs behind pfd's XDP: it
 						 * carries only VIA_TC flows, XDP
 						 * decided (and counted) the rest */
+/* VLAN devices sit on this device. A driver may keep a frame's tag outside
+ * the frame (veth when its peer inserts tags in hardware, a NIC's rx-vlan
+ * offload, generic XDP), so XDP cannot tell a tagged frame from an untagged
+ * one: it hands every packet to TC ingress, which the kernel tells. */
+#define PFD_DEV_F_VLAN_UPPERS (1U << 4)
 
 /* pfd_devs: ifindex -> record, for every device pfd attached to. */
 struct pfd_dev {

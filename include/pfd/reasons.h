@@ -27,7 +27,7 @@
 	X(FIB_DENIED,	10, "fib_denied",	"FIB: blackhole/unreachable/prohibit") \
 	X(FIB_OTHER,	11, "fib_other",	"FIB: not forwarded or lookup failed") \
 	X(EGRESS,	12, "egress",		"egress device not allowed for the flow") \
-	X(VIA_TC,	13, "via_tc",		"egress needs the TC datapath")	\
+	X(VIA_TC,	13, "via_tc",		"handed to TC (egress policy, VLAN)") \
 	X(DRY_RUN,	14, "dry_run",		"dry run")			\
 	X(STALE,	15, "stale",		"daemon heartbeat stale")	\
 	X(ABI,		16, "abi",		"control block missing or ABI mismatch") \

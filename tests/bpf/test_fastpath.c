@@ -63,7 +63,8 @@ struct fp_row {
 	int ctl;
 	__u32 ctl_policy_gen; /* pfd_ctl.policy_gen: the ruleset's generation */
 	int dev_dry;
-	int fwd; /* expect a forward through egress */
+	__u32 dev_flags; /* more PFD_DEV_F_* of every lab device */
+	int fwd;	 /* expect a forward through egress */
 	int egress;
 	int reason;
 	int out_zero_csum; /* the rewritten L4 checksum computes to 0 */
@@ -247,6 +248,19 @@ static const struct fp_row rows[] = {
 	{ "via-tc flow: xdp passes", H_XDP, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC),
 	  PASS(VIA_TC) },
 	{ "via-tc flow: tc forwards", H_TC, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC), FWD(OUT0) },
+	/* VLAN devices on the ingress: XDP cannot see a tag the driver kept
+	 * outside the frame, so it hands everything to TC, which decides all
+	 * of it (not only VIA_TC flows) */
+	{ "vlan uppers: xdp hands a plain flow to tc", H_XDP, TCP4(), FLOW(),
+	  .dev_flags = PFD_DEV_F_VLAN_UPPERS, PASS(VIA_TC) },
+	{ "vlan uppers: xdp hands a v6 flow to tc", H_XDP, UDP6(), FLOW(),
+	  .dev_flags = PFD_DEV_F_VLAN_UPPERS, PASS(VIA_TC) },
+	{ "vlan uppers: tc behind xdp forwards a plain flow", H_TC, TCP4(), FLOW(),
+	  .dev_flags = PFD_DEV_F_TC | PFD_DEV_F_TC_VIA_ONLY | PFD_DEV_F_VLAN_UPPERS, FWD(OUT0) },
+	{ "vlan uppers: tc behind xdp passes what has no flow", H_TC, TCP4(),
+	  FLOW(.key_sport = 40001),
+	  .dev_flags = PFD_DEV_F_TC | PFD_DEV_F_TC_VIA_ONLY | PFD_DEV_F_VLAN_UPPERS,
+	  PASS(NO_FLOW) },
 
 	/* the ruleset changed since the flow was accepted: the kernel decides */
 	{ "flow from an older ruleset passes", 0, TCP4(), FLOW(.policy_gen = 6),
@@ -497,7 +511,7 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	in_len = pkt_build(&ins, in);
 
 	lab_flows_clear(lab);
-	T_OK(lab_devs_reset(lab, r->dev_dry ? PFD_DEV_F_DRY_RUN : 0), name);
+	T_OK(lab_devs_reset(lab, (r->dev_dry ? PFD_DEV_F_DRY_RUN : 0) | r->dev_flags), name);
 	lab_ctl_live(&ctl);
 	switch (r->ctl) {
 	case CTL_STALE:

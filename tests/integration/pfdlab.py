@@ -164,7 +164,7 @@ class Daemon:
 class Lab:
     """client -- router -- server. Create with Lab(); always call close()."""
 
-    def __init__(self, gro=True, neigh=True, ruleset=True, prefix="pfdt"):
+    def __init__(self, gro=True, neigh=True, ruleset=True, prefix="pfdt", dotted=False):
         self.sfx = secrets.token_hex(3)
         self.cli = "%s-c-%s" % (prefix, self.sfx)
         self.rtr = "%s-r-%s" % (prefix, self.sfx)
@@ -173,6 +173,8 @@ class Lab:
         self.c_if = "pc" + self.sfx      # client's end
         self.rc_if = "prc" + self.sfx    # router, towards the client
         self.rs_if = "prs" + self.sfx    # router, towards the server
+        if dotted:   # named like VLAN devices (lan0.100)
+            self.rc_if, self.rs_if = "prc.%s" % self.sfx, "prs.%s" % self.sfx
         self.s_if = "ps" + self.sfx      # server's end
         self.tmp = tempfile.mkdtemp(prefix="pfdlab-")
         self.bpffs = os.path.join(self.tmp, "bpffs")

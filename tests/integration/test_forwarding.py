@@ -4,6 +4,7 @@ pfd's fast path (TCP, UDP, IPv6, masquerade, DNAT), pfd's counters carry the
 flow while the nft forward chain sees only a handful of its packets, and a
 flow the ruleset does not mark is never offloaded and still works."""
 
+import os
 import time
 
 import pytest
@@ -78,6 +79,30 @@ def test_tcp_transfer_is_fast_pathed(pfd_lab, family):
     c, s, entry = check_tcp_fast(pfd_lab, 32 << 20, 5001, dst=dst, family=family, rate=16 << 20)
     assert entry is not None, "the flow never showed in pfd flows"
     assert entry["family"] == family
+
+
+@pytest.mark.lab(dotted=True)
+def test_devices_named_with_a_dot(pfd_lab):
+    """VLAN devices are named lan0.100, and bpffs refuses a dot in a pin's
+    name: pfd attaches to such devices all the same, forwards through them,
+    adopts the attachments on a restart and removes them on detach."""
+    lab = pfd_lab
+    check_tcp_fast(lab, 4 << 20, 5011, rate=16 << 20)
+    pins = sorted(os.listdir(os.path.join(lab.bpffs, "pfd")))
+    report("pins", " ".join(pins))
+    assert "xdp-" + lab.rc_if.replace(".", ":") in pins, pins
+    lab.daemons[-1].stop()
+    d = lab.start_pfd()
+    want = "%s: adopted the pinned native XDP attachment" % lab.rc_if
+    assert pfdlab.wait_for(lambda: want in d.log_text(), 10, 0.1), d.log_text()[-2000:]
+    check_tcp_fast(lab, 4 << 20, 5012, rate=16 << 20)
+    d.stop()
+    p = lab.detach_all()
+    assert p.returncode == 0, p.stderr
+    left = lab.ns(lab.rtr, ["ip", "link", "show", "dev", lab.rc_if]).stdout
+    assert "xdp" not in left, left
+    links = os.path.join(lab.bpffs, "pfd")
+    assert not os.path.exists(links) or not os.listdir(links), os.listdir(links)
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])

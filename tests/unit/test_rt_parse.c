@@ -4,7 +4,8 @@
  * (nft-backend/rt.c), on messages and selectors built in memory: which
  * event and device each message means, when a link counts as up, that short
  * or unknown messages are refused, and which flows a policy selector covers
- * (prefix lengths on and off byte boundaries, both orientations, families).
+ * (prefix lengths on and off byte boundaries, both orientations, families),
+ * and which link messages are VLAN devices on a parent of this namespace.
  */
 #include <errno.h>
 #include <string.h>
@@ -159,9 +160,61 @@ static void test_xfrm(void)
 	T_TRUE(!pfd_rt_xfrm_selector_covers(&x, AF_PACKET, a4, b4), "unknown flow family: no");
 }
 
+/* A RTM_NEWLINK message of device 12: kind (NULL: no IFLA_LINKINFO),
+ * parent (0: no IFLA_LINK), and IFLA_LINK_NETNSID when other_ns. */
+static struct nlmsghdr *link_msg(char *buf, const char *kind, __u32 parent, int other_ns)
+{
+	struct ifinfomsg ifi = { .ifi_index = 12 };
+	struct nlmsghdr *nlh = msg(buf, RTM_NEWLINK, &ifi, sizeof(ifi));
+	struct nlattr *info;
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "lan0.100");
+	if (parent)
+		mnl_attr_put_u32(nlh, IFLA_LINK, parent);
+	if (other_ns)
+		mnl_attr_put_u32(nlh, IFLA_LINK_NETNSID, 3);
+	if (kind) {
+		info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+		mnl_attr_nest_end(nlh, info);
+	}
+	return nlh;
+}
+
+static void test_vlan_links(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int ifindex, parent;
+
+	nlh = link_msg(buf, "vlan", 4, 0);
+	T_OK(pfd_rt_parse_vlan_link(nlh, &ifindex, &parent), "vlan on a parent");
+	T_EQ(ifindex, 12, "vlan: its own index");
+	T_EQ(parent, 4, "vlan: the parent's index");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "veth", 4, 0), &ifindex, &parent), -ENOENT,
+	     "a veth with a peer (IFLA_LINK) is no vlan");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 4, 1), &ifindex, &parent), -ENOENT,
+	     "vlan whose parent is in another namespace");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 0, 0), &ifindex, &parent), -ENOENT,
+	     "vlan without a parent");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 12, 0), &ifindex, &parent), -ENOENT,
+	     "vlan naming itself as parent");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, NULL, 4, 0), &ifindex, &parent), -ENOENT,
+	     "link without linkinfo");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlanx", 4, 0), &ifindex, &parent), -ENOENT,
+	     "another kind that starts with vlan");
+	nlh = link_msg(buf, "vlan", 4, 0);
+	nlh->nlmsg_type = RTM_DELLINK;
+	T_EQ(pfd_rt_parse_vlan_link(nlh, &ifindex, &parent), -EINVAL, "dellink is no listing");
+	nlh = link_msg(buf, "vlan", 4, 0);
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg) - 1);
+	T_EQ(pfd_rt_parse_vlan_link(nlh, &ifindex, &parent), -EINVAL, "short message");
+}
+
 int main(void)
 {
 	test_events();
 	test_xfrm();
+	test_vlan_links();
 	return t_done();
 }
