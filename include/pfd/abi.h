@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define PFD_ABI_VERSION	    4
+#define PFD_ABI_VERSION	    5
 #define PFD_ABI_CHECK(expr) _Static_assert(expr, #expr)
 
 /* Map names: <= 15 characters (BPF_OBJ_NAME_LEN keeps 16 with the NUL). Maps

@@ -9,7 +9,8 @@
  * family and addresses are the 33 bytes after that header, where a real
  * message has its attributes, both ways round as pfd_rt_xfrm_covers() asks,
  * and the answer is compared with a bit-by-bit model of the documented rule.
- * Seeds from tests/fuzz/mkseeds.c.
+ * A link message also goes to the VLAN device parser (the link dump behind
+ * PFD_DEV_F_VLAN_UPPERS). Seeds from tests/fuzz/mkseeds.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -39,6 +40,15 @@ static void check_event(const struct nlmsghdr *nlh)
 	FUZZ_CHECK(ev >= PFD_RT_EV_ROUTE && ev <= PFD_RT_EV_XFRM);
 	/* only a link event reports a device as up */
 	FUZZ_CHECK(!up || ev == PFD_RT_EV_LINK);
+}
+
+static void check_vlan(const struct nlmsghdr *nlh)
+{
+	int ifindex = -1, parent = -1, err = pfd_rt_parse_vlan_link(nlh, &ifindex, &parent);
+
+	FUZZ_CHECK(err == 0 || err == -ENOENT || err == -EINVAL);
+	/* a VLAN device is never its own parent, and a parent is a device */
+	FUZZ_CHECK(err || (parent > 0 && parent != ifindex));
 }
 
 static bool model_prefix(const uint8_t *a, const uint8_t *s, unsigned int plen, int alen)
@@ -110,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!nlh)
 		return 0;
 	check_event(nlh);
+	check_vlan(nlh);
 	check_selector(nlh);
 	free(nlh);
 	return 0;

@@ -248,6 +248,23 @@ static void rt_seeds(void)
 	mnl_attr_put_u32(nlh, IFLA_MTU, 1500);
 	write_msg("rt", "newlink-up", nlh);
 
+	nlh = msg_start(RTM_NEWLINK, 0);
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_index = 9;
+	ifi->ifi_flags = IFF_UP | IFF_RUNNING;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "eth0.100");
+	mnl_attr_put_u32(nlh, IFLA_LINK, 2);
+	{
+		struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO), *data;
+
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vlan");
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		mnl_attr_put_u16(nlh, IFLA_VLAN_ID, 100);
+		mnl_attr_nest_end(nlh, data);
+		mnl_attr_nest_end(nlh, info);
+	}
+	write_msg("rt", "newlink-vlan", nlh);
+
 	nlh = msg_start(RTM_DELLINK, 0);
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_index = 7;

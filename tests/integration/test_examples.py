@@ -109,7 +109,7 @@ def test_flowtable_mode_ruleset(netns):
 
 @pytest.mark.parametrize("name,mode", [("pfd.conf.mark", "mark"), ("pfd.conf.flowtable", "auto"),
                                        ("pfd.conf.block", "mark"), ("pfd.conf.ecmp", "mark"),
-                                       ("pfd.conf.syn-protect", "mark")])
+                                       ("pfd.conf.syn-protect", "mark"), ("pfd.conf.vlan", "mark")])
 def test_pfd_conf_examples_accepted(name, mode):
     if not os.access(PFD, os.X_OK):
         pytest.fail("%s not built" % PFD)
