@@ -19,6 +19,8 @@
 #include <bpf/bpf.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
 #include <linux/netconf.h>
@@ -878,20 +880,21 @@ int pfd_rt_neigh_use(struct pfd_rt *rt, int family, const __be32 *addr, int ifin
 	return pfd_nl_request(&rt->req, nlh, NULL, NULL);
 }
 
-int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, int *ifindex, int *parent)
+int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, struct pfd_rt_vlan *v)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(nlh);
-	const struct nlattr *a, *info = NULL;
+	const struct nlattr *a, *info = NULL, *data = NULL;
 	bool vlan = false, other_ns = false;
 
-	*ifindex = *parent = 0;
+	memset(v, 0, sizeof(*v));
+	v->proto = ETH_P_8021Q; /* the kernel's default when none is given */
 	if (nlh->nlmsg_type != RTM_NEWLINK || !has_hdr(nlh, sizeof(*ifi)))
 		return -EINVAL;
 	mnl_attr_for_each (a, nlh, sizeof(*ifi)) {
 		switch (mnl_attr_get_type(a)) {
 		case IFLA_LINK:
 			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-				*parent = (int)mnl_attr_get_u32(a);
+				v->parent = (int)mnl_attr_get_u32(a);
 			break;
 		case IFLA_LINK_NETNSID: /* the parent's index is another namespace's */
 			other_ns = true;
@@ -903,34 +906,72 @@ int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, int *ifindex, int *parent
 		}
 	}
 	if (info) {
-		mnl_attr_for_each_nested (a, info)
+		mnl_attr_for_each_nested (a, info) {
 			if (mnl_attr_get_type(a) == IFLA_INFO_KIND &&
 			    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 				vlan = !strcmp(mnl_attr_get_str(a), "vlan");
+			else if (mnl_attr_get_type(a) == IFLA_INFO_DATA &&
+				 mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+				data = a;
+		}
 	}
-	*ifindex = ifi->ifi_index;
-	if (!vlan || other_ns || *parent <= 0 || *parent == *ifindex)
+	v->ifindex = ifi->ifi_index;
+	if (!vlan || other_ns || v->parent <= 0 || v->parent == v->ifindex)
 		return -ENOENT;
+	if (data) {
+		mnl_attr_for_each_nested (a, data) {
+			const struct nlattr *m;
+
+			switch (mnl_attr_get_type(a)) {
+			case IFLA_VLAN_ID:
+				if (mnl_attr_validate(a, MNL_TYPE_U16) == 0)
+					v->id = mnl_attr_get_u16(a);
+				break;
+			case IFLA_VLAN_PROTOCOL:
+				if (mnl_attr_validate(a, MNL_TYPE_U16) == 0)
+					v->proto = ntohs(mnl_attr_get_u16(a));
+				break;
+			case IFLA_VLAN_EGRESS_QOS:
+				/* a priority -> PCP mapping other than to 0
+				 * makes the tag depend on skb->priority */
+				if (mnl_attr_validate(a, MNL_TYPE_NESTED))
+					break;
+				mnl_attr_for_each_nested (m, a) {
+					const struct ifla_vlan_qos_mapping *q;
+
+					if (mnl_attr_get_type(m) != IFLA_VLAN_QOS_MAPPING ||
+					    mnl_attr_get_payload_len(m) < sizeof(*q))
+						continue;
+					q = mnl_attr_get_payload(m);
+					v->egress_qos |= q->to != 0;
+				}
+				break;
+			}
+		}
+	}
 	return 0;
 }
 
 struct vlan_arg {
 	int ifindex;
 	int uppers; /* VLAN devices on ifindex */
-	int parent; /* ifindex's own parent when it is a VLAN device */
+	struct pfd_rt_vlan self;
+	bool self_vlan; /* ifindex itself is a VLAN device (self) */
 };
 
 static int vlan_cb(const struct nlmsghdr *nlh, void *arg)
 {
-	struct vlan_arg *v = arg;
-	int ifindex, parent;
+	struct vlan_arg *va = arg;
+	struct pfd_rt_vlan v;
 
-	if (pfd_rt_parse_vlan_link(nlh, &ifindex, &parent))
+	if (pfd_rt_parse_vlan_link(nlh, &v))
 		return 0;
-	if (parent == v->ifindex)
-		v->uppers++;
-	if (ifindex == v->ifindex)
-		v->parent = parent;
+	if (v.parent == va->ifindex)
+		va->uppers++;
+	if (v.ifindex == va->ifindex) {
+		va->self = v;
+		va->self_vlan = true;
+	}
 	return 0;
 }
 
@@ -958,10 +999,15 @@ int pfd_rt_vlan_uppers(struct pfd_rt *rt, int ifindex)
 	return err ? err : v.uppers;
 }
 
-int pfd_rt_vlan_parent(struct pfd_rt *rt, int ifindex)
+int pfd_rt_vlan_info(struct pfd_rt *rt, int ifindex, struct pfd_rt_vlan *out)
 {
 	struct vlan_arg v = { .ifindex = ifindex };
 	int err = vlan_dump(rt, &v);
 
-	return err ? err : v.parent;
+	if (err)
+		return err;
+	if (!v.self_vlan)
+		return -ENOENT;
+	*out = v.self;
+	return 0;
 }

@@ -92,9 +92,18 @@ int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
 /* How many VLAN devices of this namespace sit directly on ifindex (a link
  * dump), or -errno. */
 int pfd_rt_vlan_uppers(struct pfd_rt *rt, int ifindex);
-/* The parent of ifindex when it is a VLAN device on a device of this
- * namespace, 0 when it is not, or -errno. */
-int pfd_rt_vlan_parent(struct pfd_rt *rt, int ifindex);
+/* A VLAN device: its index, its parent's (in this namespace), VLAN ID and
+ * TPID (host order), and whether its egress priority map sets a PCP. */
+struct pfd_rt_vlan {
+	int ifindex;
+	int parent;
+	__u16 id;
+	__u16 proto;
+	bool egress_qos;
+};
+/* 0 with out filled when ifindex is a VLAN device on a device of this
+ * namespace, -ENOENT when it is not, or another -errno. */
+int pfd_rt_vlan_info(struct pfd_rt *rt, int ifindex, struct pfd_rt_vlan *out);
 
 /* Marks the neighbour of addr on ifindex for confirmation (NTF_USE), as
  * traffic through the kernel would. -ENOENT if there is no entry (none is
@@ -107,11 +116,10 @@ struct xfrm_selector;
 /* One rtnetlink event message: 0 (ev, ifindex, up filled), -EINVAL if
  * short, -EOPNOTSUPP for a type pfd does not watch. */
 int pfd_rt_parse_event(const struct nlmsghdr *nlh, enum pfd_rt_event *ev, int *ifindex, bool *up);
-/* One RTM_NEWLINK message: 0 with ifindex and parent (IFLA_LINK) when it is
- * a VLAN device whose parent is in this namespace; -ENOENT when it is not a
- * VLAN device (or its parent is elsewhere); -EINVAL if malformed. Exposed
- * for the unit tests. */
-int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, int *ifindex, int *parent);
+/* One RTM_NEWLINK message: 0 with v filled when it is a VLAN device whose
+ * parent is in this namespace; -ENOENT when it is not a VLAN device (or its
+ * parent is elsewhere); -EINVAL if malformed. Exposed for the unit tests. */
+int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, struct pfd_rt_vlan *v);
 /* Whether an xfrm selector's addresses cover a->b (ports ignored). */
 bool pfd_rt_xfrm_selector_covers(const struct xfrm_selector *sel, int family, const __be32 *a,
 				 const __be32 *b);

@@ -54,9 +54,9 @@
 
 /* In struct pfd_maps order (map_slot). */
 static const char *const map_names[] = {
-	PFD_MAP_FLOWS,	    PFD_MAP_TX_PORTS, PFD_MAP_CTL,    PFD_MAP_DEVS,
-	PFD_MAP_STATS,	    PFD_MAP_BLOCK4,   PFD_MAP_BLOCK6, PFD_MAP_BLOCK_ST,
-	PFD_MAP_BLOCK_BITS, PFD_MAP_SYNP4,    PFD_MAP_SYNP6,  PFD_MAP_SYNP_ST,
+	PFD_MAP_FLOWS,	PFD_MAP_TX_PORTS, PFD_MAP_CTL,	    PFD_MAP_DEVS,	PFD_MAP_STATS,
+	PFD_MAP_BLOCK4, PFD_MAP_BLOCK6,	  PFD_MAP_BLOCK_ST, PFD_MAP_BLOCK_BITS, PFD_MAP_SYNP4,
+	PFD_MAP_SYNP6,	PFD_MAP_SYNP_ST,  PFD_MAP_VLANS,
 };
 #define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
 
@@ -198,14 +198,15 @@ const char *pfd_link_pin_ifname(const char *pin, char ifname[IFNAMSIZ])
 static void maps_reset(struct pfd_maps *m)
 {
 	m->flows = m->tx_ports = m->ctl = m->devs = m->stats = m->block4 = m->block6 =
-		m->block_stats = m->block_bits = m->synp4 = m->synp6 = m->synp_stats = -1;
+		m->block_stats = m->block_bits = m->synp4 = m->synp6 = m->synp_stats = m->vlans =
+			-1;
 }
 
 static int *map_slot(struct pfd_maps *m, unsigned int i)
 {
-	int *slots[] = { &m->flows,	 &m->tx_ports, &m->ctl,	   &m->devs,
-			 &m->stats,	 &m->block4,   &m->block6, &m->block_stats,
-			 &m->block_bits, &m->synp4,    &m->synp6,  &m->synp_stats };
+	int *slots[] = { &m->flows,  &m->tx_ports,   &m->ctl,	      &m->devs,	      &m->stats,
+			 &m->block4, &m->block6,     &m->block_stats, &m->block_bits, &m->synp4,
+			 &m->synp6,  &m->synp_stats, &m->vlans };
 
 	return slots[i];
 }
@@ -271,6 +272,7 @@ static const struct map_want map_layout[] = {
 	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_synp_key4), sizeof(struct pfd_synp) },
 	{ BPF_MAP_TYPE_LPM_TRIE, sizeof(struct pfd_synp_key6), sizeof(struct pfd_synp) },
 	{ BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct pfd_counter) },
+	{ BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct pfd_vlan) },
 };
 _Static_assert(sizeof(map_layout) / sizeof(map_layout[0]) == N_MAPS, "map_layout and map_names");
 

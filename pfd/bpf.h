@@ -6,7 +6,7 @@
  *
  * Pin layout under the configured bpffs root:
  *   tc/globals/pfd_{flows,tx_ports,ctl,devs,stats,block4,block6,
- *              block_stats,block_bits,synp4,synp6,synp_stats}
+ *              block_stats,block_bits,synp4,synp6,synp_stats,vlans}
  *                                   maps (LIBBPF_PIN_BY_NAME;
  *                                   the directory iproute2's tc loader uses)
  *   pfd/xdp-IFNAME                  XDP bpf_link (native or generic)
@@ -41,6 +41,7 @@ struct pfd_maps {
 	int synp4;	 /* syn-protect services, LPM tries per family */
 	int synp6;
 	int synp_stats; /* SYNs to them per rule, per CPU */
+	int vlans;	/* VLAN devices XDP transmits on through their parent */
 };
 
 /* Whether this kernel's XDP has the SYN cookie helpers (syn-protect). */

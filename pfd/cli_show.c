@@ -890,7 +890,7 @@ int pfd_cmd_explain(struct pfd_cli *cli)
 	if (nft && mode == PFD_MODE_FLOWTABLE)
 		pfd_nft_read_flowtables(nft, &ft);
 	if (v.loaded)
-		pfd_policy_devs_load(v.maps.devs, &devs);
+		pfd_policy_devs_load(v.maps.devs, v.maps.vlans, &devs);
 	err = pfd_rt_open(&rt, NULL, NULL);
 	if (err) {
 		pr_err("rtnetlink: %s", strerror(-err));

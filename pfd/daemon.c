@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #include "nft-backend/ct.h"
@@ -542,7 +544,7 @@ static void devset_refresh(struct pfd *d)
 	enum pfd_attach_kind kinds[PFD_MAX_DEVS];
 	unsigned int i, n = 0;
 
-	pfd_policy_devs_load(d->maps->devs, &d->devset);
+	pfd_policy_devs_load(d->maps->devs, d->maps->vlans, &d->devset);
 	for (i = 0; i < d->n_devs; i++) {
 		if (d->devs[i].kind == PFD_ATT_NONE)
 			continue;
@@ -650,11 +652,12 @@ static void mark_check(const struct pfd *d, const struct pfd_config *old)
  * inserts tags in hardware, a NIC's rx-vlan offload, generic XDP), and XDP
  * then cannot tell a VLAN's frame from the device's own untagged one. On a
  * device with VLAN devices on it, XDP hands every packet to TC ingress,
- * where the kernel has said which it is (PFD_DEV_F_VLAN_UPPERS). After every
- * attach and link change; a failed dump counts as VLANs present.
+ * where the kernel has said which it is (PFD_DEV_F_VLAN_UPPERS). A failed
+ * dump counts as VLANs present. true when a flag changed.
  */
-static void vlan_sync(struct pfd *d)
+static bool vlan_uppers_sync(struct pfd *d)
 {
+	bool changed = false;
 	unsigned int i;
 
 	for (i = 0; i < d->n_devs; i++) {
@@ -683,6 +686,7 @@ static void vlan_sync(struct pfd *d)
 			       strerror(errno));
 			continue;
 		}
+		changed = true;
 		if (!want)
 			pr_info("%s: no VLAN device on it any more: XDP decides its packets again",
 				dv->name);
@@ -697,6 +701,98 @@ static void vlan_sync(struct pfd *d)
 				"ingress behind XDP)",
 				dv->name, dv->name);
 	}
+	return changed;
+}
+
+static const struct pfd_device *attached_dev(const struct pfd *d, int ifindex)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->n_devs; i++)
+		if (d->devs[i].ifindex == ifindex && d->devs[i].kind != PFD_ATT_NONE)
+			return &d->devs[i];
+	return NULL;
+}
+
+/*
+ * pfd_vlans: the attached VLAN devices whose parent pfd attached too, which
+ * XDP may transmit on by pushing the tag and leaving by the parent. Not one
+ * whose egress priority map sets a PCP: the tag would depend on the
+ * packet's priority, which XDP does not know. true when the map changed.
+ */
+static bool vlan_tx_sync(struct pfd *d)
+{
+	struct {
+		__u32 key;
+		struct pfd_vlan v;
+	} want[PFD_MAX_DEVS];
+	__u32 key, next, *prev = NULL, stale[PFD_MAX_DEVS];
+	unsigned int i, j, n = 0, ns = 0;
+	bool changed = false;
+
+	for (i = 0; i < d->n_devs && n < PFD_MAX_DEVS; i++) {
+		const struct pfd_device *dv = &d->devs[i], *parent;
+		struct pfd_rt_vlan vl;
+
+		if (dv->kind == PFD_ATT_NONE || pfd_rt_vlan_info(d->rt, dv->ifindex, &vl))
+			continue;
+		parent = attached_dev(d, vl.parent);
+		if (!parent || (vl.proto != ETH_P_8021Q && vl.proto != ETH_P_8021AD))
+			continue;
+		if (vl.egress_qos) {
+			pr_debug("%s: its egress priority map sets the tag's PCP: XDP does not "
+				 "transmit on it",
+				 dv->name);
+			continue;
+		}
+		want[n].key = (__u32)dv->ifindex;
+		want[n].v = (struct pfd_vlan){ .parent = (__u32)vl.parent,
+					       .proto = htons(vl.proto),
+					       .tci = vl.id };
+		n++;
+	}
+	while (ns < PFD_MAX_DEVS && !bpf_map_get_next_key(d->maps->vlans, prev, &next)) {
+		bool keep = false;
+
+		key = next;
+		prev = &key;
+		for (j = 0; j < n; j++)
+			keep |= want[j].key == key;
+		if (!keep)
+			stale[ns++] = key;
+	}
+	for (i = 0; i < ns; i++)
+		changed |= !bpf_map_delete_elem(d->maps->vlans, &stale[i]);
+	for (j = 0; j < n; j++) {
+		struct pfd_vlan have;
+		char name[IFNAMSIZ] = "?";
+
+		if (!bpf_map_lookup_elem(d->maps->vlans, &want[j].key, &have) &&
+		    !memcmp(&have, &want[j].v, sizeof(have)))
+			continue;
+		if (bpf_map_update_elem(d->maps->vlans, &want[j].key, &want[j].v, BPF_ANY)) {
+			pr_err("pfd_vlans: cannot add ifindex %u (%s)", want[j].key,
+			       strerror(errno));
+			continue;
+		}
+		changed = true;
+		if_indextoname(want[j].key, name);
+		pr_info("%s: VLAN %u: XDP transmits on it (tag pushed, out by its parent)", name,
+			want[j].v.tci);
+	}
+	return changed;
+}
+
+/* Both VLAN facts, after every attach and link change; a change re-decides
+ * every flow on the device set it makes. */
+static bool vlan_sync(struct pfd *d)
+{
+	bool changed = vlan_uppers_sync(d);
+
+	changed |= vlan_tx_sync(d);
+	if (changed)
+		pfd_policy_devs_load(d->maps->devs, d->maps->vlans, &d->devset);
+	return changed;
 }
 
 /* Makes the attached set equal to the wanted one. Existing attachments in
@@ -727,8 +823,10 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		/* A VLAN device runs on the skb path either way, and XDP on it
 		 * would keep XDP off its parent (the kernel refuses a program
 		 * under an upper device's): TC ingress. */
+		struct pfd_rt_vlan vl;
+
 		if (mode == PFD_ATTACH_AUTO && w->ifindex &&
-		    pfd_rt_vlan_parent(d->rt, w->ifindex) > 0) {
+		    !pfd_rt_vlan_info(d->rt, w->ifindex, &vl)) {
 			mode = PFD_ATTACH_TC;
 			pr_debug("%s: a VLAN device: TC ingress", w->name);
 		}
@@ -1354,8 +1452,10 @@ static void on_rt(void *arg, int fd, uint32_t events)
 		if (devices_moved(d)) {
 			pr_info("a configured device went, came or was made again: attaching anew");
 			devices_sync(d, d->cfg, false);
-		} else {
-			vlan_sync(d); /* a VLAN device came or went */
+		} else if (vlan_sync(d)) { /* a VLAN device came, went or changed */
+			fib_gen_bump(d);
+			pfd_flows_invalidate(d->flows, -1);
+			pfd_flows_warm(d->flows);
 		}
 	}
 }

@@ -615,6 +615,16 @@ static void fill_env(struct pfd_flows *f, const struct pfd_ct_entry *e, struct p
 			/* rt.c keeps it current from the netdev notifications */
 			devp[k]->xdp_xmit = pfd_rt_dev_xdp_xmit(f->ctx.rt, devp[k]->ifindex);
 		}
+		if (env->out[d].vlan_parent > 0) {
+			struct pfd_policy_dev parent = { .ifindex = env->out[d].vlan_parent };
+			struct dev_probe *p = dev_probe(f, parent.ifindex);
+
+			pfd_policy_dev_attached(f->ctx.devs, &parent);
+			parent.egress_policy = p->facts.egress_policy;
+			parent.egress_chain = p->facts.egress_chain;
+			parent.xdp_xmit = pfd_rt_dev_xdp_xmit(f->ctx.rt, parent.ifindex);
+			pfd_policy_vlan_parent(&env->out[d], &parent);
+		}
 	}
 	if (env->mode == PFD_MODE_FLOWTABLE)
 		env->same_flowtable = pfd_policy_same_flowtable(f->ctx.ft, env->in[0].ifindex,

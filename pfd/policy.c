@@ -242,11 +242,17 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 		 * frames is dropped by the driver (a veth whose peer has no
 		 * XDP program and no GRO): bpf_redirect from TC works for
 		 * every device. Unknown counts as cannot. */
-		bool no_xmit = env->in[d].has_xdp && env->out[d].xdp_xmit != 1;
+		bool xmit = env->out[d].xdp_xmit == 1 || env->out[d].vlan_xdp;
+		bool no_xmit = env->in[d].has_xdp && !xmit;
 
 		out->dir_flags[d] = 0;
-		if (!env->out[d].egress_policy && !no_xmit)
+		if (!env->out[d].egress_policy && !no_xmit) {
+			/* a VLAN device: XDP pushes its tag and leaves by
+			 * its parent, as the device's xmit would */
+			if (env->in[d].has_xdp && env->out[d].xdp_xmit != 1)
+				out->dir_flags[d] |= PFD_FLOW_F_VLAN_TX;
 			continue;
+		}
 		/* An egress qdisc or tc egress filter: bpf_redirect from TC
 		 * ingress goes through it, XDP redirect does not. */
 		if (!env->in[d].has_tc) {
@@ -275,6 +281,8 @@ void pfd_policy_decide(const struct pfd_config *cfg, const struct pfd_ct_entry *
 		say(out, "offloaded via the TC datapath (%s)",
 		    out->via_tc_xmit ? "an egress device cannot take XDP frames" :
 				       "egress policy on the way out");
+	else if ((out->dir_flags[0] | out->dir_flags[1]) & PFD_FLOW_F_VLAN_TX)
+		say(out, "eligible: offloaded (XDP pushes the VLAN tag, out by the parent)");
 	else
 		say(out, "eligible: offloaded");
 }
@@ -344,9 +352,10 @@ void pfd_policy_build(const struct pfd_ct_entry *e, const struct pfd_policy_env 
 		  common | d->dir_flags[1] | PFD_FLOW_F_REPLY, d->fib_mark, &key[1], &val[1]);
 }
 
-int pfd_policy_devs_load(int devs_fd, struct pfd_policy_devs *devs)
+int pfd_policy_devs_load(int devs_fd, int vlans_fd, struct pfd_policy_devs *devs)
 {
 	__u32 key, next, *prev = NULL;
+	struct pfd_vlan vlan;
 	struct pfd_dev dev;
 
 	memset(devs, 0, sizeof(*devs));
@@ -357,6 +366,10 @@ int pfd_policy_devs_load(int devs_fd, struct pfd_policy_devs *devs)
 			continue;
 		devs->d[devs->n].ifindex = (int)key;
 		devs->d[devs->n].flags = dev.flags;
+		devs->d[devs->n].vlan_parent =
+			vlans_fd >= 0 && !bpf_map_lookup_elem(vlans_fd, &key, &vlan) ?
+				(int)vlan.parent :
+				0;
 		devs->n++;
 	}
 	return 0;
@@ -375,10 +388,23 @@ const uint32_t *pfd_policy_devs_find(const struct pfd_policy_devs *devs, int ifi
 void pfd_policy_dev_attached(const struct pfd_policy_devs *devs, struct pfd_policy_dev *dev)
 {
 	const uint32_t *f = pfd_policy_devs_find(devs, dev->ifindex);
+	unsigned int i;
 
 	dev->has_xdp = f && (*f & PFD_DEV_F_XDP);
 	dev->has_tc = f && (*f & PFD_DEV_F_TC);
 	dev->attached = dev->has_xdp || dev->has_tc;
+	dev->vlan_parent = 0;
+	dev->vlan_xdp = false; /* pfd_policy_vlan_parent() decides, with the parent */
+	for (i = 0; f && i < devs->n; i++)
+		if (devs->d[i].ifindex == dev->ifindex)
+			dev->vlan_parent = devs->d[i].vlan_parent;
+}
+
+void pfd_policy_vlan_parent(struct pfd_policy_dev *vlan, const struct pfd_policy_dev *parent)
+{
+	vlan->vlan_xdp = vlan->vlan_parent > 0 && parent->ifindex == vlan->vlan_parent &&
+			 parent->has_xdp && parent->xdp_xmit == 1 && !parent->egress_policy &&
+			 !parent->egress_chain;
 }
 
 bool pfd_policy_same_flowtable(const struct pfd_ft_list *ft, int a, int b)
@@ -548,6 +574,13 @@ int pfd_policy_env_probe(struct pfd_rt *rt, struct pfd_nft *nft, const struct pf
 				continue;
 			pfd_policy_dev_attached(devs, devp[k]);
 			pfd_policy_probe_dev(rt, chains, nchains, chains_err, devp[k]);
+		}
+		if (env->out[d].vlan_parent > 0) {
+			struct pfd_policy_dev parent = { .ifindex = env->out[d].vlan_parent };
+
+			pfd_policy_dev_attached(devs, &parent);
+			pfd_policy_probe_dev(rt, chains, nchains, chains_err, &parent);
+			pfd_policy_vlan_parent(&env->out[d], &parent);
 		}
 	}
 	free(chains);

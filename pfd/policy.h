@@ -42,6 +42,11 @@ struct pfd_policy_dev {
 				 * xdp-features NDO_XMIT), 0: does not, < 0:
 				 * unknown (no netdev family, probe failed) */
 	int flowtable;	     /* flowtable mode: index of a flowtable it is in, -1 none */
+	int vlan_parent;     /* a VLAN device XDP may transmit on (pfd_vlans):
+			      * its parent's ifindex, else 0 */
+	bool vlan_xdp;	     /* ... and that parent takes XDP frames now, with
+			      * no egress policy XDP would skip: XDP pushes
+			      * the tag and leaves by the parent */
 };
 
 /* A device set: every device pfd attached to, with its pfd_dev flags. */
@@ -49,7 +54,8 @@ struct pfd_policy_devs {
 	unsigned int n;
 	struct {
 		int ifindex;
-		uint32_t flags; /* PFD_DEV_F_* */
+		uint32_t flags;	 /* PFD_DEV_F_* */
+		int vlan_parent; /* pfd_vlans: its parent, else 0 */
 	} d[PFD_MAX_DEVS];
 };
 
@@ -129,7 +135,11 @@ void pfd_policy_probe_dev(struct pfd_rt *rt, const struct pfd_nft_netdev_chain *
 			  unsigned int nchains, int chains_err, struct pfd_policy_dev *dev);
 
 /* Loads a device set from the pfd_devs map fd. */
-int pfd_policy_devs_load(int devs_fd, struct pfd_policy_devs *devs);
+int pfd_policy_devs_load(int devs_fd, int vlans_fd, struct pfd_policy_devs *devs);
+/* Whether XDP may transmit on the VLAN device vlan through its probed
+ * parent (vlan->vlan_xdp): the parent has pfd's XDP, takes XDP frames and
+ * has no egress policy or netdev egress chain an XDP redirect would skip. */
+void pfd_policy_vlan_parent(struct pfd_policy_dev *vlan, const struct pfd_policy_dev *parent);
 const uint32_t *pfd_policy_devs_find(const struct pfd_policy_devs *devs, int ifindex);
 
 /* The map entries for both directions: key[d] is direction d's tuple as it

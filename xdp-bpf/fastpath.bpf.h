@@ -235,17 +235,87 @@ static __always_inline enum pfd_reason pfd_fib_reason(long rc)
 }
 
 /* The egress must be a device pfd attached to: in pfd_devs, and for XDP in
- * the devmap (an XDP redirect elsewhere would be dropped by the driver). */
-static __always_inline bool pfd_egress_ok(__u32 oif)
+ * the devmap (an XDP redirect elsewhere would be dropped by the driver); a
+ * VLAN device's parent is checked where the tag is pushed, per packet. */
+static __always_inline bool pfd_egress_ok(__u32 oif, const struct pfd_flow *flow)
 {
+	(void)flow;
 	if (!bpf_map_lookup_elem(&pfd_devs, &oif))
 		return false;
 #ifdef PFD_HOOK_XDP_ONLY
-	if (!bpf_map_lookup_elem(&pfd_tx_ports, &oif))
+	if (!(flow->flags & PFD_FLOW_F_VLAN_TX) && !bpf_map_lookup_elem(&pfd_tx_ports, &oif))
 		return false;
 #endif
 	return true;
 }
+
+#ifdef PFD_HOOK_XDP_ONLY
+/*
+ * The egress is a VLAN device: the frame leaves by its parent with the tag
+ * in front of the IP header, as the VLAN device's xmit would put it. The
+ * frame grows by 4 bytes at the front, where the old EtherType lands
+ * exactly where the tag's encapsulated protocol goes; only the TPID and TCI
+ * are written here, the MACs by the rewrite. Nothing else is written before
+ * every pointer is valid again, so a failure leaves the frame as it came.
+ */
+static __always_inline int pfd_vlan_push(struct xdp_md *ctx, struct pfd_pkt *pkt,
+					 const struct pfd_vlan *vlan)
+{
+	bool v4 = pkt->family == AF_INET, tcp = pkt->l4proto == IPPROTO_TCP;
+	void *data, *data_end, *l4;
+	__be16 *tag;
+
+	if (bpf_xdp_adjust_head(ctx, -4))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	/* Every packet pointer is stale now, the NULL ones too (the
+	 * verifier forgets they were NULL): all of them again, each case
+	 * checked on its own so that the verifier keeps the ranges apart. */
+	tag = data + 2 * ETH_ALEN;
+	if (v4) {
+		struct iphdr *ip = data + sizeof(struct ethhdr) + 4;
+
+		if ((void *)(ip + 1) > data_end)
+			goto undo;
+		pkt->ip4 = ip;
+		pkt->ip6 = NULL;
+		l4 = ip + 1;
+	} else {
+		struct ipv6hdr *ip = data + sizeof(struct ethhdr) + 4;
+
+		if ((void *)(ip + 1) > data_end)
+			goto undo;
+		pkt->ip6 = ip;
+		pkt->ip4 = NULL;
+		l4 = ip + 1;
+	}
+	if (tcp) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > data_end)
+			goto undo;
+		pkt->tcp = th;
+		pkt->udp = NULL;
+	} else {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > data_end)
+			goto undo;
+		pkt->udp = uh;
+		pkt->tcp = NULL;
+	}
+	pkt->data = data;
+	pkt->data_end = data_end;
+	pkt->eth = data;
+	tag[0] = vlan->proto;
+	tag[1] = bpf_htons(vlan->tci);
+	return 0;
+undo:
+	bpf_xdp_adjust_head(ctx, 4);
+	return -1;
+}
+#endif
 
 /*
  * Fill the flow's FIB cache. A successful lookup does not report the MTU it
@@ -311,7 +381,7 @@ static __always_inline enum pfd_reason pfd_route(pfd_ctx *ctx, struct pfd_pkt *p
 	why = pfd_fib_reason(pfd_fib_lookup(ctx, &fib, flags));
 	if (why != PFD_R_FORWARDED)
 		return why;
-	if (fib.ifindex != flow->oif || !pfd_egress_ok(fib.ifindex))
+	if (fib.ifindex != flow->oif || !pfd_egress_ok(fib.ifindex, flow))
 		return PFD_R_EGRESS;
 	pkt->oif = fib.ifindex;
 	__builtin_memcpy(dmac, fib.dmac, ETH_ALEN);
@@ -325,11 +395,14 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 {
 	struct pfd_flow_key key = {};
 	__u8 dmac[ETH_ALEN], smac[ETH_ALEN];
+#ifdef PFD_HOOK_XDP_ONLY
+	const struct pfd_vlan *vlan = NULL;
+#endif
 	struct pfd_flow *flow;
 	struct pfd_ctl *ctl;
 	struct pfd_dev *dev;
 	enum pfd_reason why;
-	__u32 zero = 0;
+	__u32 zero = 0, tx;
 	__u64 now;
 
 	PFD_STAGE(0);
@@ -433,17 +506,32 @@ static __always_inline enum pfd_reason pfd_fastpath(pfd_ctx *ctx, struct pfd_pkt
 	why = pfd_route(ctx, pkt, ctl, flow, dmac, smac);
 	if (why != PFD_R_FORWARDED)
 		return why;
+	tx = pkt->oif;
 	PFD_STAGE(6);
+#ifdef PFD_HOOK_XDP_ONLY
+	/* A VLAN device: out by its parent, which must take XDP frames now
+	 * (the FIB cache does not know the parent). */
+	if (flow->flags & PFD_FLOW_F_VLAN_TX) {
+		vlan = bpf_map_lookup_elem(&pfd_vlans, &pkt->oif);
+		if (!vlan || !bpf_map_lookup_elem(&pfd_tx_ports, &vlan->parent))
+			return PFD_R_EGRESS;
+		tx = vlan->parent;
+	}
+#endif
 
 	if ((ctl->flags & PFD_CTL_F_DRY_RUN) || (dev->flags & PFD_DEV_F_DRY_RUN))
 		return PFD_R_DRY_RUN;
 
 	/* Armed before the rewrite, so a failure passes an untouched packet. */
-	if (!pfd_ctx_redirect(ctx, pkt->oif))
+	if (!pfd_ctx_redirect(ctx, tx))
 		return PFD_R_REDIRECT;
 	PFD_STAGE(7);
 
 	/* Returning anything but the redirect verdict cancels the redirect. */
+#ifdef PFD_HOOK_XDP_ONLY
+	if (vlan && pfd_vlan_push(ctx, pkt, vlan))
+		return PFD_R_REDIRECT;
+#endif
 	if (pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac))
 		return PFD_R_REDIRECT;
 	PFD_STAGE(8);

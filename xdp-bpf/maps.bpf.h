@@ -44,6 +44,15 @@ struct {
 	__uint(max_entries, PFD_MAX_DEVS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pfd_tx_ports SEC(".maps");
+
+/* VLAN devices XDP transmits on through their parent (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, struct pfd_vlan);
+	__uint(max_entries, PFD_MAX_DEVS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pfd_vlans SEC(".maps");
 #endif
 
 struct {

@@ -34,6 +34,7 @@
 #define PFD_MAP_SYNP4	   "pfd_synp4"
 #define PFD_MAP_SYNP6	   "pfd_synp6"
 #define PFD_MAP_SYNP_ST	   "pfd_synp_stats"
+#define PFD_MAP_VLANS	   "pfd_vlans"
 
 #ifndef PFD_MAX_FLOWS
 /* Map entries, one per direction: 2 per offloaded conntrack entry. pfd
@@ -92,6 +93,10 @@ PFD_ABI_CHECK(sizeof(struct pfd_flow_key) == 44);
 	(1U << 5) /* userspace bookkeeping: this entry is the
 						 * reply direction (pairs the two entries for
 						 * `pfd flows`); the fast path ignores it */
+#define PFD_FLOW_F_VLAN_TX \
+	(1U << 6) /* oif is a VLAN device in pfd_vlans: XDP pushes
+						 * its tag and redirects to its parent (TC
+						 * redirects to oif, whose xmit pushes it) */
 
 /*
  * The value for one direction. pfd writes the first part at install and never
@@ -180,6 +185,16 @@ struct pfd_dev {
 	__u32 flags; /* PFD_DEV_F_* */
 };
 PFD_ABI_CHECK(sizeof(struct pfd_dev) == 8);
+
+/* pfd_vlans: VLAN device ifindex -> how XDP transmits on it, for the VLAN
+ * devices pfd attached whose parent it attached too (and whose egress
+ * priority map is empty: the tag's PCP is 0, as the kernel would send). */
+struct pfd_vlan {
+	__u32 parent; /* ifindex the tagged frame leaves by (in pfd_tx_ports) */
+	__be16 proto; /* ETH_P_8021Q or ETH_P_8021AD */
+	__u16 tci;    /* VLAN ID, host order */
+};
+PFD_ABI_CHECK(sizeof(struct pfd_vlan) == 8);
 
 /* Block prefixes (pfd.conf `block`): packets from or to them are dropped
  * before anything else looks at them, an explicit operator decision taken

@@ -46,7 +46,7 @@ static __always_inline long mock_fib(struct bpf_fib_lookup *p, __u32 flags)
 #define pfd_ctx			   struct xdp_md
 #define PFD_HOOK		   PFD_HOOK_XDP
 #define PFD_HOOK_XDP_ONLY	   1
-#define pfd_ctx_redirect(ctx, oif) (!mock_redirect_fail)
+#define pfd_ctx_redirect(ctx, oif) ((void)(oif), !mock_redirect_fail)
 #define pfd_ctx_mtu_len(ctx, pkt)  ((pkt)->ip_len)
 /* direct packet access: the rewrite cannot fail */
 #define pfd_ctx_rewrite(ctx, pkt, flow, dmac, smac) (pfd_rewrite(pkt, flow, dmac, smac), 0)

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -322,6 +323,19 @@ static inline int lab_devs_reset(struct lab *lab, __u32 in0_flags)
 			err |= bpf_map_update_elem(lab->tx_fd, &ifx, &ifx, BPF_ANY);
 	}
 	return err ? -EIO : 0;
+}
+
+/* pfd_vlans: the lab device vdev is a VLAN device (ID 100, 802.1Q) on
+ * parent; parent 0: it is not. */
+static inline int lab_vlan_set(struct lab *lab, int vdev, int parent)
+{
+	int fd = bpf_map__fd(lab->xdp->maps.pfd_vlans);
+	__u32 key = lab->ifindex[vdev];
+	struct pfd_vlan v = { .parent = lab->ifindex[parent], .proto = htons(0x8100), .tci = 100 };
+
+	if (!parent)
+		return bpf_map_delete_elem(fd, &key) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &key, &v, BPF_ANY) ? -errno : 0;
 }
 
 static inline void lab_flows_clear(struct lab *lab)

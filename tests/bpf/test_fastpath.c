@@ -63,7 +63,9 @@ struct fp_row {
 	int ctl;
 	__u32 ctl_policy_gen; /* pfd_ctl.policy_gen: the ruleset's generation */
 	int dev_dry;
-	__u32 dev_flags; /* more PFD_DEV_F_* of every lab device */
+	__u32 dev_flags; /* more PFD_DEV_F_* of the ingress (IN0) */
+	int vlan_parent; /* flow.oif is a VLAN device on this lab device
+			  * (pfd_vlans: ID 100, 802.1Q) */
 	int fwd;	 /* expect a forward through egress */
 	int egress;
 	int reason;
@@ -248,6 +250,32 @@ static const struct fp_row rows[] = {
 	{ "via-tc flow: xdp passes", H_XDP, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC),
 	  PASS(VIA_TC) },
 	{ "via-tc flow: tc forwards", H_TC, TCP4(), FLOW(.flags = PFD_FLOW_F_VIA_TC), FWD(OUT0) },
+	/* The egress is a VLAN device (OUT2 stands for one: the FIB leaves
+	 * by it, it is not in the devmap) on OUT0, which is: XDP pushes the
+	 * tag and leaves by OUT0, TC redirects to the VLAN device. */
+	{ "v4 vlan egress: tag pushed, out by the parent", 0, TCP4(.dst = "198.51.100.66"),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX), .vlan_parent = OUT0, FWD(OUT2) },
+	{ "v6 udp vlan egress: tag pushed", 0, UDP6(.dst = "2001:db8:5::2"),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX), .vlan_parent = OUT0, FWD(OUT2) },
+	{ "v4 vlan egress with snat and dnat", 0, TCP4(.dst = "198.51.100.70"),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX | PFD_FLOW_F_SNAT | PFD_FLOW_F_DNAT,
+	       .nat_src = "203.0.113.1", .nat_sport = 40000, .nat_dst = "198.51.100.66",
+	       .nat_dport = 8080),
+	  .vlan_parent = OUT0, FWD(OUT2) },
+	{ "v6 tcp vlan egress with snat", 0, TCP6(.dst = "2001:db8:5::2"),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX | PFD_FLOW_F_SNAT,
+	       .nat_src = "2001:db8:2::1", .nat_sport = 40000),
+	  .vlan_parent = OUT0, FWD(OUT2) },
+	{ "vlan egress whose parent is not in the devmap: xdp passes", H_XDP,
+	  TCP4(.dst = "198.51.100.66"), FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX),
+	  .vlan_parent = OUT3, PASS(EGRESS) },
+	{ "vlan flow without its pfd_vlans entry: xdp passes", H_XDP, TCP4(.dst = "198.51.100.66"),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX), PASS(EGRESS) },
+	{ "vlan egress, ttl 1: the kernel answers", 0, TCP4(.dst = "198.51.100.66", .ttl = 1),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX), .vlan_parent = OUT0, PASS(TTL) },
+	{ "vlan egress in dry run: untouched", H_XDP, TCP4(.dst = "198.51.100.66"),
+	  FLOW(.oif = OUT2, .flags = PFD_FLOW_F_VLAN_TX), .vlan_parent = OUT0, .ctl = CTL_DRY,
+	  PASS(DRY_RUN) },
 	/* VLAN devices on the ingress: XDP cannot see a tag the driver kept
 	 * outside the frame, so it hands everything to TC, which decides all
 	 * of it (not only VIA_TC flows) */
@@ -410,9 +438,10 @@ static int flow_install(struct lab *lab, const struct pkt_spec *in, const struct
 }
 
 /* The frame the forward must produce, built from scratch. */
-static size_t expected_frame(const struct fp_row *r, __u8 *buf, __u16 *tail)
+static size_t expected_frame(const struct fp_row *r, int hook, __u8 *buf, __u16 *tail)
 {
 	struct pkt_spec o = r->in;
+	size_t len;
 
 	if (r->flow.flags & PFD_FLOW_F_SNAT) {
 		o.src = r->flow.nat_src;
@@ -426,7 +455,17 @@ static size_t expected_frame(const struct fp_row *r, __u8 *buf, __u16 *tail)
 	o.smac = lab_dev_mac[r->egress];
 	o.dmac = lab_nb_mac[r->egress];
 	o.zero_csum = r->out_zero_csum;
-	return pkt_build_tail(&o, buf, tail);
+	len = pkt_build_tail(&o, buf, tail);
+	/* XDP pushes the VLAN device's tag after the MACs (the payload
+	 * pattern follows the offset, so the tag goes in afterwards); TC
+	 * leaves the tag to the VLAN device's xmit. */
+	if (r->vlan_parent && hook == PFD_HOOK_XDP) {
+		memmove(buf + 16, buf + 12, len - 12);
+		put16(buf + 12, 0x8100);
+		put16(buf + 14, 100);
+		len += 4;
+	}
+	return len;
 }
 
 static __u32 frame_ip_len(const __u8 *f)
@@ -502,7 +541,7 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	snprintf(name, sizeof(name), "%s [%s]", r->name, hook == PFD_HOOK_XDP ? "xdp" : "tc");
 
 	if (r->fwd) {
-		want_len = expected_frame(r, want, &tail);
+		want_len = expected_frame(r, hook, want, &tail);
 		if (r->out_zero_csum) {
 			ins.tail_set = 1;
 			ins.tail_word = tail;
@@ -538,6 +577,7 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 	if (n_blocks && r->ctl != CTL_NONE)
 		ctl.flags |= PFD_CTL_F_BLOCK | (r->block_dry ? PFD_CTL_F_BLOCK_DRY_RUN : 0);
 	T_OK(lab_ctl_set(lab, &ctl), name);
+	T_OK(lab_vlan_set(lab, r->flow.oif, r->vlan_parent), name);
 	if (r->flow.set && !r->in.arp) {
 		T_OK(flow_install(lab, &r->in, &r->flow, &key), name);
 		have_flow = !bpf_map_lookup_elem(lab->flows_fd, &key, &fb);
@@ -578,6 +618,17 @@ static void run_row(struct lab *lab, const struct fp_row *r, int hook)
 		T_BYTES(out, out_len, want, want_len, name);
 	else
 		T_BYTES(out, out_len, in, in_len, name); /* untouched */
+
+	if (r->vlan_parent && r->fwd) {
+		/* again, from the FIB cache the first packet filled */
+		out_len = sizeof(out);
+		T_OK(lab_run(lab, hook, r->ingress, in, in_len, out, &out_len, &retval), name);
+		T_EQ(retval, hook == PFD_HOOK_XDP ? XDP_REDIRECT : 7, name);
+		T_BYTES(out, out_len, want, want_len, name);
+		fb.packets++;
+		fb.bytes += frame_ip_len(in);
+	}
+	T_OK(lab_vlan_set(lab, r->flow.oif, 0), name);
 
 	if (have_flow) {
 		T_OK(bpf_map_lookup_elem(lab->flows_fd, &key, &fa), name);

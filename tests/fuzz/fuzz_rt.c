@@ -44,11 +44,12 @@ static void check_event(const struct nlmsghdr *nlh)
 
 static void check_vlan(const struct nlmsghdr *nlh)
 {
-	int ifindex = -1, parent = -1, err = pfd_rt_parse_vlan_link(nlh, &ifindex, &parent);
+	struct pfd_rt_vlan v;
+	int err = pfd_rt_parse_vlan_link(nlh, &v);
 
 	FUZZ_CHECK(err == 0 || err == -ENOENT || err == -EINVAL);
 	/* a VLAN device is never its own parent, and a parent is a device */
-	FUZZ_CHECK(err || (parent > 0 && parent != ifindex));
+	FUZZ_CHECK(err || (v.parent > 0 && v.parent != v.ifindex));
 }
 
 static bool model_prefix(const uint8_t *a, const uint8_t *s, unsigned int plen, int alen)

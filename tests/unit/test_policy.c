@@ -114,6 +114,9 @@ enum mut {
 	M_XMIT_UNKNOWN_TC,
 	M_XMIT_UNKNOWN_NO_TC,
 	M_NO_XMIT_TC_ONLY,
+	M_VLAN_XDP,
+	M_VLAN_XDP_TC_ONLY,
+	M_VLAN_PARENT_POLICY_TC,
 };
 
 static const struct {
@@ -182,6 +185,14 @@ static const struct {
 	/* TC-only ingress never XDP-redirects: nothing to route around */
 	{ "egress cannot take XDP frames, TC-only ingress", M_NO_XMIT_TC_ONLY, true, "eligible", 0,
 	  0 },
+	/* the egress is a VLAN device on an XDP parent: XDP pushes the tag */
+	{ "vlan egress on an xdp parent", M_VLAN_XDP, true, "eligible", 0, PFD_FLOW_F_VLAN_TX },
+	{ "vlan egress, TC-only ingress: the VLAN device's xmit tags", M_VLAN_XDP_TC_ONLY, true,
+	  "eligible", 0, 0 },
+	/* the parent's qdisc: XDP would skip it, TC ingress goes through
+	 * the VLAN device and the parent */
+	{ "vlan egress, parent with a qdisc, ingress with TC", M_VLAN_PARENT_POLICY_TC, true,
+	  "cannot take XDP frames", 0, PFD_FLOW_F_VIA_TC },
 };
 
 static struct pfd_prefix prefix(int family, const char *a, int len)
@@ -370,6 +381,23 @@ static void run_cases(void)
 			env.in[0].has_xdp = false;
 			env.in[0].has_tc = true;
 			break;
+		case M_VLAN_XDP:
+		case M_VLAN_XDP_TC_ONLY:
+		case M_VLAN_PARENT_POLICY_TC: {
+			struct pfd_policy_dev parent = {
+				.ifindex = 9, .attached = true, .has_xdp = true, .xdp_xmit = 1
+			};
+
+			env.out[0].xdp_xmit = 0; /* VLAN devices have no ndo_xdp_xmit */
+			env.out[0].vlan_parent = 9;
+			parent.egress_policy = cases[i].mut == M_VLAN_PARENT_POLICY_TC;
+			pfd_policy_vlan_parent(&env.out[0], &parent);
+			if (cases[i].mut != M_VLAN_XDP)
+				env.in[0].has_tc = true;
+			if (cases[i].mut == M_VLAN_XDP_TC_ONLY)
+				env.in[0].has_xdp = false;
+			break;
+		}
 		case M_IPV6:
 			tuple(&e.orig, AF_INET6, IPPROTO_TCP, "2001:db8:1::10", 40000,
 			      "2001:db8:2::20", 80);
@@ -653,8 +681,59 @@ static void run_names(void)
 	T_STR(pfd_reason_label(PFD_R_FORWARDED), "forwarded", "forwarded label");
 }
 
+/* When XDP may transmit on a VLAN device through its parent. */
+static void test_vlan_parent(void)
+{
+	const struct {
+		const char *name;
+		int vlan_parent;
+		struct pfd_policy_dev parent;
+		bool want;
+	} c[] = {
+		{ "xdp parent taking xdp frames",
+		  9,
+		  { .ifindex = 9, .has_xdp = true, .xdp_xmit = 1 },
+		  true },
+		{ "no pfd_vlans entry",
+		  0,
+		  { .ifindex = 9, .has_xdp = true, .xdp_xmit = 1 },
+		  false },
+		{ "another device than the parent",
+		  9,
+		  { .ifindex = 8, .has_xdp = true, .xdp_xmit = 1 },
+		  false },
+		{ "parent with TC only",
+		  9,
+		  { .ifindex = 9, .has_tc = true, .xdp_xmit = 1 },
+		  false },
+		{ "parent cannot take xdp frames", 9, { .ifindex = 9, .has_xdp = true }, false },
+		{ "parent's xdp features unknown",
+		  9,
+		  { .ifindex = 9, .has_xdp = true, .xdp_xmit = -EOPNOTSUPP },
+		  false },
+		{ "parent with egress policy",
+		  9,
+		  { .ifindex = 9, .has_xdp = true, .xdp_xmit = 1, .egress_policy = true },
+		  false },
+		{ "parent with a netdev egress chain",
+		  9,
+		  { .ifindex = 9, .has_xdp = true, .xdp_xmit = 1, .egress_chain = true },
+		  false },
+	};
+
+	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct pfd_policy_dev vlan = { .ifindex = 12,
+					       .vlan_parent = c[i].vlan_parent,
+					       .vlan_xdp = !c[i].want };
+
+		pfd_policy_vlan_parent(&vlan, &c[i].parent);
+		T_EQ(vlan.vlan_xdp, c[i].want, c[i].name);
+	}
+}
+
 int main(void)
 {
+	test_vlan_parent();
 	run_cases();
 	run_nat();
 	run_flags();

@@ -16,6 +16,7 @@
 #include <linux/neighbour.h>
 #include <linux/netconf.h>
 #include <linux/nexthop.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 
@@ -160,6 +161,20 @@ static void test_xfrm(void)
 	T_TRUE(!pfd_rt_xfrm_selector_covers(&x, AF_PACKET, a4, b4), "unknown flow family: no");
 }
 
+/* IFLA_INFO_DATA of a VLAN device: TPID, ID, priority 3 -> pcp. */
+static void vlan_data(struct nlmsghdr *nlh, __u16 proto, __u16 id, __u32 pcp)
+{
+	struct ifla_vlan_qos_mapping q = { .from = 3, .to = pcp };
+	struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA), *qos;
+
+	mnl_attr_put_u16(nlh, IFLA_VLAN_ID, id);
+	mnl_attr_put_u16(nlh, IFLA_VLAN_PROTOCOL, htons(proto));
+	qos = mnl_attr_nest_start(nlh, IFLA_VLAN_EGRESS_QOS);
+	mnl_attr_put(nlh, IFLA_VLAN_QOS_MAPPING, sizeof(q), &q);
+	mnl_attr_nest_end(nlh, qos);
+	mnl_attr_nest_end(nlh, data);
+}
+
 /* A RTM_NEWLINK message of device 12: kind (NULL: no IFLA_LINKINFO),
  * parent (0: no IFLA_LINK), and IFLA_LINK_NETNSID when other_ns. */
 static struct nlmsghdr *link_msg(char *buf, const char *kind, __u32 parent, int other_ns)
@@ -176,8 +191,24 @@ static struct nlmsghdr *link_msg(char *buf, const char *kind, __u32 parent, int 
 	if (kind) {
 		info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+		vlan_data(nlh, 0x88a8, 100, 0);
 		mnl_attr_nest_end(nlh, info);
 	}
+	return nlh;
+}
+
+/* A VLAN device 12 on 4 whose egress map sends priority 3 to pcp. */
+static struct nlmsghdr *vlan_msg(char *buf, __u16 proto, __u16 id, __u32 pcp)
+{
+	struct ifinfomsg ifi = { .ifi_index = 12 };
+	struct nlmsghdr *nlh = msg(buf, RTM_NEWLINK, &ifi, sizeof(ifi));
+	struct nlattr *info;
+
+	mnl_attr_put_u32(nlh, IFLA_LINK, 4);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vlan");
+	vlan_data(nlh, proto, id, pcp);
+	mnl_attr_nest_end(nlh, info);
 	return nlh;
 }
 
@@ -185,30 +216,43 @@ static void test_vlan_links(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	int ifindex, parent;
+	struct pfd_rt_vlan v;
 
 	nlh = link_msg(buf, "vlan", 4, 0);
-	T_OK(pfd_rt_parse_vlan_link(nlh, &ifindex, &parent), "vlan on a parent");
-	T_EQ(ifindex, 12, "vlan: its own index");
-	T_EQ(parent, 4, "vlan: the parent's index");
-	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "veth", 4, 0), &ifindex, &parent), -ENOENT,
+	T_OK(pfd_rt_parse_vlan_link(nlh, &v), "vlan on a parent");
+	T_EQ(v.ifindex, 12, "vlan: its own index");
+	T_EQ(v.parent, 4, "vlan: the parent's index");
+	T_EQ(v.id, 100, "vlan: its ID");
+	T_EQ(v.proto, 0x88a8, "vlan: its TPID, host order");
+	T_EQ(v.egress_qos, false, "vlan: priority 3 mapped to PCP 0 sets none");
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "veth", 4, 0), &v), -ENOENT,
 	     "a veth with a peer (IFLA_LINK) is no vlan");
-	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 4, 1), &ifindex, &parent), -ENOENT,
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 4, 1), &v), -ENOENT,
 	     "vlan whose parent is in another namespace");
-	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 0, 0), &ifindex, &parent), -ENOENT,
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 0, 0), &v), -ENOENT,
 	     "vlan without a parent");
-	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 12, 0), &ifindex, &parent), -ENOENT,
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlan", 12, 0), &v), -ENOENT,
 	     "vlan naming itself as parent");
-	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, NULL, 4, 0), &ifindex, &parent), -ENOENT,
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, NULL, 4, 0), &v), -ENOENT,
 	     "link without linkinfo");
-	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlanx", 4, 0), &ifindex, &parent), -ENOENT,
+	T_EQ(pfd_rt_parse_vlan_link(link_msg(buf, "vlanx", 4, 0), &v), -ENOENT,
 	     "another kind that starts with vlan");
 	nlh = link_msg(buf, "vlan", 4, 0);
 	nlh->nlmsg_type = RTM_DELLINK;
-	T_EQ(pfd_rt_parse_vlan_link(nlh, &ifindex, &parent), -EINVAL, "dellink is no listing");
+	T_EQ(pfd_rt_parse_vlan_link(nlh, &v), -EINVAL, "dellink is no listing");
 	nlh = link_msg(buf, "vlan", 4, 0);
 	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg) - 1);
-	T_EQ(pfd_rt_parse_vlan_link(nlh, &ifindex, &parent), -EINVAL, "short message");
+	T_EQ(pfd_rt_parse_vlan_link(nlh, &v), -EINVAL, "short message");
+
+	/* without IFLA_INFO_DATA: the kernel's defaults are not guessed
+	 * beyond the TPID; a priority mapped to a PCP is seen */
+	nlh = link_msg(buf, "vlan", 4, 0);
+	T_OK(pfd_rt_parse_vlan_link(nlh, &v), "vlan");
+	nlh = vlan_msg(buf, 0x8100, 7, 5);
+	T_OK(pfd_rt_parse_vlan_link(nlh, &v), "vlan with an egress map");
+	T_EQ(v.id, 7, "vlan 7");
+	T_EQ(v.proto, 0x8100, "802.1Q");
+	T_EQ(v.egress_qos, true, "priority 3 mapped to PCP 5");
 }
 
 int main(void)

@@ -51,6 +51,11 @@ vlan_nft_up() { # mark|flowtable
 	inc ping -c 1 -W 3 203.0.113.3 >/dev/null || fail "no untagged path client -> server"
 }
 
+kernel_at_least() { # major minor
+	local v=${KVER:-$(uname -r)} ma mi
+	ma=${v%%.*} v=${v#*.} mi=${v%%[!0-9]*}
+	[ "$ma" -gt "$1" ] || { [ "$ma" = "$1" ] && [ "$mi" -ge "$2" ]; }
+}
 dev_json() { pfd_json status | jq -c --arg d "$1" '.devices[] | select(.name == $d)' 2>/dev/null; }
 vlan_uppers() { [ "$(dev_json "$1" | jq -r '.vlan_uppers')" = "$2" ]; }
 # forwarded packets of one device and hook
@@ -90,13 +95,27 @@ scenario_vlan() { # mark|flowtable
 	vlan_uppers r0 true || { pfd_log_tail; fail "r0 carries VLAN 100 but pfd does not hand its packets to TC"; }
 	vlan_uppers r1 false || fail "r1 has no VLAN device but is marked as having one"
 
-	# tagged: client -> r0.100 -> r1 -> server
+	# tagged: client -> r0.100 -> r1 -> server; the server's ACKs come
+	# back into r1, whose XDP pushes tag 100 and leaves by r0 when r0
+	# takes XDP frames (the client's veth has an XDP program), else TC
+	# ingress on r1 redirects to r0.100
 	v0=$(pfd_dev_fwd r0.100) x0=$(dev_hook_fwd r0 xdp) h0=$(dev_hook_reason r0 xdp via_tc)
+	rx0=$(dev_hook_fwd r1 xdp) rt0=$(dev_hook_fwd r1 tc)
 	vlan_stream 203.0.113.2 5701
 	v1=$(pfd_dev_fwd r0.100) x1=$(dev_hook_fwd r0 xdp) h1=$(dev_hook_reason r0 xdp via_tc)
+	rx1=$(dev_hook_fwd r1 xdp) rt1=$(dev_hook_fwd r1 tc)
 	say "VLAN stream: r0.100 ($(dev_json r0.100 | jq -r .attach)) forwarded $((v1 - v0)); r0's XDP forwarded $((x1 - x0)), handed $((h1 - h0)) to TC"
+	say "  replies into VLAN 100: r1's XDP forwarded $((rx1 - rx0)) (tag pushed), its TC $((rt1 - rt0))"
 	[ $((v1 - v0)) -ge 20 ] || { pfd_log_tail; fail "pfd forwarded only $((v1 - v0)) packets of the VLAN stream on r0.100"; }
 	[ $((x1 - x0)) = 0 ] || fail "r0's XDP forwarded $((x1 - x0)) packets while only VLAN traffic flowed"
+	# before 6.3 no device's XDP transmit support is known (no netdev
+	# family): pfd never XDP-redirects, TC carries the replies
+	if [ "${PEER_XDP:-1}" = 1 ] && kernel_at_least 6 3; then
+		[ $((rx1 - rx0)) -ge 20 ] || { pfd_log_tail; fail "r1's XDP pushed the tag on only $((rx1 - rx0)) replies"; }
+	else
+		[ $((rx1 - rx0)) = 0 ] || fail "r1's XDP redirected $((rx1 - rx0)) frames into r0, whose peer drops them"
+		[ $((rt1 - rt0)) -ge 20 ] || { pfd_log_tail; fail "r1's TC forwarded only $((rt1 - rt0)) replies into VLAN 100"; }
+	fi
 
 	# untagged on the same parent: client -> r0 -> r1 -> server
 	t0=$(dev_hook_fwd r0 tc) x0=$(dev_hook_fwd r0 xdp)
@@ -111,5 +130,5 @@ scenario_vlan() { # mark|flowtable
 	r0_plain() { vlan_uppers r0 false; }
 	wait_for 10 r0_plain || { pfd_log_tail; fail "r0.100 deleted, but r0's XDP still hands everything to TC"; }
 	kill -0 "$PFD_PID" 2>/dev/null || fail "pfd exited"
-	pass "$mode mode, VLAN 100 and untagged on r0: both intact; VLAN forwarded $((v1 - v0)) on r0.100, untagged $((t1 - t0)) by r0's TC, none by r0's XDP"
+	pass "$mode mode, VLAN 100 and untagged on r0: both intact; VLAN forwarded $((v1 - v0)) on r0.100, replies $((rx1 - rx0)) by r1's XDP (tag pushed) $((rt1 - rt0)) by its TC, untagged $((t1 - t0)) by r0's TC, none by r0's XDP"
 }
