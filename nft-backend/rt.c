@@ -888,7 +888,12 @@ int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, struct pfd_rt_vlan *v)
 
 	memset(v, 0, sizeof(*v));
 	v->proto = ETH_P_8021Q; /* the kernel's default when none is given */
-	if (nlh->nlmsg_type != RTM_NEWLINK || !has_hdr(nlh, sizeof(*ifi)))
+	/* libmnl's walk ends at NLMSG_ALIGN(nlmsg_len): with an unaligned
+	 * length its last attribute may reach past the message (the kernel
+	 * pads every attribute, so its messages are aligned; fuzz_rt found
+	 * the read) */
+	if (nlh->nlmsg_type != RTM_NEWLINK || !has_hdr(nlh, sizeof(*ifi)) ||
+	    nlh->nlmsg_len != NLMSG_ALIGN(nlh->nlmsg_len))
 		return -EINVAL;
 	mnl_attr_for_each (a, nlh, sizeof(*ifi)) {
 		switch (mnl_attr_get_type(a)) {

@@ -243,6 +243,11 @@ static void test_vlan_links(void)
 	nlh = link_msg(buf, "vlan", 4, 0);
 	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg) - 1);
 	T_EQ(pfd_rt_parse_vlan_link(nlh, &v), -EINVAL, "short message");
+	/* fuzz_rt's finding: a length that is not a multiple of 4 lets the
+	 * attribute walk run to the aligned end, past the message */
+	nlh = link_msg(buf, "vlan", 4, 0);
+	nlh->nlmsg_len -= 1;
+	T_EQ(pfd_rt_parse_vlan_link(nlh, &v), -EINVAL, "unaligned length");
 
 	/* without IFLA_INFO_DATA: the kernel's defaults are not guessed
 	 * beyond the TPID; a priority mapped to a PCP is seen */
