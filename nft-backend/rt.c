@@ -958,10 +958,8 @@ int pfd_rt_parse_vlan_link(const struct nlmsghdr *nlh, struct pfd_rt_vlan *v)
 }
 
 struct vlan_arg {
-	int ifindex;
-	int uppers; /* VLAN devices on ifindex */
-	struct pfd_rt_vlan self;
-	bool self_vlan; /* ifindex itself is a VLAN device (self) */
+	struct pfd_rt_vlan *out;
+	unsigned int max, n;
 };
 
 static int vlan_cb(const struct nlmsghdr *nlh, void *arg)
@@ -969,50 +967,24 @@ static int vlan_cb(const struct nlmsghdr *nlh, void *arg)
 	struct vlan_arg *va = arg;
 	struct pfd_rt_vlan v;
 
-	if (pfd_rt_parse_vlan_link(nlh, &v))
-		return 0;
-	if (v.parent == va->ifindex)
-		va->uppers++;
-	if (v.ifindex == va->ifindex) {
-		va->self = v;
-		va->self_vlan = true;
-	}
+	if (!pfd_rt_parse_vlan_link(nlh, &v) && va->n < va->max)
+		va->out[va->n++] = v;
 	return 0;
 }
 
-static int vlan_dump(struct pfd_rt *rt, struct vlan_arg *v)
+int pfd_rt_vlans(struct pfd_rt *rt, struct pfd_rt_vlan *out, unsigned int max)
 {
 	char buf[PFD_NL_REQ_SIZE] = { 0 };
+	struct vlan_arg va = { .out = out, .max = max };
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
+	int err;
 
-	if (v->ifindex <= 0)
-		return -EINVAL;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	return pfd_nl_request(&rt->req, nlh, vlan_cb, v);
-}
-
-int pfd_rt_vlan_uppers(struct pfd_rt *rt, int ifindex)
-{
-	struct vlan_arg v = { .ifindex = ifindex };
-	int err = vlan_dump(rt, &v);
-
-	return err ? err : v.uppers;
-}
-
-int pfd_rt_vlan_info(struct pfd_rt *rt, int ifindex, struct pfd_rt_vlan *out)
-{
-	struct vlan_arg v = { .ifindex = ifindex };
-	int err = vlan_dump(rt, &v);
-
-	if (err)
-		return err;
-	if (!v.self_vlan)
-		return -ENOENT;
-	*out = v.self;
-	return 0;
+	err = pfd_nl_request(&rt->req, nlh, vlan_cb, &va);
+	return err ? err : (int)va.n;
 }

@@ -89,9 +89,6 @@ int pfd_rt_dev_has_egress_policy(struct pfd_rt *rt, int ifindex);
 int pfd_rt_dev_xdp_xmit(struct pfd_rt *rt, int ifindex);
 /* An ingress tc filter other than pfd's own. */
 int pfd_rt_dev_has_ingress_policy(struct pfd_rt *rt, int ifindex);
-/* How many VLAN devices of this namespace sit directly on ifindex (a link
- * dump), or -errno. */
-int pfd_rt_vlan_uppers(struct pfd_rt *rt, int ifindex);
 /* A VLAN device: its index, its parent's (in this namespace), VLAN ID and
  * TPID (host order), and whether its egress priority map sets a PCP. */
 struct pfd_rt_vlan {
@@ -101,9 +98,9 @@ struct pfd_rt_vlan {
 	__u16 proto;
 	bool egress_qos;
 };
-/* 0 with out filled when ifindex is a VLAN device on a device of this
- * namespace, -ENOENT when it is not, or another -errno. */
-int pfd_rt_vlan_info(struct pfd_rt *rt, int ifindex, struct pfd_rt_vlan *out);
+/* The VLAN devices of this namespace whose parent is here too, from one
+ * link dump: how many (at most max kept in out), or -errno. */
+int pfd_rt_vlans(struct pfd_rt *rt, struct pfd_rt_vlan *out, unsigned int max);
 
 /* Marks the neighbour of addr on ifindex for confirmation (NTF_USE), as
  * traffic through the kernel would. -ENOENT if there is no entry (none is

@@ -655,7 +655,41 @@ static void mark_check(const struct pfd *d, const struct pfd_config *old)
  * where the kernel has said which it is (PFD_DEV_F_VLAN_UPPERS). A failed
  * dump counts as VLANs present. true when a flag changed.
  */
-static bool vlan_uppers_sync(struct pfd *d)
+/* Every VLAN device of the namespace, from one link dump per sync (not one
+ * per device pfd attached). */
+#define VLAN_LIST_MAX 4096
+struct vlan_list {
+	struct pfd_rt_vlan *v;
+	int n; /* pfd_rt_vlans(): may exceed VLAN_LIST_MAX, or -errno */
+};
+
+static void vlan_list_read(struct pfd *d, struct vlan_list *l)
+{
+	l->v = calloc(VLAN_LIST_MAX, sizeof(*l->v));
+	l->n = l->v ? pfd_rt_vlans(d->rt, l->v, VLAN_LIST_MAX) : -ENOMEM;
+}
+
+static const struct pfd_rt_vlan *vlan_find(const struct vlan_list *l, int ifindex)
+{
+	for (int i = 0; i < l->n && i < VLAN_LIST_MAX; i++)
+		if (l->v[i].ifindex == ifindex)
+			return &l->v[i];
+	return NULL;
+}
+
+/* VLAN devices on parent, or -errno when the list is not whole. */
+static int vlan_uppers(const struct vlan_list *l, int parent)
+{
+	int i, n = 0;
+
+	if (l->n < 0 || l->n > VLAN_LIST_MAX)
+		return l->n < 0 ? l->n : -E2BIG;
+	for (i = 0; i < l->n; i++)
+		n += l->v[i].parent == parent;
+	return n;
+}
+
+static bool vlan_uppers_sync(struct pfd *d, const struct vlan_list *l)
 {
 	bool changed = false;
 	unsigned int i;
@@ -671,7 +705,7 @@ static bool vlan_uppers_sync(struct pfd *d)
 			continue;
 		if (bpf_map_lookup_elem(d->maps->devs, &key, &rec))
 			continue;
-		n = pfd_rt_vlan_uppers(d->rt, dv->ifindex);
+		n = vlan_uppers(l, dv->ifindex);
 		if (n < 0)
 			pr_warn("%s: cannot list the VLAN devices on it (%s): XDP hands its "
 				"packets to TC",
@@ -720,7 +754,7 @@ static const struct pfd_device *attached_dev(const struct pfd *d, int ifindex)
  * whose egress priority map sets a PCP: the tag would depend on the
  * packet's priority, which XDP does not know. true when the map changed.
  */
-static bool vlan_tx_sync(struct pfd *d)
+static bool vlan_tx_sync(struct pfd *d, const struct vlan_list *l)
 {
 	struct {
 		__u32 key;
@@ -732,23 +766,23 @@ static bool vlan_tx_sync(struct pfd *d)
 
 	for (i = 0; i < d->n_devs && n < PFD_MAX_DEVS; i++) {
 		const struct pfd_device *dv = &d->devs[i], *parent;
-		struct pfd_rt_vlan vl;
+		const struct pfd_rt_vlan *vl = vlan_find(l, dv->ifindex);
 
-		if (dv->kind == PFD_ATT_NONE || pfd_rt_vlan_info(d->rt, dv->ifindex, &vl))
+		if (dv->kind == PFD_ATT_NONE || !vl)
 			continue;
-		parent = attached_dev(d, vl.parent);
-		if (!parent || (vl.proto != ETH_P_8021Q && vl.proto != ETH_P_8021AD))
+		parent = attached_dev(d, vl->parent);
+		if (!parent || (vl->proto != ETH_P_8021Q && vl->proto != ETH_P_8021AD))
 			continue;
-		if (vl.egress_qos) {
+		if (vl->egress_qos) {
 			pr_debug("%s: its egress priority map sets the tag's PCP: XDP does not "
 				 "transmit on it",
 				 dv->name);
 			continue;
 		}
 		want[n].key = (__u32)dv->ifindex;
-		want[n].v = (struct pfd_vlan){ .parent = (__u32)vl.parent,
-					       .proto = htons(vl.proto),
-					       .tci = vl.id };
+		want[n].v = (struct pfd_vlan){ .parent = (__u32)vl->parent,
+					       .proto = htons(vl->proto),
+					       .tci = vl->id };
 		n++;
 	}
 	while (ns < PFD_MAX_DEVS && !bpf_map_get_next_key(d->maps->vlans, prev, &next)) {
@@ -785,11 +819,11 @@ static bool vlan_tx_sync(struct pfd *d)
 
 /* Both VLAN facts, after every attach and link change; a change re-decides
  * every flow on the device set it makes. */
-static bool vlan_sync(struct pfd *d)
+static bool vlan_sync(struct pfd *d, const struct vlan_list *l)
 {
-	bool changed = vlan_uppers_sync(d);
+	bool changed = vlan_uppers_sync(d, l);
 
-	changed |= vlan_tx_sync(d);
+	changed |= vlan_tx_sync(d, l);
 	if (changed)
 		pfd_policy_devs_load(d->maps->devs, d->maps->vlans, &d->devset);
 	return changed;
@@ -802,7 +836,9 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 {
 	struct pfd_device want[PFD_MAX_DEVS];
 	unsigned int n = wanted_devices(d, cfg, want), i, j;
+	struct vlan_list vlans;
 
+	vlan_list_read(d, &vlans);
 	for (i = 0; i < d->n_devs; i++) {
 		bool keep = false;
 
@@ -815,18 +851,14 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 	}
 	for (j = 0; j < n; j++) {
 		struct pfd_device *w = &want[j];
-		int err;
-
 		enum pfd_attach_mode mode = w->mode;
+		int err;
 
 		w->ifindex = (int)if_nametoindex(w->name);
 		/* A VLAN device runs on the skb path either way, and XDP on it
 		 * would keep XDP off its parent (the kernel refuses a program
 		 * under an upper device's): TC ingress. */
-		struct pfd_rt_vlan vl;
-
-		if (mode == PFD_ATTACH_AUTO && w->ifindex &&
-		    !pfd_rt_vlan_info(d->rt, w->ifindex, &vl)) {
+		if (mode == PFD_ATTACH_AUTO && w->ifindex && vlan_find(&vlans, w->ifindex)) {
 			mode = PFD_ATTACH_TC;
 			pr_debug("%s: a VLAN device: TC ingress", w->name);
 		}
@@ -862,7 +894,8 @@ static void devices_sync(struct pfd *d, const struct pfd_config *cfg, bool rearm
 		}
 	}
 	devset_refresh(d);
-	vlan_sync(d);
+	vlan_sync(d, &vlans);
+	free(vlans.v);
 	/* The fast path's cached FIB results skip the egress device check:
 	 * a changed device set must empty them. */
 	fib_gen_bump(d);
@@ -1452,10 +1485,16 @@ static void on_rt(void *arg, int fd, uint32_t events)
 		if (devices_moved(d)) {
 			pr_info("a configured device went, came or was made again: attaching anew");
 			devices_sync(d, d->cfg, false);
-		} else if (vlan_sync(d)) { /* a VLAN device came, went or changed */
-			fib_gen_bump(d);
-			pfd_flows_invalidate(d->flows, -1);
-			pfd_flows_warm(d->flows);
+		} else {
+			struct vlan_list vlans;
+
+			vlan_list_read(d, &vlans);
+			if (vlan_sync(d, &vlans)) { /* a VLAN device came, went or changed */
+				fib_gen_bump(d);
+				pfd_flows_invalidate(d->flows, -1);
+				pfd_flows_warm(d->flows);
+			}
+			free(vlans.v);
 		}
 	}
 }
